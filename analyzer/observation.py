@@ -1,0 +1,37 @@
+"""What every traffic source hands to the core: one SIP message seen on the wire, with its evidence reference.
+
+A pcap reader, a live peer's message log and a test all produce the same ``Observation``, so the same rules
+judge all three (DESIGN.md: "two independent records of the same traffic ... must agree").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A transport address. ``host`` is the textual IPv4/IPv6 address, as tshark prints it."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One SIP message as observed.
+
+    ``index`` is the evidence reference: the frame number in a capture (the frame that completes the message
+    when TCP reassembly spans several), or the message number in a live log. ``time`` is in seconds (epoch
+    or relative, only differences matter). ``data`` is the raw SIP message, start line to end of body.
+    """
+
+    index: int
+    time: float
+    src: Endpoint
+    dst: Endpoint
+    transport: str  # "udp", "tcp", "tls", "sctp", "ws"
+    data: bytes
