@@ -1,0 +1,55 @@
+# Task runner. The README names two commands: `make run` (the main job) and `make test` (the tests).
+# Both install what they need on a fresh Debian/Ubuntu machine: tshark, python3-venv, the Python packages.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+FKS    := $(VENV)/bin/fks
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+CORPUS := $(wildcard captures/*.pcap captures/*.pcapng)
+
+.PHONY: run test setup os-deps audit lint captures clean
+
+## run: the main job: audit the reference captures of captures/ into reports/ (text, JSON, JUnit)
+run: setup audit
+
+## test: the whole test suite (unit, property, rule, capture and corpus tests); "no tests" is a failure
+test: setup
+	@mkdir -p reports
+	@$(PY) -m pytest -q --junitxml=reports/junit.xml; rc=$$?; \
+	 if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing the run" >&2; exit 1; fi; exit $$rc
+
+setup: os-deps $(VENV)/.installed
+
+os-deps:
+	@if ! command -v tshark >/dev/null || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
+	  $(APT) update -qq && $(APT) install -y -qq tshark python3-venv >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+## audit: fks audit over captures/ (exit status 1 = some rule failed, which the corpus holds on purpose)
+audit: setup
+	@mkdir -p reports
+	@$(FKS) audit $(CORPUS) --format json --output reports/audit.json || [ $$? -eq 1 ]
+	@$(FKS) audit $(CORPUS) --format junit --output reports/audit.junit.xml || [ $$? -eq 1 ]
+	@$(FKS) audit $(CORPUS) --output reports/audit.txt || [ $$? -eq 1 ]
+	@tail -n 1 reports/audit.txt
+	@echo "reports: reports/audit.txt reports/audit.json reports/audit.junit.xml"
+
+## lint: ruff over the project
+lint: setup
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+## captures: regenerate captures/*.pcap from captures/flows/*.flow
+captures: setup
+	@$(PY) captures/craft.py
+
+clean:
+	rm -rf reports/*.json reports/*.txt reports/*.xml .pytest_cache

@@ -1,0 +1,162 @@
+"""The ``fks`` command line (DESIGN.md "Command line", a stable interface).
+
+``fks audit`` exit status: 0 = no ``fail``, 1 = at least one ``fail``, 2 = unusable input or arguments
+(one line on stderr, never a traceback; the other files of the call are still reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, NoReturn
+
+from analyzer import __version__
+from analyzer.audit import AuditSettings, audit_file, document, unusable
+from analyzer.fac import DEFAULT_FACS, parse_facs
+from analyzer.provisioning import ProvisioningError, parse_provisioning
+from analyzer.report import RENDERERS
+from analyzer.rules.base import Options
+
+EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments or an unusable input file: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _on_off(text: str) -> bool:
+    if text.lower() in ("on", "1", "yes", "true"):
+        return True
+    if text.lower() in ("off", "0", "no", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fks", description="Feature Key Synchronization (as-feature-event) conformance kit")
+    parser.add_argument("--version", action="version", version=f"fks {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    audit = commands.add_parser("audit", help="judge captures against the conformance catalogue")
+    audit.add_argument("pcaps", nargs="+", metavar="PCAP", help="pcap or pcapng files")
+    audit.add_argument("--provisioning", metavar="FILE", help="Gigaset provisioning file (enables FKS-PRV-*)")
+    audit.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model, if not in the file")
+    audit.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
+    audit.add_argument(
+        "--decode-as", action="append", default=[], metavar="SPEC", help="tshark decode-as, e.g. udp.port==5072,sip"
+    )
+    audit.add_argument("--keylog", metavar="FILE", help="TLS key log file for SIP over TLS")
+    audit.add_argument("--format", choices=sorted(RENDERERS), default="text")
+    audit.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    audit.add_argument("--notify-timeout", type=_positive, default=5.0, metavar="S", help="T_notify (default 5)")
+    audit.add_argument("--subscribe-timeout", type=_positive, default=5.0, metavar="S", help="T_subscribe (default 5)")
+    audit.add_argument("--final-timeout", type=_positive, default=32.0, metavar="S", help="T_final (default 32)")
+    audit.add_argument(
+        "--fac", metavar="TABLE", help="feature access codes, e.g. '*78=DND:on,*79=DND:off' (default: PROTOCOL.md)"
+    )
+    audit.add_argument("--jobs", type=int, default=1, metavar="N", help="audit N files in parallel")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> AuditSettings:
+    try:
+        facs = parse_facs(args.fac) if args.fac else dict(DEFAULT_FACS)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    provisioning = None
+    if args.provisioning:
+        try:
+            data = Path(args.provisioning).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read provisioning file {args.provisioning}: {exc.strerror}") from None
+        try:
+            provisioning = parse_provisioning(data, model=args.model, internal_telephony=args.internal_telephony)
+        except ProvisioningError as exc:
+            raise UsageError(f"{args.provisioning}: {exc}") from None
+    options = Options(
+        notify_timeout=args.notify_timeout,
+        subscribe_timeout=args.subscribe_timeout,
+        final_timeout=args.final_timeout,
+        facs=facs,
+        model=args.model,
+        internal_telephony=args.internal_telephony,
+    )
+    if args.keylog and not Path(args.keylog).is_file():
+        raise UsageError(f"cannot read key log file {args.keylog}")
+    return AuditSettings(options, provisioning, tuple(args.decode_as), args.keylog)
+
+
+def _audit_one(path: str, settings: AuditSettings) -> tuple[dict[str, Any], str | None]:
+    """Audit one file; an unusable file becomes an entry with its reason, never an exception."""
+    from analyzer.capture import CaptureError
+
+    try:
+        return audit_file(path, settings), None
+    except CaptureError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "unreadable capture"
+    except Exception as exc:  # a defect of ours must not lose the other files' results
+        reason = f"internal error while auditing: {type(exc).__name__}: {exc}".splitlines()[0]
+    return unusable(path, reason), reason
+
+
+def audit(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for path in args.pcaps:
+        if Path(path).is_dir():
+            raise UsageError(f"{path} is a directory, not a capture")
+    if args.jobs > 1 and len(args.pcaps) > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            outcomes = list(pool.map(_audit_one, args.pcaps, [settings] * len(args.pcaps)))
+    else:
+        outcomes = [_audit_one(p, settings) for p in args.pcaps]
+    doc = document([entry for entry, _ in outcomes])
+    text = RENDERERS[args.format](doc)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    reasons = [f"{entry['file']}: {reason}" for entry, reason in outcomes if reason]
+    for reason in reasons:
+        print(f"fks: {reason}", file=sys.stderr)
+    if reasons:
+        return EXIT_UNUSABLE
+    return EXIT_FAIL if doc["summary"]["fail"] else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "audit":
+            return audit(args)
+        raise UsageError(f"unknown command {args.command}")
+    except UsageError as exc:
+        print(f"fks: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        print("fks: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

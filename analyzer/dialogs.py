@@ -1,0 +1,417 @@
+"""Subscription dialogs and transactions, rebuilt from a time-ordered stream of observed SIP messages.
+
+Theory of operation (push style, like a pcap analyzer; a live peer feeds the same engine):
+- ``Engine.feed(observation)`` parses the message and files it. Requests open transactions keyed by the top
+  Via branch, the method and the sender (RFC 3261 section 17.2.3); the same key seen again is a
+  retransmission, never a new transaction. Responses join the transaction of their branch and CSeq method.
+- A SUBSCRIBE is feature sync when its Event names ``as-feature-event`` or it accepts or carries
+  ``application/x-as-feature-event+xml`` (so FKS-SUB-1 can fail it). Its dialog is keyed by Call-ID and the
+  subscriber's tag (From tag of the SUBSCRIBE = To tag of the NOTIFY). 401/407 retries share that key.
+- Each SUBSCRIBE transaction gets a ``Kind``: establish (no To tag, nothing granted yet), refresh (no body,
+  Expires > 0), change (carries a body: a handset-menu change request), terminate (``Expires: 0``).
+- A NOTIFY joins the dialog of its Call-ID and To tag; failing that, the only dialog of its Call-ID (so
+  FKS-NTF-7 can judge wrong tags); an ``as-feature-event`` NOTIFY for no known dialog opens a dialog marked
+  ``seen_from_start=False`` (FKS-AS-1 judges it).
+- REGISTER outcomes (FKS-PRV-2) and INVITEs to feature access codes (FKS-AS-2) are kept in compact form;
+  everything else is counted and dropped.
+
+The engine knows nothing of sockets, files, clocks or which side is the device under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from analyzer.bodies import Body, read_body
+from analyzer.documents import MEDIA_TYPE
+from analyzer.observation import Endpoint, Observation
+from analyzer.sip import SipError, SipMessage, SubscriptionState, parse_message, parse_subscription_state, uri_user
+
+PACKAGE = "as-feature-event"
+
+
+@dataclass(eq=False, slots=True)
+class Message:
+    """One observed message, parsed."""
+
+    obs: Observation
+    sip: SipMessage
+
+    @property
+    def index(self) -> int:
+        return self.obs.index
+
+    @property
+    def time(self) -> float:
+        return self.obs.time
+
+
+@dataclass(eq=False, slots=True)
+class Transaction:
+    """A request, its retransmissions and the responses to it (response retransmissions flagged apart)."""
+
+    request: Message
+    retransmissions: list[Message] = field(default_factory=list)
+    responses: list[Message] = field(default_factory=list)
+    response_retransmissions: list[Message] = field(default_factory=list)
+
+    @property
+    def method(self) -> str:
+        return self.request.sip.method or ""
+
+    @property
+    def time(self) -> float:
+        return self.request.time
+
+    @property
+    def index(self) -> int:
+        return self.request.index
+
+    @property
+    def final(self) -> Message | None:
+        """The first final (>= 200) response."""
+        return next((r for r in self.responses if (r.sip.status or 0) >= 200), None)
+
+    @property
+    def status(self) -> int | None:
+        final = self.final
+        return final.sip.status if final else None
+
+    @property
+    def granted(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def challenged(self) -> bool:
+        return self.status in (401, 407)
+
+    def messages(self) -> list[Message]:
+        return [self.request, *self.retransmissions, *self.responses, *self.response_retransmissions]
+
+
+class Kind(str, Enum):
+    ESTABLISH = "establish"
+    REFRESH = "refresh"
+    CHANGE = "change"
+    TERMINATE = "terminate"
+
+
+@dataclass(eq=False, slots=True)
+class SubscribeTx(Transaction):
+    kind: Kind = Kind.ESTABLISH
+    in_dialog: bool = False
+    body: Body | None = None
+
+    @property
+    def requested_expires(self) -> int | None:
+        return self.request.sip.expires
+
+    @property
+    def granted_expires(self) -> int | None:
+        final = self.final
+        return final.sip.expires if final is not None and self.granted else None
+
+
+@dataclass(eq=False, slots=True)
+class NotifyTx(Transaction):
+    state: SubscriptionState | None = None
+    body: Body | None = None
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    """One ``as-feature-event`` subscription dialog as seen in the traffic."""
+
+    call_id: str
+    subscriber_tag: str | None
+    client: Endpoint
+    server: Endpoint
+    aor: str
+    seen_from_start: bool = True
+    subscribes: list[SubscribeTx] = field(default_factory=list)
+    notifies: list[NotifyTx] = field(default_factory=list)
+
+    @property
+    def user(self) -> str | None:
+        return uri_user(self.aor)
+
+    @property
+    def notifier_tag(self) -> str | None:
+        """The To tag of the first 2xx to a SUBSCRIBE: the notifier's side of the dialog."""
+        for tx in self.subscribes:
+            if tx.granted and tx.final is not None and tx.final.sip.to_tag:
+                return tx.final.sip.to_tag
+        return None
+
+    @property
+    def event_id(self) -> str | None:
+        for tx in self.subscribes:
+            event = tx.request.sip.event
+            if event is not None and "id" in event[1]:
+                return event[1]["id"]
+        return None
+
+    @property
+    def first_index(self) -> int:
+        return min(tx.index for tx in [*self.subscribes, *self.notifies])
+
+    # -- timeline questions the rules ask ---------------------------------------------------------------
+    def notifies_between(self, start: float, end: float) -> list[NotifyTx]:
+        return [n for n in self.notifies if start <= n.time <= end]
+
+    def terminated_at(self) -> float | None:
+        """When the dialog ended: the first terminated NOTIFY, or the 2xx to an ``Expires: 0`` SUBSCRIBE."""
+        times = [n.time for n in self.notifies if n.state is not None and n.state.state == "terminated"]
+        times += [tx.final.time for tx in self.subscribes if tx.kind is Kind.TERMINATE and tx.granted and tx.final]
+        return min(times, default=None)
+
+    def active_at(self, when: float) -> bool:
+        """Granted, not terminated and not expired at ``when``."""
+        grants = [
+            tx
+            for tx in self.subscribes
+            if tx.kind is not Kind.TERMINATE and tx.granted and tx.final is not None and tx.final.time <= when
+        ]
+        if not grants:
+            return not self.seen_from_start and self.terminated_at() is None
+        last = grants[-1]
+        expires = last.granted_expires if last.granted_expires is not None else last.requested_expires
+        ended = self.terminated_at()
+        if ended is not None and ended <= when:
+            return False
+        return expires is None or last.final is None or last.final.time + expires >= when
+
+    def transactions(self) -> list[Transaction]:
+        """Every transaction of the dialog in time order."""
+        return sorted([*self.subscribes, *self.notifies], key=lambda tx: (tx.time, tx.index))
+
+    def messages(self) -> list[Message]:
+        out = [m for tx in self.transactions() for m in tx.messages()]
+        return sorted(out, key=lambda m: (m.time, m.index))
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A REGISTER transaction's outcome, kept for FKS-PRV-2."""
+
+    user: str | None
+    aor: str
+    time: float  # of the final response (or the request when unanswered)
+    status: int | None
+    frames: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """An INVITE whose Request-URI user looks like a service code (starts with ``*`` or ``#``)."""
+
+    user: str
+    aor: str
+    time: float
+    frame: int
+
+
+@dataclass(slots=True)
+class Trace:
+    """Everything the rules judge."""
+
+    subscriptions: list[Subscription] = field(default_factory=list)
+    registrations: list[Registration] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    unparsed: list[tuple[Observation, str]] = field(default_factory=list)
+    sip_messages: int = 0
+    start_time: float | None = None
+    end_time: float | None = None
+
+    def by_aor(self, aor: str) -> list[Subscription]:
+        return [s for s in self.subscriptions if s.aor == aor]
+
+
+def is_feature_subscribe(msg: SipMessage) -> bool:
+    """Whether a SUBSCRIBE belongs to this package (or pretends to, by its media types)."""
+    event = msg.event
+    if event is not None and event[0] == PACKAGE:
+        return True
+    accepts = [a.split(";")[0].strip().lower() for a in msg.headers.get_all("Accept")]
+    ctype = msg.content_type
+    return MEDIA_TYPE in accepts or (ctype is not None and ctype[0] == MEDIA_TYPE)
+
+
+def _unquote_user(user: str) -> str:
+    return user.replace("%2A", "*").replace("%2a", "*").replace("%23", "#")
+
+
+class Engine:
+    """Push observations in capture order with ``feed``; read the result with ``trace`` when done."""
+
+    def __init__(self) -> None:
+        self.trace = Trace()
+        self._requests: dict[tuple[str, str, Endpoint], Transaction] = {}
+        self._by_branch: dict[tuple[str, str], list[Transaction]] = {}
+        self._dialogs: dict[tuple[str, str | None], Subscription] = {}
+        self._by_call_id: dict[str, list[Subscription]] = {}
+        self._registers: dict[int, tuple[Transaction, str]] = {}
+
+    def feed_all(self, observations: Iterable[Observation]) -> Trace:
+        for obs in observations:
+            self.feed(obs)
+        return self.finish()
+
+    def finish(self, end_time: float | None = None) -> Trace:
+        """Close the trace; ``end_time`` is when the recording stopped, if later than the last message."""
+        for tx, aor in self._registers.values():
+            final = tx.final
+            self.trace.registrations.append(
+                Registration(
+                    uri_user(aor),
+                    aor,
+                    final.time if final else tx.time,
+                    final.sip.status if final else None,
+                    tuple(m.index for m in tx.messages()),
+                )
+            )
+        self._registers.clear()
+        if end_time is not None and (self.trace.end_time is None or end_time > self.trace.end_time):
+            self.trace.end_time = end_time
+        return self.trace
+
+    def feed(self, obs: Observation) -> None:
+        trace = self.trace
+        trace.sip_messages += 1
+        if trace.start_time is None or obs.time < trace.start_time:
+            trace.start_time = obs.time
+        if trace.end_time is None or obs.time > trace.end_time:
+            trace.end_time = obs.time
+        try:
+            sip = parse_message(obs.data)
+        except SipError as exc:
+            trace.unparsed.append((obs, str(exc)))
+            return
+        msg = Message(obs, sip)
+        if sip.is_request:
+            self._request(msg)
+        else:
+            self._response(msg)
+
+    # -- requests ----------------------------------------------------------------------------------------
+    def _request_key(self, msg: Message) -> tuple[str, str, Endpoint]:
+        sip = msg.sip
+        branch = sip.branch
+        if not branch or not branch.startswith("z9hG4bK"):
+            # RFC 2543 peers: fall back to the dialog identifiers and the CSeq.
+            branch = f"{sip.call_id}|{sip.from_tag}|{sip.cseq_number}"
+        return branch, sip.method or "", msg.obs.src
+
+    def _request(self, msg: Message) -> None:
+        sip = msg.sip
+        key = self._request_key(msg)
+        known = self._requests.get(key)
+        if known is not None:
+            known.retransmissions.append(msg)
+            return
+        method = sip.method
+        if method == "SUBSCRIBE" and is_feature_subscribe(sip):
+            tx: Transaction = self._subscribe(msg)
+        elif method == "NOTIFY":
+            found = self._notify(msg)
+            if found is None:
+                return
+            tx = found
+        elif method == "REGISTER":
+            tx = Transaction(msg)
+            to = sip.to
+            self._registers[id(tx)] = (tx, to.aor if to else "")
+        elif method == "INVITE" and self._call(msg):
+            return
+        else:
+            return
+        self._requests[key] = tx
+        self._by_branch.setdefault((key[0], key[1]), []).append(tx)
+
+    def _subscribe(self, msg: Message) -> SubscribeTx:
+        sip = msg.sip
+        call_id = sip.call_id or ""
+        dkey = (call_id, sip.from_tag)
+        sub = self._dialogs.get(dkey)
+        in_dialog = bool(sip.to_tag)
+        if sub is None:
+            frm = sip.from_
+            sub = Subscription(
+                call_id, sip.from_tag, msg.obs.src, msg.obs.dst, frm.aor if frm else "", seen_from_start=not in_dialog
+            )
+            self._dialogs[dkey] = sub
+            self._by_call_id.setdefault(call_id, []).append(sub)
+            self.trace.subscriptions.append(sub)
+        body = read_body(sip) if sip.body.strip() else None
+        # A body makes a change request when it is ours; any other body leaves the SUBSCRIBE what its
+        # headers say it is, and FKS-SUB-4 warns about the stray body.
+        if body is not None and (body.media_type == MEDIA_TYPE or any(d.kind == "request" for d in body.documents)):
+            kind = Kind.CHANGE
+        elif sip.expires == 0:
+            kind = Kind.TERMINATE
+        elif not in_dialog and not any(tx.granted for tx in sub.subscribes):
+            kind = Kind.ESTABLISH
+        else:
+            kind = Kind.REFRESH
+        tx = SubscribeTx(msg, kind=kind, in_dialog=in_dialog, body=body)
+        sub.subscribes.append(tx)
+        return tx
+
+    def _notify(self, msg: Message) -> NotifyTx | None:
+        sip = msg.sip
+        call_id = sip.call_id or ""
+        sub = self._dialogs.get((call_id, sip.to_tag))
+        if sub is None:
+            candidates = self._by_call_id.get(call_id, [])
+            if len(candidates) == 1:
+                sub = candidates[0]
+        if sub is None:
+            event = sip.event
+            if event is None or event[0] != PACKAGE:
+                return None  # another package's NOTIFY
+            to = sip.to
+            sub = Subscription(
+                call_id, sip.to_tag, msg.obs.dst, msg.obs.src, to.aor if to else "", seen_from_start=False
+            )
+            self._dialogs[(call_id, sip.to_tag)] = sub
+            self._by_call_id.setdefault(call_id, []).append(sub)
+            self.trace.subscriptions.append(sub)
+        raw_state = sip.headers.get("Subscription-State")
+        state = parse_subscription_state(raw_state) if raw_state is not None else None
+        tx = NotifyTx(msg, state=state, body=read_body(sip))
+        sub.notifies.append(tx)
+        return tx
+
+    def _call(self, msg: Message) -> bool:
+        """Keep INVITEs to service codes (FAC candidates); they need no transaction tracking."""
+        user = _unquote_user(uri_user(msg.sip.uri or "") or "")
+        if user[:1] in ("*", "#"):
+            frm = msg.sip.from_
+            self.trace.calls.append(Call(user, frm.aor if frm else "", msg.time, msg.index))
+        return True
+
+    # -- responses ---------------------------------------------------------------------------------------
+    def _response(self, msg: Message) -> None:
+        sip = msg.sip
+        branch = sip.branch
+        method = sip.cseq_method or ""
+        if not branch or not branch.startswith("z9hG4bK"):
+            branch = f"{sip.call_id}|{sip.from_tag}|{sip.cseq_number}"
+        candidates = self._by_branch.get((branch, method))
+        if not candidates:
+            return
+        tx = next((t for t in reversed(candidates) if t.request.obs.src == msg.obs.dst), candidates[-1])
+        if any(r.sip.status == sip.status for r in tx.responses):
+            tx.response_retransmissions.append(msg)
+        else:
+            tx.responses.append(msg)
+
+
+def build_trace(observations: Iterable[Observation], end_time: float | None = None) -> Trace:
+    """Convenience: feed every observation and finish."""
+    engine = Engine()
+    for obs in observations:
+        engine.feed(obs)
+    return engine.finish(end_time)

@@ -1,0 +1,50 @@
+"""The rule catalogue: every requirement of CONFORMANCE.md as one object, in the catalogue's order.
+
+``CATALOGUE`` is the single list every report iterates; ``evaluate`` judges a trace against all of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analyzer.dialogs import Subscription
+from analyzer.rules import grant, handset, hygiene, notify, provisioning, server, subscription, termination
+from analyzer.rules.base import Context, Options, Rule
+from analyzer.verdicts import Result
+
+CATALOGUE: tuple[Rule, ...] = (
+    *subscription.RULES,
+    *grant.RULES,
+    *notify.RULES,
+    *handset.RULES,
+    *server.RULES,
+    *termination.RULES,
+    *provisioning.RULES,
+    *hygiene.RULES,
+)
+
+BY_ID: dict[str, Rule] = {r.id: r for r in CATALOGUE}
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """Verdicts of one trace: one ``Result`` per subscription-scope rule and subscription, plus capture scope."""
+
+    subscriptions: tuple[tuple[Subscription, tuple[Result, ...]], ...]
+    capture: tuple[Result, ...]
+
+    def results(self) -> list[Result]:
+        return [r for _, results in self.subscriptions for r in results] + list(self.capture)
+
+
+def evaluate(ctx: Context, rules: tuple[Rule, ...] = CATALOGUE) -> Judgement:
+    """Judge every subscription of ``ctx.trace`` and the capture as a whole."""
+    per_sub = []
+    for sub in sorted(ctx.trace.subscriptions, key=lambda s: s.first_index):
+        results = tuple(r for rule in rules if (r := rule.judge_subscription(sub, ctx)) is not None)
+        per_sub.append((sub, results))
+    capture = tuple(r for rule in rules if (r := rule.judge_capture(ctx)) is not None)
+    return Judgement(tuple(per_sub), capture)
+
+
+__all__ = ["BY_ID", "CATALOGUE", "Context", "Judgement", "Options", "Rule", "evaluate"]

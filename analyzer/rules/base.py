@@ -1,0 +1,169 @@
+"""What a rule is, what it sees, and how its findings become one verdict per rule and subscription.
+
+A rule is a small declarative object (like an h2spec case): its CONFORMANCE.md ID, title, sources, the
+verdicts the catalogue allows it, and one or two checks. A subscription check gets one ``Subscription`` and
+the ``Context``; a capture check gets the ``Context`` alone (PRV rules, and messages no dialog owns). A check
+returns ``Finding``s, each with the evidence that proves it; ``aggregate`` folds them into one ``Result``
+(the worst verdict, with the frames of every finding that has it), as reports show one line per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from analyzer.dialogs import Subscription, Trace
+from analyzer.fac import DEFAULT_FACS, Fac
+from analyzer.provisioning import Provisioning
+from analyzer.verdicts import Result, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The catalogue's timers (seconds) and the deployment data a judgement depends on."""
+
+    notify_timeout: float = 5.0  # T_notify
+    subscribe_timeout: float = 5.0  # T_subscribe
+    final_timeout: float = 32.0  # T_final (Timer F)
+    facs: Mapping[str, Fac] = field(default_factory=lambda: dict(DEFAULT_FACS))
+    model: str | None = None
+    internal_telephony: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    trace: Trace
+    options: Options = field(default_factory=Options)
+    provisioning: Provisioning | None = None
+
+    def ended_before(self, deadline: float) -> bool:
+        """Whether the recording stops before ``deadline``: what would come later cannot be judged."""
+        end = self.trace.end_time
+        return end is None or end < deadline
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation of a rule: a verdict, the one-line reason, the frames that prove it."""
+
+    verdict: Verdict
+    detail: str
+    frames: tuple[int, ...] = ()
+    expected: str = ""
+    observed: str = ""
+
+
+def finding(verdict: Verdict, detail: str, *frames: int, expected: str = "", observed: str = "") -> Finding:
+    return Finding(verdict, detail, tuple(sorted(set(frames))), expected, observed)
+
+
+SubscriptionCheck = Callable[[Subscription, Context], list[Finding]]
+CaptureCheck = Callable[[Context], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One requirement of CONFORMANCE.md."""
+
+    id: str
+    title: str
+    sources: tuple[str, ...]
+    verdicts: frozenset[Verdict]
+    expectation: str
+    subscription_check: SubscriptionCheck | None = None
+    capture_check: CaptureCheck | None = None
+    idle: str = "the traffic that triggers this rule does not occur"
+
+    @property
+    def group(self) -> str:
+        return self.id.split("-")[1]
+
+    def judge_subscription(self, sub: Subscription, ctx: Context) -> Result | None:
+        if self.subscription_check is None:
+            return None
+        return self._aggregate(self.subscription_check(sub, ctx))
+
+    def judge_capture(self, ctx: Context) -> Result | None:
+        if self.capture_check is None:
+            return None
+        findings = self.capture_check(ctx)
+        if not findings and self.subscription_check is not None:
+            return None  # nothing at capture level: the per-subscription results speak
+        return self._aggregate(findings)
+
+    def _aggregate(self, findings: list[Finding]) -> Result:
+        if not findings:
+            return Result(self.id, Verdict.NOT_APPLICABLE, self.idle, expected=self.expectation)
+        for f in findings:
+            if f.verdict not in self.verdicts:
+                raise AssertionError(f"{self.id} produced {f.verdict.value}, outside {sorted(self.verdicts)}")
+        top = max(f.verdict.severity for f in findings)
+        worst = [f for f in findings if f.verdict.severity == top]
+        detail = worst[0].detail
+        if len(worst) > 1:
+            detail += f" (+{len(worst) - 1} more)"
+        frames = tuple(sorted({n for f in worst for n in f.frames}))
+        return Result(
+            self.id,
+            worst[0].verdict,
+            detail,
+            frames,
+            expected=worst[0].expected or self.expectation,
+            observed=worst[0].observed,
+        )
+
+
+_VERDICT_WORDS = {v.value: v for v in Verdict}
+
+
+def rule(
+    rule_id: str,
+    title: str,
+    *,
+    sources: str,
+    verdicts: str,
+    expectation: str,
+    idle: str = "the traffic that triggers this rule does not occur",
+) -> Callable[[SubscriptionCheck], Rule]:
+    """Declare a subscription-scope rule around its check function."""
+
+    def wrap(check: SubscriptionCheck) -> Rule:
+        return Rule(
+            rule_id,
+            title,
+            tuple(sources.split()),
+            frozenset(_VERDICT_WORDS[w] for w in verdicts.split()),
+            expectation,
+            subscription_check=check,
+            idle=idle,
+        )
+
+    return wrap
+
+
+def capture_rule(
+    rule_id: str, title: str, *, sources: str, verdicts: str, expectation: str, idle: str
+) -> Callable[[CaptureCheck], Rule]:
+    """Declare a capture-scope rule (it judges the capture as a whole, e.g. against provisioning)."""
+
+    def wrap(check: CaptureCheck) -> Rule:
+        return Rule(
+            rule_id,
+            title,
+            tuple(sources.split()),
+            frozenset(_VERDICT_WORDS[w] for w in verdicts.split()),
+            expectation,
+            capture_check=check,
+            idle=idle,
+        )
+
+    return wrap
+
+
+PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
+INCONCLUSIVE, NOT_APPLICABLE = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
+
+
+def ms(seconds: float) -> str:
+    """A delay as people read it in a ladder: ``12 ms``, ``4.2 s``."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"

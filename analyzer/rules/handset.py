@@ -1,0 +1,223 @@
+"""HS - a change made in the handset menu (phone -> AS): CONFORMANCE.md FKS-HS-1 .. FKS-HS-4."""
+
+from __future__ import annotations
+
+from analyzer.dialogs import PACKAGE, Kind, NotifyTx, SubscribeTx, Subscription
+from analyzer.documents import MEDIA_TYPE, FeatureDocument
+from analyzer.rules.base import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, WARN, Context, Finding, finding, rule
+from analyzer.rules.grant import retried, unanswered
+
+_IDLE = "no change request (SUBSCRIBE with a body) in this dialog"
+
+
+def changes(sub: Subscription) -> list[SubscribeTx]:
+    return [tx for tx in sub.subscribes if tx.kind is Kind.CHANGE]
+
+
+def request_document(tx: SubscribeTx) -> FeatureDocument | None:
+    """The one Set* document of a change request, if it has exactly one."""
+    docs = tx.body.documents if tx.body else ()
+    return docs[0] if len(docs) == 1 and docs[0].kind == "request" else None
+
+
+def judge_request(tx: SubscribeTx, sub: Subscription) -> Finding:
+    """FKS-HS-1 for one change request."""
+    sip = tx.request.sip
+    body = tx.body
+    problems: list[str] = []
+    event = sip.event
+    if event is None or event[0] != PACKAGE:
+        problems.append(f"Event is {sip.headers.get('Event') or 'absent'}")
+    ctype = sip.content_type
+    if ctype is None or ctype[0] != MEDIA_TYPE:
+        problems.append(f"Content-Type is {ctype[0] if ctype else 'absent'}, not {MEDIA_TYPE}")
+    if body is not None:
+        problems += [f.reason for f in body.faults if f.severity == "fail"]
+        problems += [f"unreadable document: {r}" for r in body.unparsed]
+        docs = body.documents
+        if len(docs) + len(body.unparsed) != 1:
+            problems.append(f"{len(docs) + len(body.unparsed)} documents, expected exactly one")
+        for doc in docs:
+            if doc.kind != "request":
+                problems.append(f"{doc.root} is not SetDoNotDisturb or SetForwarding")
+            problems += [p.reason for p in doc.problems if p.severity == "fail"]
+    if problems:
+        return finding(FAIL, "; ".join(dict.fromkeys(problems)), tx.index)
+    doc = request_document(tx)
+    assert doc is not None
+    warns = [p.reason for p in doc.problems if p.severity == "warn"]
+    if not tx.in_dialog or (sub.notifier_tag and sip.to_tag != sub.notifier_tag):
+        warns.append("sent outside the subscription dialog")
+    if warns:
+        return finding(WARN, f"{doc.root} ({doc.summary()}): {'; '.join(warns)}", tx.index)
+    return finding(PASS, f"{doc.root}: {doc.summary()}", tx.index)
+
+
+@rule(
+    "FKS-HS-1",
+    "A handset change is an in-dialog SUBSCRIBE with one SetDoNotDisturb or SetForwarding document",
+    sources="GS BW",
+    verdicts="pass warn fail",
+    expectation=f"in-dialog SUBSCRIBE, Event as-feature-event, {MEDIA_TYPE}, one valid Set* document",
+    idle=_IDLE,
+)
+def hs_1(sub: Subscription, ctx: Context) -> list[Finding]:
+    return [judge_request(tx, sub) for tx in changes(sub)]
+
+
+def valid(tx: SubscribeTx, sub: Subscription) -> bool:
+    return judge_request(tx, sub).verdict is not FAIL
+
+
+@rule(
+    "FKS-HS-2",
+    "A valid change request gets a 2xx, an invalid one a 4xx",
+    sources="BW 6665",
+    verdicts="pass warn fail inconclusive",
+    expectation="200 OK to a valid request; 4xx to an invalid one",
+    idle=_IDLE,
+)
+def hs_2(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    for tx in changes(sub):
+        if retried(tx, sub.subscribes):
+            continue
+        final, ok = tx.final, valid(tx, sub)
+        if final is None or tx.status is None:
+            out.append(unanswered(tx, ctx, "change request"))
+            continue
+        status, answer = tx.status, f"{tx.status} {final.sip.reason}"
+        frames = (tx.index, final.index)
+        if ok and status == 200:
+            out.append(finding(PASS, f"{answer} to a valid change request", *frames))
+        elif ok and 200 <= status < 300:
+            out.append(finding(WARN, f"{answer} to a valid change request (expected 200)", *frames, observed=answer))
+        elif ok:
+            out.append(finding(FAIL, f"valid change request refused with {answer}", *frames, observed=answer))
+        elif 400 <= status < 500:
+            out.append(finding(PASS, f"{answer} to an invalid change request", *frames))
+        elif 200 <= status < 300:
+            out.append(
+                finding(WARN, f"invalid change request silently accepted with {answer}", *frames, expected="4xx")
+            )
+        else:
+            out.append(finding(FAIL, f"invalid change request answered {answer}, not 4xx", *frames, expected="4xx"))
+    return out
+
+
+def confirms(notify: NotifyTx, feature: str) -> FeatureDocument | None:
+    """The document of ``notify`` reporting ``feature``, if any."""
+    return notify.body.features().get(feature) if notify.body else None
+
+
+def same_state(asked: FeatureDocument, told: FeatureDocument) -> bool:
+    if asked.feature == "DND":
+        return asked.dnd == told.dnd
+    if asked.active != told.active:
+        return False
+    if not asked.active:
+        return True
+    rings_ok = asked.ring_count is None or told.ring_count is None or asked.ring_count == told.ring_count
+    return (asked.target or "") == (told.target or "") and rings_ok
+
+
+def confirmation(sub: Subscription, tx: SubscribeTx, doc: FeatureDocument, ctx: Context) -> NotifyTx | None:
+    """The first NOTIFY of ``sub`` after the change ``tx`` reporting its feature within T_notify."""
+    assert tx.final is not None and doc.feature is not None
+    for n in sub.notifies_between(tx.time, tx.final.time + ctx.options.notify_timeout):
+        if confirms(n, doc.feature):
+            return n
+    return None
+
+
+def accepted_changes(sub: Subscription) -> list[tuple[SubscribeTx, FeatureDocument]]:
+    out = []
+    for tx in changes(sub):
+        doc = request_document(tx)
+        if tx.granted and tx.final is not None and doc is not None and doc.feature and valid(tx, sub):
+            out.append((tx, doc))
+    return out
+
+
+@rule(
+    "FKS-HS-3",
+    "The AS confirms a change with a NOTIFY reporting the addressed feature within T_notify",
+    sources="GS BW",
+    verdicts="pass warn fail inconclusive",
+    expectation="NOTIFY in the dialog within T_notify reporting the requested state",
+    idle="no accepted change request in this dialog",
+)
+def hs_3(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    for tx, doc in accepted_changes(sub):
+        assert tx.final is not None and doc.feature is not None
+        n = confirmation(sub, tx, doc, ctx)
+        if n is not None:
+            told = confirms(n, doc.feature)
+            assert told is not None
+            if same_state(doc, told):
+                out.append(finding(PASS, f"confirmed: {told.summary()}", tx.index, n.index))
+            else:
+                out.append(
+                    finding(
+                        WARN,
+                        f"handset asked {doc.summary()}, AS notified {told.summary()}",
+                        tx.index,
+                        n.index,
+                        expected=doc.summary(),
+                        observed=told.summary(),
+                    )
+                )
+        elif ctx.ended_before(tx.final.time + ctx.options.notify_timeout):
+            out.append(finding(INCONCLUSIVE, "capture ends before the confirming NOTIFY was due", tx.index))
+        else:
+            out.append(
+                finding(
+                    FAIL,
+                    f"no NOTIFY reporting {doc.feature} within {ctx.options.notify_timeout:g} s of the change",
+                    tx.index,
+                    tx.final.index,
+                    expected=f"NOTIFY with {doc.summary()}",
+                    observed="no confirming NOTIFY",
+                )
+            )
+    return out
+
+
+@rule(
+    "FKS-HS-4",
+    "Every active subscription of the same AOR receives the confirming NOTIFY",
+    sources="BW",
+    verdicts="pass fail not_applicable inconclusive",
+    expectation="a NOTIFY reporting the changed feature on each active subscription of the user",
+    idle="no accepted change request in this dialog",
+)
+def hs_4(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    for tx, doc in accepted_changes(sub):
+        assert tx.final is not None and doc.feature is not None
+        others = [o for o in ctx.trace.by_aor(sub.aor) if o is not sub and o.active_at(tx.time)]
+        if not others:
+            out.append(finding(NOT_APPLICABLE, "only one active subscription of this user", tx.index))
+            continue
+        deadline = tx.final.time + ctx.options.notify_timeout
+        for other in others:
+            n = next((n for n in other.notifies_between(tx.time, deadline) if confirms(n, doc.feature)), None)
+            if n is not None:
+                out.append(finding(PASS, f"subscription {other.call_id} notified too", tx.index, n.index))
+            elif ctx.ended_before(deadline):
+                out.append(finding(INCONCLUSIVE, f"capture ends before {other.call_id} was notified", tx.index))
+            else:
+                out.append(
+                    finding(
+                        FAIL,
+                        f"subscription {other.call_id} of the same user got no NOTIFY for {doc.feature}",
+                        tx.index,
+                        tx.final.index,
+                        observed="no NOTIFY on the other subscription",
+                    )
+                )
+    return out
+
+
+RULES = [hs_1, hs_2, hs_3, hs_4]

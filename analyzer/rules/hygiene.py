@@ -1,0 +1,47 @@
+"""SIP - message hygiene inside feature-sync dialogs: CONFORMANCE.md FKS-SIP-1."""
+
+from __future__ import annotations
+
+from analyzer.dialogs import PACKAGE, Subscription
+from analyzer.documents import MEDIA_TYPE
+from analyzer.rules.base import FAIL, PASS, Context, Finding, Rule, finding
+from analyzer.verdicts import Verdict
+
+
+def sip_1(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    retransmissions = 0
+    messages = 0
+    for tx in sub.transactions():
+        retransmissions += len(tx.retransmissions) + len(tx.response_retransmissions)
+        for m in tx.messages():
+            messages += 1
+            if m.sip.problems:
+                out.append(finding(FAIL, f"{m.sip.summary}: {'; '.join(m.sip.problems)}", m.index))
+    if not out:
+        note = f"; {retransmissions} retransmission(s) recognised" if retransmissions else ""
+        out.append(finding(PASS, f"{messages} message(s) well formed{note}"))
+    return out
+
+
+def sip_1_capture(ctx: Context) -> list[Finding]:
+    """Messages that do not parse as SIP at all belong to no dialog; those naming this package count here."""
+    out = []
+    for obs, error in ctx.trace.unparsed:
+        if PACKAGE.encode() in obs.data.lower() or MEDIA_TYPE.encode() in obs.data.lower():
+            out.append(finding(FAIL, f"unparsable feature-sync message: {error}", obs.index))
+    return out
+
+
+SIP_1 = Rule(
+    "FKS-SIP-1",
+    "Every message parses as SIP; retransmissions are recognised",
+    ("3261",),
+    frozenset({Verdict.PASS, Verdict.FAIL}),
+    "valid start line; Via, From, To, Call-ID, CSeq (Max-Forwards in requests); Content-Length = body length",
+    subscription_check=sip_1,
+    capture_check=sip_1_capture,
+    idle="no feature-sync message in the traffic",
+)
+
+RULES = [SIP_1]

@@ -1,0 +1,114 @@
+"""AS - a change made on the portal or by feature access code (AS -> phone): FKS-AS-1 and FKS-AS-2."""
+
+from __future__ import annotations
+
+from analyzer.dialogs import Call, NotifyTx, Subscription
+from analyzer.fac import match_fac
+from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, Context, Finding, finding, ms, rule
+from analyzer.rules.handset import confirms
+
+
+def unsolicited(sub: Subscription, ctx: Context) -> list[NotifyTx]:
+    """NOTIFYs with no SUBSCRIBE of the dialog in the preceding T_notify (terminating NOTIFYs aside)."""
+    out = []
+    for n in sub.notifies:
+        if n.state is not None and n.state.state == "terminated":
+            continue
+        if any(n.time - ctx.options.notify_timeout <= tx.time <= n.time for tx in sub.subscribes):
+            continue
+        out.append(n)
+    return out
+
+
+@rule(
+    "FKS-AS-1",
+    "A change at the AS arrives as an unsolicited NOTIFY in an active dialog with the feature's document",
+    sources="GS",
+    verdicts="pass fail inconclusive",
+    expectation="in an active subscription dialog, carrying the changed feature's document",
+    idle="no unsolicited NOTIFY (no portal or FAC change) in this dialog",
+)
+def as_1(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    for n in unsolicited(sub, ctx):
+        ended = sub.terminated_at()
+        final = n.final
+        features = n.body.features() if n.body else {}
+        if ended is not None and ended < n.time:
+            out.append(finding(FAIL, "NOTIFY for a terminated subscription", n.index, observed="dialog terminated"))
+        elif not sub.seen_from_start and not sub.subscribes:
+            if final is not None and final.sip.status == 481:
+                out.append(finding(FAIL, "NOTIFY for a dialog the phone does not know (481)", n.index, final.index))
+            else:
+                out.append(
+                    finding(INCONCLUSIVE, "NOTIFY in a dialog whose SUBSCRIBE is not in the capture", n.index)
+                )
+        elif not sub.active_at(n.time):
+            out.append(finding(FAIL, "NOTIFY outside an active subscription (expired or never granted)", n.index))
+        elif not features:
+            out.append(finding(FAIL, "unsolicited NOTIFY without a feature document", n.index, observed="no document"))
+        else:
+            out.append(finding(PASS, "change notified: " + ", ".join(d.summary() for d in features.values()), n.index))
+    return out
+
+
+def _calls(sub: Subscription, ctx: Context) -> list[tuple[Call, str, bool, str]]:
+    out = []
+    for call in ctx.trace.calls:
+        if call.aor != sub.aor:
+            continue
+        hit = match_fac(call.user, ctx.options.facs)
+        if hit is not None:
+            code, fac, target = hit
+            out.append((call, fac.feature, fac.on, target))
+    return out
+
+
+@rule(
+    "FKS-AS-2",
+    "A feature access code call is followed by a NOTIFY with the new state within T_notify",
+    sources="GS",
+    verdicts="pass fail inconclusive",
+    expectation="NOTIFY reporting the feature with the state the code sets",
+    idle="no feature access code call by this user",
+)
+def as_2(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    limit = ctx.options.notify_timeout
+    for call, feature, on, target in _calls(sub, ctx):
+        want = f"{feature} {'on' if on else 'off'}" + (f" -> {target}" if target else "")
+        notifies = [n for n in sub.notifies_between(call.time, call.time + limit) if confirms(n, feature)]
+        if notifies:
+            doc = confirms(notifies[0], feature)
+            assert doc is not None
+            state = doc.dnd if feature == "DND" else doc.active
+            if state == on:
+                delay = ms(notifies[0].time - call.time)
+                out.append(finding(PASS, f"{call.user} -> {doc.summary()} after {delay}", call.frame, notifies[0].index))
+            else:
+                out.append(
+                    finding(
+                        FAIL,
+                        f"{call.user} should set {want} but the NOTIFY reports {doc.summary()}",
+                        call.frame,
+                        notifies[0].index,
+                        expected=want,
+                        observed=doc.summary(),
+                    )
+                )
+        elif ctx.ended_before(call.time + limit):
+            out.append(finding(INCONCLUSIVE, f"capture ends within {limit:g} s of the {call.user} call", call.frame))
+        else:
+            out.append(
+                finding(
+                    FAIL,
+                    f"no NOTIFY reporting {feature} within {limit:g} s of the {call.user} call",
+                    call.frame,
+                    expected=want,
+                    observed="no NOTIFY",
+                )
+            )
+    return out
+
+
+RULES = [as_1, as_2]

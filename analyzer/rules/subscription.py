@@ -1,0 +1,194 @@
+"""SUB - the subscription (phone -> AS): CONFORMANCE.md FKS-SUB-1 .. FKS-SUB-5."""
+
+from __future__ import annotations
+
+from analyzer.dialogs import PACKAGE, Kind, SubscribeTx, Subscription
+from analyzer.documents import MEDIA_TYPE
+from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, WARN, Context, Finding, finding, ms, rule
+from analyzer.sip import uri_user
+
+_NO_SUBSCRIBE = "no SUBSCRIBE of this dialog in the traffic"
+
+
+def _subscription_requests(sub: Subscription) -> list[SubscribeTx]:
+    return [tx for tx in sub.subscribes if tx.kind in (Kind.ESTABLISH, Kind.REFRESH)]
+
+
+@rule(
+    "FKS-SUB-1",
+    "The SUBSCRIBE names the package as-feature-event in its Event header",
+    sources="GS 6665",
+    verdicts="pass fail",
+    expectation="Event: as-feature-event (any case, parameters allowed, compact form o)",
+    idle=_NO_SUBSCRIBE,
+)
+def sub_1(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    for tx in sub.subscribes:
+        event = tx.request.sip.event
+        raw = tx.request.sip.headers.get("Event")
+        if event is not None and event[0] == PACKAGE:
+            out.append(finding(PASS, f"Event: {raw}", tx.index))
+        else:
+            out.append(
+                finding(
+                    FAIL,
+                    f"SUBSCRIBE uses {MEDIA_TYPE} but its Event is {raw or 'absent'}",
+                    tx.index,
+                    observed=f"Event: {raw}" if raw else "no Event header",
+                )
+            )
+    return out
+
+
+@rule(
+    "FKS-SUB-2",
+    "The subscriber subscribes to its own identity",
+    sources="BW",
+    verdicts="pass warn",
+    expectation="To URI and Request-URI user equal the From AOR",
+    idle=_NO_SUBSCRIBE,
+)
+def sub_2(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    for tx in _subscription_requests(sub)[:1] or sub.subscribes[:1]:
+        sip = tx.request.sip
+        frm, to = sip.from_, sip.to
+        if frm is None or to is None:
+            continue  # FKS-SIP-1 reports the missing header
+        ruri_user = uri_user(sip.uri or "")
+        if to.aor == frm.aor and ruri_user == frm.user:
+            out.append(finding(PASS, f"subscribes to its own AOR {frm.aor}", tx.index))
+        else:
+            out.append(
+                finding(
+                    WARN,
+                    f"From {frm.aor} subscribes to To {to.aor} (Request-URI user {ruri_user})",
+                    tx.index,
+                    expected=f"To {frm.aor}, Request-URI user {frm.user}",
+                    observed=f"To {to.aor}, Request-URI user {ruri_user}",
+                )
+            )
+    return out
+
+
+@rule(
+    "FKS-SUB-3",
+    "Accept, when present, includes application/x-as-feature-event+xml",
+    sources="BW 6665",
+    verdicts="pass warn fail",
+    expectation=f"Accept: {MEDIA_TYPE}",
+    idle="no establishing or refreshing SUBSCRIBE in the traffic",
+)
+def sub_3(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    for tx in _subscription_requests(sub):
+        accepts = tx.request.sip.headers.get_all("Accept")
+        types = [a.split(";")[0].strip().lower() for a in accepts]
+        if not accepts:
+            out.append(finding(WARN, "SUBSCRIBE has no Accept header", tx.index, observed="no Accept"))
+        elif MEDIA_TYPE in types:
+            out.append(finding(PASS, f"Accept: {', '.join(accepts)}", tx.index))
+        else:
+            out.append(
+                finding(
+                    FAIL,
+                    f"Accept lists {', '.join(accepts)} but not {MEDIA_TYPE}",
+                    tx.index,
+                    observed=f"Accept: {', '.join(accepts)}",
+                )
+            )
+    return out
+
+
+@rule(
+    "FKS-SUB-4",
+    "An establishing or refreshing SUBSCRIBE has no body",
+    sources="BW",
+    verdicts="pass warn",
+    expectation="no body (a body makes the SUBSCRIBE a change request)",
+    idle="no establishing or refreshing SUBSCRIBE in the traffic",
+)
+def sub_4(sub: Subscription, ctx: Context) -> list[Finding]:
+    out = []
+    for tx in sub.subscribes:
+        if tx.kind is Kind.CHANGE:
+            continue
+        if tx.body is None:
+            if tx.kind is not Kind.TERMINATE:
+                out.append(finding(PASS, f"{tx.kind.value} SUBSCRIBE without a body", tx.index))
+            continue
+        out.append(
+            finding(
+                WARN,
+                f"{tx.kind.value} SUBSCRIBE carries a {tx.body.media_type or 'untyped'} body",
+                tx.index,
+                observed=f"{len(tx.request.sip.body)} body bytes",
+            )
+        )
+    return out
+
+
+@rule(
+    "FKS-SUB-5",
+    "Expires > 0 on establishing SUBSCRIBEs; the subscriber refreshes before the granted expiry",
+    sources="6665",
+    verdicts="pass fail inconclusive",
+    expectation="Expires > 0, and a refresh (or the end of the subscription) before each granted expiry",
+    idle=_NO_SUBSCRIBE,
+)
+def sub_5(sub: Subscription, ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    for tx in sub.subscribes:
+        if tx.kind is Kind.ESTABLISH:
+            expires = tx.requested_expires
+            if expires is None or expires <= 0:
+                word = "no Expires" if expires is None else f"Expires: {expires}"
+                out.append(finding(FAIL, f"establishing SUBSCRIBE with {word}", tx.index, observed=word))
+    windows = _refresh_windows(sub, ctx)
+    if any(f.verdict is FAIL for f in windows):
+        out += [f for f in windows if f.verdict is FAIL]
+    elif any(f.verdict is PASS for f in windows):
+        out += [f for f in windows if f.verdict is PASS]
+    else:
+        out += windows
+    return out
+
+
+def _refresh_windows(sub: Subscription, ctx: Context) -> list[Finding]:
+    """One finding per granted expiry: refreshed in time, lapsed, or still open when the capture ends."""
+    out = []
+    grants = [tx for tx in sub.subscribes if tx.kind is not Kind.TERMINATE and tx.granted and tx.final]
+    ended = sub.terminated_at()
+    for tx in grants:
+        assert tx.final is not None
+        expires = tx.granted_expires if tx.granted_expires is not None else tx.requested_expires
+        if not expires:
+            continue
+        deadline = tx.final.time + expires
+        later = [t for t in sub.subscribes if t.time > tx.time]
+        if later and later[0].time <= deadline:
+            out.append(
+                finding(PASS, f"refreshed {ms(later[0].time - tx.final.time)} into a {expires} s grant", later[0].index)
+            )
+        elif ended is not None and ended <= deadline:
+            out.append(finding(PASS, "subscription ended before its expiry", tx.final.index))
+        elif ctx.ended_before(deadline):
+            out.append(
+                finding(INCONCLUSIVE, f"capture ends before the granted expiry ({expires} s)", tx.final.index)
+            )
+        else:
+            frames = [tx.final.index] + ([later[0].index] if later else [])
+            out.append(
+                finding(
+                    FAIL,
+                    f"subscription lapsed: no refresh within the granted {expires} s",
+                    *frames,
+                    expected=f"refresh before {expires} s",
+                    observed="late refresh" if later else "no refresh",
+                )
+            )
+    return out
+
+
+RULES = [sub_1, sub_2, sub_3, sub_4, sub_5]
