@@ -19,7 +19,9 @@ from analyzer.rules import CATALOGUE, Judgement, evaluate
 from analyzer.rules.base import Context, Options
 from analyzer.verdicts import Result, Verdict
 
-VERDICT_WORDS = tuple(v.value for v in (Verdict.PASS, Verdict.WARN, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE))
+VERDICT_WORDS = tuple(
+    v.value for v in (Verdict.PASS, Verdict.WARN, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ def judgement_json(judgement: Judgement) -> tuple[list[dict[str, Any]], list[dic
 
 
 def judge(observations: Iterable[Observation], settings: AuditSettings) -> tuple[Judgement, int]:
-    """Judge a stream of observations (a live log or a capture); returns the judgement and the message count."""
+    """Judge a stream of observations (a live log or a capture): the judgement and the message count."""
     engine = Engine()
     for obs in observations:
         engine.feed(obs)
@@ -76,7 +78,14 @@ def audit_file(path: str | Path, settings: AuditSettings) -> dict[str, Any]:
 
 def unusable(path: str | Path, reason: str) -> dict[str, Any]:
     """The entry of a file that could not be read at all."""
-    return {"file": str(path), "packets": 0, "sip_messages": 0, "errors": [reason], "subscriptions": [], "verdicts": []}
+    return {
+        "file": str(path),
+        "packets": 0,
+        "sip_messages": 0,
+        "errors": [reason],
+        "subscriptions": [],
+        "verdicts": [],
+    }
 
 
 def document(captures: list[dict[str, Any]]) -> dict[str, Any]:

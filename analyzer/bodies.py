@@ -84,7 +84,9 @@ def read_body(msg: SipMessage) -> Body:
             faults.append(Framing("fail", "multipart/mixed body without parts"))
         for number, part in enumerate(parts, 1):
             if part.content_type != MEDIA_TYPE:
-                faults.append(Framing("fail", f"part {number} is {part.content_type or 'untyped'}, not {MEDIA_TYPE}"))
+                faults.append(
+                    Framing("fail", f"part {number} is {part.content_type or 'untyped'}, not {MEDIA_TYPE}")
+                )
                 continue
             _parse(part.body, documents, unparsed)
         return Body("multipart", media, tuple(documents), tuple(unparsed), tuple(faults))

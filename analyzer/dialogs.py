@@ -27,7 +27,14 @@ from enum import Enum
 from analyzer.bodies import Body, read_body
 from analyzer.documents import MEDIA_TYPE
 from analyzer.observation import Endpoint, Observation
-from analyzer.sip import SipError, SipMessage, SubscriptionState, parse_message, parse_subscription_state, uri_user
+from analyzer.sip import (
+    SipError,
+    SipMessage,
+    SubscriptionState,
+    parse_message,
+    parse_subscription_state,
+    uri_user,
+)
 
 PACKAGE = "as-feature-event"
 
@@ -164,7 +171,9 @@ class Subscription:
     def terminated_at(self) -> float | None:
         """When the dialog ended: the first terminated NOTIFY, or the 2xx to an ``Expires: 0`` SUBSCRIBE."""
         times = [n.time for n in self.notifies if n.state is not None and n.state.state == "terminated"]
-        times += [tx.final.time for tx in self.subscribes if tx.kind is Kind.TERMINATE and tx.granted and tx.final]
+        times += [
+            tx.final.time for tx in self.subscribes if tx.kind is Kind.TERMINATE and tx.granted and tx.final
+        ]
         return min(times, default=None)
 
     def active_at(self, when: float) -> bool:
@@ -339,7 +348,12 @@ class Engine:
         if sub is None:
             frm = sip.from_
             sub = Subscription(
-                call_id, sip.from_tag, msg.obs.src, msg.obs.dst, frm.aor if frm else "", seen_from_start=not in_dialog
+                call_id,
+                sip.from_tag,
+                msg.obs.src,
+                msg.obs.dst,
+                frm.aor if frm else "",
+                seen_from_start=not in_dialog,
             )
             self._dialogs[dkey] = sub
             self._by_call_id.setdefault(call_id, []).append(sub)
@@ -347,7 +361,9 @@ class Engine:
         body = read_body(sip) if sip.body.strip() else None
         # A body makes a change request when it is ours; any other body leaves the SUBSCRIBE what its
         # headers say it is, and FKS-SUB-4 warns about the stray body.
-        if body is not None and (body.media_type == MEDIA_TYPE or any(d.kind == "request" for d in body.documents)):
+        if body is not None and (
+            body.media_type == MEDIA_TYPE or any(d.kind == "request" for d in body.documents)
+        ):
             kind = Kind.CHANGE
         elif sip.expires == 0:
             kind = Kind.TERMINATE

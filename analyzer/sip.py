@@ -218,7 +218,7 @@ class Headers:
 
 
 def parse_params(text: str) -> tuple[str, dict[str, str]]:
-    """``value;a=1;b`` -> (``value``, {"a": "1", "b": ""}); parameter names are lower-cased, quotes dropped."""
+    """``value;a=1;b`` -> (``value``, {"a": "1", "b": ""}); parameter names lower-cased, quotes dropped."""
     pieces = _split_semicolons(text)
     main = pieces[0].strip() if pieces else ""
     params: dict[str, str] = {}
@@ -549,7 +549,10 @@ def _check_mandatory(msg: SipMessage, problems: list[str]) -> None:
             problems.append(f"malformed CSeq {msg.headers.get('CSeq')!r}")
         elif msg.is_request and cseq[1] != msg.method:
             problems.append(f"CSeq method {cseq[1]} differs from {msg.method}")
-    if msg.headers.get("Max-Forwards") is not None and not msg.headers.get("Max-Forwards", "").strip().isdigit():
+    if (
+        msg.headers.get("Max-Forwards") is not None
+        and not msg.headers.get("Max-Forwards", "").strip().isdigit()
+    ):
         problems.append("Max-Forwards is not a number")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -69,16 +71,25 @@ def test_folded_and_multi_valued_headers() -> None:
         b"Accept: application/x-as-feature-event+xml,\r\n multipart/mixed\r\nAccept: text/plain\r\n",
     )
     m = parse_message(data)
-    assert m.headers.get_all("Accept") == ["application/x-as-feature-event+xml", "multipart/mixed", "text/plain"]
+    assert m.headers.get_all("Accept") == [
+        "application/x-as-feature-event+xml",
+        "multipart/mixed",
+        "text/plain",
+    ]
 
 
 def test_comma_inside_quotes_and_brackets_is_not_a_separator() -> None:
-    assert split_commas('"Doe, John" <sip:a@b;x=1,2>, <sip:c@d>') == ['"Doe, John" <sip:a@b;x=1,2>', "<sip:c@d>"]
+    assert split_commas('"Doe, John" <sip:a@b;x=1,2>, <sip:c@d>') == [
+        '"Doe, John" <sip:a@b;x=1,2>',
+        "<sip:c@d>",
+    ]
 
 
 def test_response_and_lf_only_line_ends() -> None:
-    m = parse_message(b"SIP/2.0 489 Bad Event\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\n"
-                      b"To: <sip:a@b>;tag=2\nCall-ID: x\nCSeq: 1 SUBSCRIBE\nContent-Length: 0\n\n")
+    m = parse_message(
+        b"SIP/2.0 489 Bad Event\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\n"
+        b"To: <sip:a@b>;tag=2\nCall-ID: x\nCSeq: 1 SUBSCRIBE\nContent-Length: 0\n\n"
+    )
     assert (m.status, m.reason, m.cseq_method) == (489, "Bad Event", "SUBSCRIBE")
     assert m.summary == "489 Bad Event (SUBSCRIBE)"
 
@@ -103,7 +114,9 @@ def test_body_longer_than_content_length_is_cut_and_reported() -> None:
     assert m.body == b"" and any("5 body bytes follow" in p for p in m.problems)
 
 
-@pytest.mark.parametrize("data", [b"", b"\r\n\r\n", b"hello world\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n", b"\xff" * 40])
+@pytest.mark.parametrize(
+    "data", [b"", b"\r\n\r\n", b"hello world\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n", b"\xff" * 40]
+)
 def test_not_sip_raises_sip_error(data: bytes) -> None:
     with pytest.raises(SipError):
         parse_message(data)
@@ -129,7 +142,9 @@ def test_name_addr_forms() -> None:
         ("dormant", "dormant", None, None, False),
     ],
 )
-def test_subscription_state(value: str, state: str, expires: int | None, reason: str | None, ok: bool) -> None:
+def test_subscription_state(
+    value: str, state: str, expires: int | None, reason: str | None, ok: bool
+) -> None:
     parsed = parse_subscription_state(value)
     assert (parsed.state, parsed.expires, parsed.reason) == (state, expires, reason)
     assert (parsed.problem is None) == ok
@@ -137,7 +152,8 @@ def test_subscription_state(value: str, state: str, expires: int | None, reason:
 
 def test_multipart_with_quoted_boundary_and_part_headers() -> None:
     body = (
-        b"--b1\r\nContent-Type: application/x-as-feature-event+xml\r\nContent-ID: <dnd@x>\r\nContent-Length: 3\r\n"
+        b"--b1\r\nContent-Type: application/x-as-feature-event+xml\r\n"
+        b"Content-ID: <dnd@x>\r\nContent-Length: 3\r\n"
         b"\r\nabc\r\n--b1\r\ncontent-type: application/x-as-feature-event+xml\r\n\r\n<x/>\r\n--b1--\r\n"
     )
     msg = parse_message(
@@ -183,9 +199,14 @@ def test_digest_rfc2617_example() -> None:
 def test_digest_build_and_verify(algorithm: str) -> None:
     challenge = f'Digest realm="as.example.test", nonce="n1", qop="auth", algorithm={algorithm}, opaque="o"'
     creds = build_authorization(
-        challenge, username="1001", password="secret", method="SUBSCRIBE", uri="sip:1001@example.test", cnonce="c"
+        challenge,
+        username="1001",
+        password="secret",
+        method="SUBSCRIBE",
+        uri="sip:1001@example.test",
+        cnonce="c",
     )
-    assert "opaque=\"o\"" in creds and f"algorithm={algorithm}" in creds
+    assert 'opaque="o"' in creds and f"algorithm={algorithm}" in creds
     assert verify_authorization(creds, password="secret", method="SUBSCRIBE")
     assert not verify_authorization(creds, password="wrong", method="SUBSCRIBE")
     assert not verify_authorization("Basic abc", password="secret", method="SUBSCRIBE")
@@ -202,8 +223,11 @@ def test_headers_set_and_remove_keep_order() -> None:
 # -- properties ------------------------------------------------------------------------------------------
 
 _token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=12)
-_value = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=","), min_size=1,
-                 max_size=30)
+_value = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=","),
+    min_size=1,
+    max_size=30,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -214,7 +238,9 @@ _value = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, bla
     body=st.binary(max_size=300),
     cseq=st.integers(min_value=0, max_value=2**31 - 1),
 )
-def test_build_parse_round_trip(method: str, user: str, extra: list[tuple[str, str]], body: bytes, cseq: int) -> None:
+def test_build_parse_round_trip(
+    method: str, user: str, extra: list[tuple[str, str]], body: bytes, cseq: int
+) -> None:
     headers = [
         ("Via", f"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{user}"),
         ("Max-Forwards", "70"),
@@ -228,7 +254,9 @@ def test_build_parse_round_trip(method: str, user: str, extra: list[tuple[str, s
     msg = parse_message(data)
     assert msg.problems == []
     assert msg.body == body and msg.cseq == (cseq, method) and msg.from_tag == user
-    assert [v for n, v in msg.headers if n in ("X-Info", "Subject", "User-Agent")] == [v.strip() for _, v in extra]
+    assert [v for n, v in msg.headers if n in ("X-Info", "Subject", "User-Agent")] == [
+        v.strip() for _, v in extra
+    ]
     assert parse_message(msg.to_bytes()).to_bytes() == msg.to_bytes()
 
 
@@ -253,7 +281,5 @@ def test_multipart_round_trip(bodies: list[bytes]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=1000), _token)
 def test_multipart_arbitrary_bytes_raise_only_sip_error(data: bytes, boundary: str) -> None:
-    try:
+    with contextlib.suppress(SipError):
         parse_multipart(data, boundary)
-    except SipError:
-        pass

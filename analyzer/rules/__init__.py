@@ -28,7 +28,7 @@ BY_ID: dict[str, Rule] = {r.id: r for r in CATALOGUE}
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
-    """Verdicts of one trace: one ``Result`` per subscription-scope rule and subscription, plus capture scope."""
+    """Verdicts of one trace: a ``Result`` per rule and subscription, plus the capture-scope ones."""
 
     subscriptions: tuple[tuple[Subscription, tuple[Result, ...]], ...]
     capture: tuple[Result, ...]

@@ -12,7 +12,9 @@ FORWARDING = ("CFA", "CFB", "CFNA")
 
 def grants(sub: Subscription) -> list[SubscribeTx]:
     """Granted establishing and refreshing SUBSCRIBEs: each one calls for a full-state NOTIFY."""
-    return [tx for tx in sub.subscribes if tx.kind in (Kind.ESTABLISH, Kind.REFRESH) and tx.granted and tx.final]
+    return [
+        tx for tx in sub.subscribes if tx.kind in (Kind.ESTABLISH, Kind.REFRESH) and tx.granted and tx.final
+    ]
 
 
 def initial_notifies(sub: Subscription, tx: SubscribeTx, ctx: Context) -> list[NotifyTx]:
@@ -43,7 +45,11 @@ def ntf_1(sub: Subscription, ctx: Context) -> list[Finding]:
         deadline = tx.final.time + limit
         if first is not None and first.time <= deadline:
             delay = max(0.0, first.time - tx.final.time)
-            out.append(finding(PASS, f"NOTIFY {ms(delay)} after the {tx.final.sip.status}", tx.final.index, first.index))
+            out.append(
+                finding(
+                    PASS, f"NOTIFY {ms(delay)} after the {tx.final.sip.status}", tx.final.index, first.index
+                )
+            )
         elif ctx.ended_before(deadline):
             out.append(finding(INCONCLUSIVE, f"capture ends within {limit:g} s of the 2xx", tx.final.index))
         else:
@@ -52,7 +58,8 @@ def ntf_1(sub: Subscription, ctx: Context) -> list[Finding]:
             out.append(
                 finding(
                     FAIL,
-                    f"no NOTIFY within {limit:g} s of the {tx.final.sip.status} to the {tx.kind.value} SUBSCRIBE{late}",
+                    f"no NOTIFY within {limit:g} s of the {tx.final.sip.status}"
+                    f" to the {tx.kind.value} SUBSCRIBE{late}",
                     *frames,
                     observed="late NOTIFY" if first else "no NOTIFY",
                 )
@@ -82,7 +89,12 @@ def ntf_2(sub: Subscription, ctx: Context) -> list[Finding]:
                 features.update({name: doc.summary() for name, doc in n.body.features().items()})
         if all(n.body is None or n.body.empty for n in notifies):
             out.append(
-                finding(FAIL, "initial NOTIFY without a body: the state is not reported", *frames, observed="no body")
+                finding(
+                    FAIL,
+                    "initial NOTIFY without a body: the state is not reported",
+                    *frames,
+                    observed="no body",
+                )
             )
         elif "DND" not in features:
             out.append(
@@ -149,7 +161,12 @@ def ntf_3(sub: Subscription, ctx: Context) -> list[Finding]:
                 problems.append(f"expires={state.expires} exceeds the granted {granted}")
         if problems:
             out.append(
-                finding(FAIL, "; ".join(problems), n.index, observed=f"Event: {raw_event}; Subscription-State: {raw_state}")
+                finding(
+                    FAIL,
+                    "; ".join(problems),
+                    n.index,
+                    observed=f"Event: {raw_event}; Subscription-State: {raw_state}",
+                )
             )
         else:
             out.append(finding(PASS, f"Subscription-State: {raw_state}", n.index))
@@ -174,7 +191,11 @@ def ntf_4(sub: Subscription, ctx: Context) -> list[Finding]:
         if fails:
             out.append(finding(FAIL, "; ".join(fails), n.index, observed=f"Content-Type {body.media_type}"))
         elif body.framing == "multipart":
-            out.append(finding(PASS, f"multipart/mixed with {len(body.documents) + len(body.unparsed)} parts", n.index))
+            out.append(
+                finding(
+                    PASS, f"multipart/mixed with {len(body.documents) + len(body.unparsed)} parts", n.index
+                )
+            )
         else:
             out.append(finding(PASS, f"one {MEDIA_TYPE} document", n.index))
     return out

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from analyzer.dialogs import Subscription
 from analyzer.provisioning import Account
-from analyzer.rules.base import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, WARN, Context, Finding, capture_rule, finding
+from analyzer.rules.base import (
+    FAIL,
+    INCONCLUSIVE,
+    NOT_APPLICABLE,
+    PASS,
+    WARN,
+    Context,
+    Finding,
+    capture_rule,
+    finding,
+)
 
 _NO_FILE = "no provisioning file given (--provisioning)"
 _AFFECTED_MODELS = ("N610", "N670")
@@ -63,7 +73,9 @@ def prv_1(ctx: Context) -> list[Finding]:
                 )
             )
         else:
-            out.append(finding(PASS, f"account {account.user_name} (FeatureKeySyncActive {setting}) stays silent"))
+            out.append(
+                finding(PASS, f"account {account.user_name} (FeatureKeySyncActive {setting}) stays silent")
+            )
     return out
 
 
@@ -84,26 +96,43 @@ def prv_2(ctx: Context) -> list[Finding]:
         if not account.fks_enabled or not account.user_name:
             continue
         registered = [
-            r for r in ctx.trace.registrations if r.user == account.user_name and r.status and 200 <= r.status < 300
+            r
+            for r in ctx.trace.registrations
+            if r.user == account.user_name and r.status and 200 <= r.status < 300
         ]
         if not registered:
-            out.append(finding(INCONCLUSIVE, f"no successful REGISTER of account {account.user_name} in the capture"))
+            out.append(
+                finding(INCONCLUSIVE, f"no successful REGISTER of account {account.user_name} in the capture")
+            )
             continue
         reg = registered[0]
-        times = sorted(tx.time for s in _subscriptions_of(account, ctx) for tx in s.subscribes if tx.time >= reg.time)
+        times = sorted(
+            tx.time for s in _subscriptions_of(account, ctx) for tx in s.subscribes if tx.time >= reg.time
+        )
         frames = reg.frames[-1:]
         if times and times[0] <= reg.time + limit:
-            out.append(finding(PASS, f"account {account.user_name} subscribes {times[0] - reg.time:.1f} s after REGISTER", *frames))
+            out.append(
+                finding(
+                    PASS,
+                    f"account {account.user_name} subscribes {times[0] - reg.time:.1f} s after REGISTER",
+                    *frames,
+                )
+            )
         elif times:
             out.append(
                 finding(
                     FAIL,
-                    f"account {account.user_name} subscribes {times[0] - reg.time:.1f} s after REGISTER (> {limit:g} s)",
+                    f"account {account.user_name} subscribes {times[0] - reg.time:.1f} s after REGISTER"
+                    f" (> {limit:g} s)",
                     *frames,
                 )
             )
         elif ctx.ended_before(reg.time + limit):
-            out.append(finding(INCONCLUSIVE, f"capture ends within {limit:g} s of account {account.user_name}'s REGISTER"))
+            out.append(
+                finding(
+                    INCONCLUSIVE, f"capture ends within {limit:g} s of account {account.user_name}'s REGISTER"
+                )
+            )
         else:
             out.append(
                 finding(
@@ -133,8 +162,14 @@ def prv_3(ctx: Context) -> list[Finding]:
         return [finding(NOT_APPLICABLE, "base model unknown (give --model)")]
     if not unsupported(ctx):
         why = "internal telephony off" if model in _AFFECTED_MODELS else f"{model} is not affected"
-        return [finding(NOT_APPLICABLE, f"{model}: {why}" if internal is not None or model not in _AFFECTED_MODELS
-                        else f"{model}: internal telephony setting unknown (give --internal-telephony)")]
+        return [
+            finding(
+                NOT_APPLICABLE,
+                f"{model}: {why}"
+                if internal is not None or model not in _AFFECTED_MODELS
+                else f"{model}: internal telephony setting unknown (give --internal-telephony)",
+            )
+        ]
     out = []
     for account in ctx.provisioning.accounts.values():
         if not account.fks_enabled:
@@ -144,7 +179,8 @@ def prv_3(ctx: Context) -> list[Finding]:
             out.append(
                 finding(
                     FAIL,
-                    f"{model} with internal telephony: account {account.user_name} subscribes although unsupported",
+                    f"{model} with internal telephony: account {account.user_name} subscribes"
+                    " although unsupported",
                     *(tx.index for s in subs for tx in s.subscribes),
                 )
             )
@@ -152,7 +188,8 @@ def prv_3(ctx: Context) -> list[Finding]:
             out.append(
                 finding(
                     WARN,
-                    f"{model} with internal telephony: FeatureKeySyncActive=1 on account {account.user_name} is ineffective",
+                    f"{model} with internal telephony: FeatureKeySyncActive=1 on account {account.user_name}"
+                    " is ineffective",
                 )
             )
     if not out:
@@ -173,7 +210,10 @@ def prv_4(ctx: Context) -> list[Finding]:
         return []
     problems = ctx.provisioning.problems
     if problems:
-        return [finding(FAIL, f"{p.name}={p.value!r}: {p.reason}", observed=f"{p.name}={p.value}") for p in problems]
+        return [
+            finding(FAIL, f"{p.name}={p.value!r}: {p.reason}", observed=f"{p.name}={p.value}")
+            for p in problems
+        ]
     count = sum(1 for a in ctx.provisioning.accounts.values() if a.fks_value is not None)
     return [finding(PASS, f"{count} FeatureKeySyncActive parameter(s), all valid")]
 

@@ -169,7 +169,11 @@ def _refresh_windows(sub: Subscription, ctx: Context) -> list[Finding]:
         later = [t for t in sub.subscribes if t.time > tx.time]
         if later and later[0].time <= deadline:
             out.append(
-                finding(PASS, f"refreshed {ms(later[0].time - tx.final.time)} into a {expires} s grant", later[0].index)
+                finding(
+                    PASS,
+                    f"refreshed {ms(later[0].time - tx.final.time)} into a {expires} s grant",
+                    later[0].index,
+                )
             )
         elif ended is not None and ended <= deadline:
             out.append(finding(PASS, "subscription ended before its expiry", tx.final.index))

@@ -39,14 +39,23 @@ def trm_1(sub: Subscription, ctx: Context) -> list[Finding]:
         )
         if done is not None:
             reason = f";reason={done.state.reason}" if done.state and done.state.reason else ""
-            out.append(finding(PASS, f"{final.sip.status}, then NOTIFY terminated{reason}", tx.index, final.index, done.index))
+            out.append(
+                finding(
+                    PASS,
+                    f"{final.sip.status}, then NOTIFY terminated{reason}",
+                    tx.index,
+                    final.index,
+                    done.index,
+                )
+            )
         elif ctx.ended_before(final.time + limit):
             out.append(finding(INCONCLUSIVE, "capture ends before the terminating NOTIFY was due", tx.index))
         else:
             out.append(
                 finding(
                     FAIL,
-                    f"no NOTIFY with Subscription-State terminated within {limit:g} s of the {final.sip.status}",
+                    f"no NOTIFY with Subscription-State terminated within {limit:g} s"
+                    f" of the {final.sip.status}",
                     tx.index,
                     final.index,
                     expected="NOTIFY terminated",
@@ -69,7 +78,11 @@ def trm_2(sub: Subscription, ctx: Context) -> list[Finding]:
     first = next((n for n in ordered if n.state is not None and n.state.state == "terminated"), None)
     if first is None:
         return []
-    after = [n for n in ordered if n.time >= first.time and n is not first and n.state and n.state.state == "active"]
+    after = [
+        n
+        for n in ordered
+        if n.time >= first.time and n is not first and n.state and n.state.state == "active"
+    ]
     if after:
         return [
             finding(

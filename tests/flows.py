@@ -1,0 +1,237 @@
+"""A small builder of feature-sync message flows for the sans-IO tests: SIP text in, Observations out.
+
+Each method appends one message at the flow's clock (``at`` moves it) and returns the frame number, so a
+test can assert the exact evidence a verdict names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from analyzer.documents import NS
+
+from analyzer.observation import Endpoint, Observation
+from analyzer.sip import build_message
+
+BASE = Endpoint("192.0.2.10", 5060)
+AS = Endpoint("198.51.100.20", 5060)
+MEDIA = "application/x-as-feature-event+xml"
+
+
+def dnd_event(on: bool, ns: str = NS) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<DoNotDisturbEvent xmlns="{ns}">'
+        f"<device>1001</device><doNotDisturbOn>{str(on).lower()}</doNotDisturbOn></DoNotDisturbEvent>"
+    ).encode()
+
+
+def fwd_event(kind: str, on: bool, to: str = "", rings: str | None = None) -> bytes:
+    ring = f"<ringCount>{rings}</ringCount>" if rings is not None else ""
+    return (
+        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<ForwardingEvent xmlns="{NS}"><device>1001</device>'
+        f"<forwardingType>{kind}</forwardingType><forwardStatus>{str(on).lower()}</forwardStatus>"
+        f"<forwardTo>{to}</forwardTo>{ring}</ForwardingEvent>"
+    ).encode()
+
+
+def set_dnd(on: bool) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<SetDoNotDisturb xmlns="{NS}"><device>1001</device>'
+        f"<doNotDisturbOn>{str(on).lower()}</doNotDisturbOn></SetDoNotDisturb>"
+    ).encode()
+
+
+def set_fwd(kind: str, on: bool, to: str = "", rings: str | None = None) -> bytes:
+    ring = f"<ringCount>{rings}</ringCount>" if rings is not None else ""
+    return (
+        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<SetForwarding xmlns="{NS}"><device>1001</device>'
+        f"<forwardingType>{kind}</forwardingType><activateForward>{str(on).lower()}</activateForward>"
+        f"<forwardDN>{to}</forwardDN>{ring}</SetForwarding>"
+    ).encode()
+
+
+FULL_STATE = [
+    dnd_event(False),
+    fwd_event("forwardImmediate", False),
+    fwd_event("forwardBusy", False),
+    fwd_event("forwardNoAns", True, "1002", "4"),
+]
+
+
+def multipart(docs: list[bytes], boundary: str = "b42") -> tuple[str, bytes]:
+    body = b"".join(f"--{boundary}\r\nContent-Type: {MEDIA}\r\n\r\n".encode() + d + b"\r\n" for d in docs)
+    return f"multipart/mixed;boundary={boundary}", body + f"--{boundary}--\r\n".encode()
+
+
+@dataclass
+class Flow:
+    """One subscription's traffic between the base (client) and the AS (server)."""
+
+    user: str = "1001"
+    call_id: str = "c1@192.0.2.10"
+    client: Endpoint = BASE
+    server: Endpoint = AS
+    clock: float = 1000.0
+    sub_tag: str = "bt1"
+    as_tag: str = "as1"
+    observations: list[Observation] = field(default_factory=list)
+    _cseq: int = 0
+    _ncseq: int = 0
+    _branch: int = 0
+    last_request: dict[str, str] = field(default_factory=dict)
+
+    def at(self, dt: float) -> Flow:
+        self.clock += dt
+        return self
+
+    def _emit(self, src: Endpoint, dst: Endpoint, data: bytes) -> int:
+        index = len(self.observations) + 1
+        self.observations.append(Observation(index, self.clock, src, dst, "udp", data))
+        self.clock += 0.001
+        return index
+
+    def subscribe(
+        self,
+        *,
+        expires: int | None = 3600,
+        body: bytes = b"",
+        ctype: str | None = None,
+        in_dialog: bool | None = None,
+        event: str | None = "as-feature-event",
+        accept: str | None = MEDIA,
+        auth: bool = False,
+        to_user: str | None = None,
+        retransmit: bool = False,
+    ) -> int:
+        if not retransmit:
+            self._cseq += 1
+            self._branch += 1
+        aor = f"sip:{self.user}@example.test"
+        to_aor = f"sip:{to_user or self.user}@example.test"
+        dialog = in_dialog if in_dialog is not None else self._cseq > 1 and self.as_tag_known
+        headers = [
+            ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-s{self.call_id}-{self._branch}"),
+            ("Max-Forwards", "70"),
+            ("From", f"<{aor}>;tag={self.sub_tag}"),
+            ("To", f"<{to_aor}>" + (f";tag={self.as_tag}" if dialog else "")),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{self._cseq} SUBSCRIBE"),
+        ]
+        if event is not None:
+            headers.append(("Event", event))
+        if accept is not None:
+            headers.append(("Accept", accept))
+        if expires is not None:
+            headers.append(("Expires", str(expires)))
+        if auth:
+            headers.append(
+                ("Authorization", 'Digest username="1001", realm="r", nonce="n", uri="x", response="0"')
+            )
+        if body:
+            headers.append(("Content-Type", ctype or MEDIA))
+        data = build_message(f"SUBSCRIBE {to_aor} SIP/2.0", headers, body)
+        self.last_request = {"method": "SUBSCRIBE", "data": data.decode("latin-1")}
+        return self._emit(self.client, self.server, data)
+
+    as_tag_known: bool = False
+
+    def respond(self, status: int = 200, reason: str = "OK", *, expires: int | None = 3600, extra=()) -> int:
+        """Answer the last SUBSCRIBE (from the AS) or the last NOTIFY (from the base)."""
+        from analyzer.sip import parse_message
+
+        req = parse_message(self.last_request["data"].encode("latin-1"))
+        to = req.headers.get("To") or ""
+        if req.method == "SUBSCRIBE" and ";tag=" not in to and status >= 200 and status not in (401, 407):
+            to += f";tag={self.as_tag}"
+            if 200 <= status < 300:
+                self.as_tag_known = True
+        headers = [(n, v) for n, v in req.headers if n in ("Via", "From", "Call-ID", "CSeq")]
+        headers.insert(2, ("To", to))
+        if req.method == "SUBSCRIBE" and expires is not None and 200 <= status < 300:
+            headers.append(("Expires", str(expires)))
+        headers += list(extra)
+        data = build_message(f"SIP/2.0 {status} {reason}", headers)
+        if req.method == "SUBSCRIBE":
+            return self._emit(self.server, self.client, data)
+        return self._emit(self.client, self.server, data)
+
+    def notify(
+        self,
+        docs: list[bytes] | None = None,
+        *,
+        state: str = "active;expires=3600",
+        event: str = "as-feature-event",
+        raw_body: tuple[str, bytes] | None = None,
+        from_tag: str | None = None,
+        to_tag: str | None = None,
+        cseq: int | None = None,
+        call_id: str | None = None,
+        retransmit: bool = False,
+    ) -> int:
+        if not retransmit:
+            self._ncseq += 1
+            self._branch += 1
+        headers = [
+            ("Via", f"SIP/2.0/UDP {self.server};branch=z9hG4bK-n{self.call_id}-{self._branch}"),
+            ("Max-Forwards", "70"),
+            ("From", f"<sip:{self.user}@example.test>;tag={from_tag or self.as_tag}"),
+            ("To", f"<sip:{self.user}@example.test>;tag={to_tag or self.sub_tag}"),
+            ("Call-ID", call_id or self.call_id),
+            ("CSeq", f"{cseq if cseq is not None else self._ncseq} NOTIFY"),
+            ("Event", event),
+            ("Subscription-State", state),
+        ]
+        body = b""
+        if raw_body is not None:
+            headers.append(("Content-Type", raw_body[0]))
+            body = raw_body[1]
+        elif docs:
+            if len(docs) == 1:
+                headers.append(("Content-Type", MEDIA))
+                body = docs[0]
+            else:
+                ctype, body = multipart(docs)
+                headers.append(("Content-Type", ctype))
+        data = build_message(f"NOTIFY sip:{self.user}@{self.client} SIP/2.0", headers, body)
+        self.last_request = {"method": "NOTIFY", "data": data.decode("latin-1")}
+        return self._emit(self.server, self.client, data)
+
+    def invite(self, user: str) -> int:
+        self._branch += 1
+        data = build_message(
+            f"INVITE sip:{user}@example.test SIP/2.0",
+            [
+                ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-i{self._branch}"),
+                ("Max-Forwards", "70"),
+                ("From", f"<sip:{self.user}@example.test>;tag=inv{self._branch}"),
+                ("To", f"<sip:{user}@example.test>"),
+                ("Call-ID", f"inv{self._branch}@192.0.2.10"),
+                ("CSeq", "1 INVITE"),
+            ],
+        )
+        return self._emit(self.client, self.server, data)
+
+    def register(self, status: int = 200) -> tuple[int, int]:
+        self._branch += 1
+        common = [
+            ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-r{self._branch}"),
+            ("From", f"<sip:{self.user}@example.test>;tag=reg"),
+            ("To", f"<sip:{self.user}@example.test>"),
+            ("Call-ID", f"reg-{self.user}"),
+            ("CSeq", f"{self._branch} REGISTER"),
+        ]
+        req = self._emit(
+            self.client,
+            self.server,
+            build_message("REGISTER sip:example.test SIP/2.0", [*common, ("Max-Forwards", "70")]),
+        )
+        resp = self._emit(self.server, self.client, build_message(f"SIP/2.0 {status} OK", common))
+        return req, resp
+
+    def establish(self, docs: list[bytes] | None = None) -> tuple[int, int, int, int]:
+        """SUBSCRIBE, 200, initial NOTIFY (full state by default), 200."""
+        s = self.subscribe()
+        ok = self.respond()
+        n = self.notify(FULL_STATE if docs is None else docs)
+        nok = self.respond()
+        return s, ok, n, nok

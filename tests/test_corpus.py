@@ -1,0 +1,79 @@
+"""Every reference capture of ``captures/`` is audited and compared with its ``NAME.expected.json``.
+
+The expected verdicts were written from CONFORMANCE.md, independently of the analyzer: a difference is
+either an analyzer defect or a judgement call to settle in the catalogue, never a baseline to regenerate.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from analyzer.provisioning import parse_provisioning
+
+from analyzer.audit import AuditSettings, audit_file, worst_by_rule
+from analyzer.fac import DEFAULT_FACS
+from analyzer.rules import CATALOGUE
+from analyzer.rules.base import Options
+
+CAPTURES = Path(__file__).resolve().parents[1] / "captures"
+EXPECTED = sorted(CAPTURES.glob("*.expected.json"))
+
+pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+
+
+def capture_for(expected: Path) -> Path:
+    stem = expected.name.removesuffix(".expected.json")
+    for suffix in (".pcap", ".pcapng"):
+        if (CAPTURES / f"{stem}{suffix}").exists():
+            return CAPTURES / f"{stem}{suffix}"
+    raise AssertionError(f"{expected.name} has no capture beside it")
+
+
+def settings_for(spec: dict) -> AuditSettings:
+    opts = spec.get("options", {})
+    provisioning = None
+    if opts.get("provisioning"):
+        provisioning = parse_provisioning(
+            (CAPTURES / opts["provisioning"]).read_bytes(),
+            model=opts.get("model"),
+            internal_telephony=opts.get("internal_telephony"),
+        )
+    options = Options(
+        notify_timeout=float(opts.get("notify_timeout") or 5.0),
+        facs=dict(DEFAULT_FACS),
+        model=opts.get("model"),
+        internal_telephony=opts.get("internal_telephony"),
+    )
+    return AuditSettings(options, provisioning, tuple(opts.get("decode_as") or ()))
+
+
+def test_the_corpus_exists_and_covers_every_rule_both_ways() -> None:
+    assert len(EXPECTED) >= 10, "captures/ holds too few reference captures"
+    seen: dict[str, set[str]] = {r.id: set() for r in CATALOGUE}
+    for path in EXPECTED:
+        for rule, verdict in json.loads(path.read_text())["verdicts"].items():
+            seen[rule].add(verdict)
+    for rule, verdicts in seen.items():
+        assert "pass" in verdicts, f"{rule}: no capture where it passes"
+        assert verdicts & {"fail", "warn"}, f"{rule}: no capture where it fails or warns"
+
+
+@pytest.mark.parametrize("expected", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
+def test_capture_gets_its_expected_verdicts(expected: Path) -> None:
+    spec = json.loads(expected.read_text())
+    assert set(spec["verdicts"]) == {r.id for r in CATALOGUE}, "expected.json must name every rule"
+    audit = audit_file(capture_for(expected), settings_for(spec))
+    assert audit["errors"] == []
+    assert len(audit["subscriptions"]) == spec["subscriptions"]
+    got = worst_by_rule(audit)
+    diff = {rule: (want, got[rule]) for rule, want in spec["verdicts"].items() if got[rule] != want}
+    details = {
+        v["rule"]: v["detail"]
+        for s in audit["subscriptions"]
+        for v in s["verdicts"] + audit["verdicts"]
+        if v["rule"] in diff
+    }
+    assert not diff, f"(expected, got): {diff}\nanalyzer said: {details}"

@@ -1,0 +1,561 @@
+"""One test (or more) per rule of CONFORMANCE.md, on flows built in memory: each verdict and its evidence."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from analyzer.provisioning import parse_provisioning
+
+from analyzer.audit import AuditSettings, judge
+from analyzer.observation import Observation
+from analyzer.rules import CATALOGUE
+from analyzer.rules.base import Options
+from analyzer.verdicts import Result, Verdict
+from tests.flows import FULL_STATE, Flow, dnd_event, fwd_event, set_dnd, set_fwd
+
+P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL
+INC, NA = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
+
+
+def verdicts(observations: list[Observation], **settings: object) -> dict[str, Result]:
+    """Rule -> its worst Result over every subscription and the capture."""
+    judgement, _ = judge(sorted(observations, key=lambda o: (o.time, o.index)), AuditSettings(**settings))
+    out: dict[str, Result] = {}
+    for r in judgement.results():
+        if r.rule not in out or r.verdict.severity > out[r.rule].verdict.severity:
+            out[r.rule] = r
+    return out
+
+
+def conforming() -> Flow:
+    f = Flow()
+    f.establish()
+    f.at(1).subscribe(body=set_dnd(True))
+    f.respond()
+    f.notify([dnd_event(True)])
+    f.respond()
+    f.at(1).subscribe(expires=0)
+    f.respond(expires=0)
+    f.notify(FULL_STATE, state="terminated;reason=timeout")
+    f.respond()
+    return f
+
+
+def test_conforming_flow_passes_every_rule_that_fires() -> None:
+    v = verdicts(conforming().observations)
+    for rule_id in (
+        "FKS-SUB-1",
+        "FKS-SUB-2",
+        "FKS-SUB-3",
+        "FKS-SUB-4",
+        "FKS-SUB-5",
+        "FKS-RSP-1",
+        "FKS-RSP-2",
+        "FKS-NTF-1",
+        "FKS-NTF-2",
+        "FKS-NTF-3",
+        "FKS-NTF-4",
+        "FKS-NTF-5",
+        "FKS-NTF-6",
+        "FKS-NTF-7",
+        "FKS-HS-1",
+        "FKS-HS-2",
+        "FKS-HS-3",
+        "FKS-TRM-1",
+        "FKS-TRM-2",
+        "FKS-SIP-1",
+    ):
+        assert v[rule_id].verdict is P, (rule_id, v[rule_id])
+    for rule_id in ("FKS-HS-4", "FKS-AS-1", "FKS-AS-2", "FKS-PRV-1", "FKS-PRV-2", "FKS-PRV-3", "FKS-PRV-4"):
+        assert v[rule_id].verdict is NA, (rule_id, v[rule_id])
+
+
+def test_every_catalogue_rule_is_judged_exactly_once_per_subscription() -> None:
+    judgement, _ = judge(conforming().observations, AuditSettings())
+    ((_, results),) = judgement.subscriptions
+    sub_rules = [r.rule for r in results]
+    assert len(sub_rules) == len(set(sub_rules))
+    assert {r.id for r in CATALOGUE} == set(sub_rules) | {r.rule for r in judgement.capture}
+
+
+# -- SUB -------------------------------------------------------------------------------------------------
+
+
+def test_sub_1_compact_event_passes_and_other_event_fails() -> None:
+    f = Flow()
+    f.subscribe(event="o-ignored")  # Event header value that is not the package
+    f.respond()
+    v = verdicts(f.observations)
+    assert v["FKS-SUB-1"].verdict is F and v["FKS-SUB-1"].frames == (1,)
+    f2 = Flow()
+    f2.subscribe(event=None)
+    assert verdicts(f2.observations)["FKS-SUB-1"].verdict is F
+
+
+def test_sub_2_foreign_aor_warns() -> None:
+    f = Flow()
+    f.subscribe(to_user="2002")
+    f.respond()
+    assert verdicts(f.observations)["FKS-SUB-2"].verdict is W
+
+
+@pytest.mark.parametrize(("accept", "verdict"), [(None, W), ("application/pidf+xml", F), ("*/*;q=0.1", F)])
+def test_sub_3_accept(accept: str | None, verdict: Verdict) -> None:
+    f = Flow()
+    f.subscribe(accept=accept)
+    f.respond()
+    assert verdicts(f.observations)["FKS-SUB-3"].verdict is verdict
+
+
+def test_sub_4_stray_body_on_establishing_subscribe_warns() -> None:
+    f = Flow()
+    f.subscribe(body=b"hello", ctype="text/plain")
+    f.respond()
+    assert verdicts(f.observations)["FKS-SUB-4"].verdict is W
+
+
+def test_sub_5_lapse_inconclusive_and_refresh() -> None:
+    lapsed = Flow()
+    lapsed.subscribe(expires=60)
+    lapsed.respond(expires=60)
+    lapsed.notify(FULL_STATE, state="active;expires=60")
+    lapsed.respond()
+    lapsed.at(120).invite("1002")  # traffic continues past the expiry
+    assert verdicts(lapsed.observations)["FKS-SUB-5"].verdict is F
+
+    short = Flow()
+    short.establish()
+    assert verdicts(short.observations)["FKS-SUB-5"].verdict is INC
+
+    refreshed = Flow()
+    refreshed.subscribe(expires=60)
+    refreshed.respond(expires=60)
+    refreshed.at(30).subscribe(expires=60)
+    refreshed.respond(expires=60)
+    assert verdicts(refreshed.observations)["FKS-SUB-5"].verdict is P
+
+    zero = Flow()
+    zero.subscribe(expires=None)
+    zero.respond()
+    assert verdicts(zero.observations)["FKS-SUB-5"].verdict is F
+
+
+# -- RSP -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "verdict"),
+    [(200, "OK", P), (202, "Accepted", W), (489, "Bad Event", F), (403, "Forbidden", F)],
+)
+def test_rsp_1_grant_status(status: int, reason: str, verdict: Verdict) -> None:
+    f = Flow()
+    s = f.subscribe()
+    r = f.respond(status, reason)
+    result = verdicts(f.observations)["FKS-RSP-1"]
+    assert result.verdict is verdict and result.frames == (s, r)
+
+
+def test_rsp_1_challenge_then_retry_passes() -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond(401, "Unauthorized", extra=[("WWW-Authenticate", 'Digest realm="r", nonce="n"')])
+    f.subscribe(auth=True)
+    f.respond()
+    result = verdicts(f.observations)["FKS-RSP-1"]
+    assert result.verdict is P and "challenge" in result.detail
+
+
+def test_rsp_1_no_answer_fails_after_timer_f_and_is_inconclusive_before() -> None:
+    f = Flow()
+    f.subscribe()
+    f.at(0.5).subscribe(retransmit=True)
+    assert verdicts(f.observations)["FKS-RSP-1"].verdict is INC
+    f.at(40).invite("1002")
+    result = verdicts(f.observations)["FKS-RSP-1"]
+    assert result.verdict is F and result.frames == (1, 2)
+
+
+def test_rsp_2_expires_missing_or_larger() -> None:
+    f = Flow()
+    f.subscribe(expires=600)
+    f.respond(expires=3600)
+    assert verdicts(f.observations)["FKS-RSP-2"].verdict is F
+    g = Flow()
+    g.subscribe()
+    g.respond(expires=None)
+    assert verdicts(g.observations)["FKS-RSP-2"].verdict is F
+
+
+# -- NTF -------------------------------------------------------------------------------------------------
+
+
+def test_ntf_1_missing_notify_fails_only_once_the_timer_ran_out() -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    assert verdicts(f.observations)["FKS-NTF-1"].verdict is INC
+    f.at(10).invite("1002")
+    assert verdicts(f.observations)["FKS-NTF-1"].verdict is F
+
+
+@pytest.mark.parametrize(
+    ("docs", "verdict"),
+    [
+        ([], F),  # no body (Kamailio)
+        ([fwd_event("forwardImmediate", False)], F),  # no DND
+        ([dnd_event(False), fwd_event("forwardBusy", False)], W),  # CFA and CFNA missing
+        (FULL_STATE, P),
+    ],
+)
+def test_ntf_2_initial_state(docs: list[bytes], verdict: Verdict) -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    n = f.notify(docs)
+    result = verdicts(f.observations)["FKS-NTF-2"]
+    assert result.verdict is verdict and n in result.frames
+
+
+def test_ntf_2_one_notify_per_feature_within_t_notify() -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    for doc in FULL_STATE:
+        f.notify([doc])
+        f.respond()
+    assert verdicts(f.observations)["FKS-NTF-2"].verdict is P
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "verdict"),
+    [
+        ({"state": "active, 3600"}, F),
+        ({"state": "active"}, F),
+        ({"state": "active;expires=7200"}, F),
+        ({"event": "presence"}, F),
+        ({"state": "pending"}, P),
+    ],
+)
+def test_ntf_3_headers(kwargs: dict[str, str], verdict: Verdict) -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    f.notify(FULL_STATE, **kwargs)
+    assert verdicts(f.observations)["FKS-NTF-3"].verdict is verdict
+
+
+@pytest.mark.parametrize(
+    ("body", "verdict"),
+    [
+        (("application/x-as-feature-event+xml", dnd_event(False) + fwd_event("forwardBusy", False)), F),
+        (("text/plain", b"DND on"), F),
+        (("multipart/mixed;boundary=zz", b"--zz\r\nContent-Type: text/plain\r\n\r\nx\r\n--zz--\r\n"), F),
+        (("multipart/mixed", b"--zz\r\n\r\nx\r\n--zz--\r\n"), F),
+    ],
+)
+def test_ntf_4_framing(body: tuple[str, bytes], verdict: Verdict) -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    f.notify(raw_body=body)
+    assert verdicts(f.observations)["FKS-NTF-4"].verdict is verdict
+
+
+@pytest.mark.parametrize(
+    ("doc", "verdict"),
+    [
+        (dnd_event(True, ns="http://www.ecmainternational.org/standards/ecma-323/csta/ed3"), W),
+        (dnd_event(True).replace(b"true", b"yes"), F),
+        (fwd_event("forwardImmediate", True, ""), F),
+        (fwd_event("forwardBusy", False, "", rings="3"), F),
+        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><DoNotDisturbEvent/>', F),
+        (b"<DoNotDisturbEvent", F),
+    ],
+)
+def test_ntf_5_documents(doc: bytes, verdict: Verdict) -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    f.notify([doc])
+    assert verdicts(f.observations)["FKS-NTF-5"].verdict is verdict
+
+
+def test_ntf_6_481_fails_and_silence_waits_for_timer_f() -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    n = f.notify(FULL_STATE)
+    r = f.respond(481, "Call/Transaction Does Not Exist")
+    result = verdicts(f.observations)["FKS-NTF-6"]
+    assert result.verdict is F and result.frames == (n, r) and "481" in result.detail
+    g = Flow()
+    g.subscribe()
+    g.respond()
+    g.notify(FULL_STATE)
+    assert verdicts(g.observations)["FKS-NTF-6"].verdict is INC
+
+
+def test_ntf_7_wrong_tags_and_decreasing_cseq() -> None:
+    f = Flow()
+    f.establish()
+    f.notify([dnd_event(True)], from_tag="other")
+    f.respond()
+    assert verdicts(f.observations)["FKS-NTF-7"].verdict is F
+    g = Flow()
+    g.establish()
+    g.notify([dnd_event(True)], cseq=1)
+    g.respond()
+    assert "does not increase" in verdicts(g.observations)["FKS-NTF-7"].detail
+
+
+def test_retransmitted_notify_is_one_transaction() -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    f.notify(FULL_STATE)
+    f.at(0.5).notify(FULL_STATE, retransmit=True)
+    f.respond()
+    v = verdicts(f.observations)
+    assert v["FKS-NTF-7"].verdict is P and v["FKS-NTF-6"].verdict is P
+    assert "1 retransmission(s) recognised" in v["FKS-SIP-1"].detail
+
+
+# -- HS --------------------------------------------------------------------------------------------------
+
+
+def handset_change(doc: bytes, status: int = 200, confirm: list[bytes] | None = None, **kw: object) -> Flow:
+    f = Flow()
+    f.establish()
+    f.at(1).subscribe(body=doc, **kw)
+    f.respond(status, "OK" if status < 300 else "Bad Request")
+    if confirm is not None:
+        f.notify(confirm)
+        f.respond()
+    return f
+
+
+def test_hs_1_out_of_dialog_warns_and_bad_document_fails() -> None:
+    assert (
+        verdicts(handset_change(set_dnd(True), confirm=[dnd_event(True)], in_dialog=False).observations)[
+            "FKS-HS-1"
+        ].verdict
+        is W
+    )
+    bad = handset_change(set_fwd("forwardImmediate", True, ""), status=400)
+    v = verdicts(bad.observations)
+    assert v["FKS-HS-1"].verdict is F and v["FKS-HS-2"].verdict is P
+
+
+def test_hs_2_invalid_request_accepted_warns_valid_refused_fails() -> None:
+    assert (
+        verdicts(handset_change(set_fwd("forwardImmediate", True, "")).observations)["FKS-HS-2"].verdict is W
+    )
+    assert verdicts(handset_change(set_dnd(True), status=403).observations)["FKS-HS-2"].verdict is F
+
+
+def test_hs_3_confirmation() -> None:
+    ok = handset_change(
+        set_fwd("forwardNoAns", True, "1002", "4"), confirm=[fwd_event("forwardNoAns", True, "1002", "4")]
+    )
+    assert verdicts(ok.observations)["FKS-HS-3"].verdict is P
+    other = handset_change(set_dnd(True), confirm=[dnd_event(False)])
+    result = verdicts(other.observations)["FKS-HS-3"]
+    assert result.verdict is W and result.expected == "DND on" and result.observed == "DND off"
+    none = handset_change(set_dnd(True))
+    assert verdicts(none.observations)["FKS-HS-3"].verdict is INC
+    none.at(10).invite("1002")
+    assert verdicts(none.observations)["FKS-HS-3"].verdict is F
+
+
+def two_subscriptions(notify_second: bool) -> list[Observation]:
+    a, b = Flow(call_id="a@x", sub_tag="ta"), Flow(call_id="b@x", sub_tag="tb", clock=1000.5)
+    a.establish()
+    b.establish()
+    a.clock = b.clock = 1002.0
+    a.subscribe(body=set_dnd(True))
+    a.respond()
+    a.notify([dnd_event(True)])
+    a.respond()
+    if notify_second:
+        b.clock = a.clock
+        b.notify([dnd_event(True)])
+        b.respond()
+    b.clock = a.clock = 1020
+    a.invite("1002")
+    obs = a.observations + b.observations
+    return [
+        Observation(i, o.time, o.src, o.dst, o.transport, o.data)
+        for i, o in enumerate(sorted(obs, key=lambda o: o.time), 1)
+    ]
+
+
+def test_hs_4_every_subscription_of_the_user_is_notified() -> None:
+    assert verdicts(two_subscriptions(True))["FKS-HS-4"].verdict is P
+    assert verdicts(two_subscriptions(False))["FKS-HS-4"].verdict is F
+
+
+# -- AS --------------------------------------------------------------------------------------------------
+
+
+def test_as_1_portal_change_and_notify_after_termination() -> None:
+    f = Flow()
+    f.establish()
+    f.at(20).notify([fwd_event("forwardBusy", True, "1003")])
+    f.respond()
+    assert verdicts(f.observations)["FKS-AS-1"].verdict is P
+    f.at(1).subscribe(expires=0)
+    f.respond(expires=0)
+    f.notify([], state="terminated")
+    f.respond()
+    f.at(20).notify([dnd_event(True)])
+    f.respond()
+    assert verdicts(f.observations)["FKS-AS-1"].verdict is F
+
+
+def test_as_1_notify_without_document_fails() -> None:
+    f = Flow()
+    f.establish()
+    f.at(20).notify([])
+    f.respond()
+    assert verdicts(f.observations)["FKS-AS-1"].verdict is F
+
+
+@pytest.mark.parametrize(
+    ("code", "doc", "verdict"),
+    [
+        ("*78", dnd_event(True), P),
+        ("*78", dnd_event(False), F),
+        ("*721002", fwd_event("forwardImmediate", True, "1002"), P),
+    ],
+)
+def test_as_2_fac(code: str, doc: bytes, verdict: Verdict) -> None:
+    f = Flow()
+    f.establish()
+    call = f.at(5).invite(code)
+    n = f.at(0.3).notify([doc])
+    f.respond()
+    result = verdicts(f.observations)["FKS-AS-2"]
+    assert result.verdict is verdict and result.frames == (call, n)
+
+
+def test_as_2_fac_without_notify_fails() -> None:
+    f = Flow()
+    f.establish()
+    f.at(5).invite("*79")
+    f.at(10).invite("1002")
+    assert verdicts(f.observations)["FKS-AS-2"].verdict is F
+
+
+# -- TRM -------------------------------------------------------------------------------------------------
+
+
+def test_trm_1_no_terminated_notify_fails() -> None:
+    f = Flow()
+    f.establish()
+    f.at(1).subscribe(expires=0)
+    f.respond(expires=0)
+    f.at(10).invite("1002")
+    result = verdicts(f.observations)["FKS-TRM-1"]
+    assert result.verdict is F and "terminated" in result.detail
+
+
+def test_trm_2_active_after_terminated_fails() -> None:
+    f = Flow()
+    f.establish()
+    f.notify([], state="terminated;reason=deactivated")
+    f.respond()
+    f.notify([dnd_event(True)])
+    f.respond()
+    assert verdicts(f.observations)["FKS-TRM-2"].verdict is F
+
+
+# -- PRV -------------------------------------------------------------------------------------------------
+
+
+def provisioning(*accounts: tuple[str, str, str | None], extra: str = "") -> bytes:
+    params = [f'<param name="SipProvider.0.Domain" value="example.test"/>{extra}']
+    for ident, user, fks in accounts:
+        params.append(f'<param name="SipAccount.{ident}.UserName" value="{user}"/>')
+        params.append(f'<param name="SipAccount.{ident}.ProviderId" value="0"/>')
+        if fks is not None:
+            params.append(f'<param name="SipAccount.{ident}.FeatureKeySyncActive" value="{fks}"/>')
+    return f'<provisioning version="1.1" productID="e2"><nvm>{"".join(params)}</nvm></provisioning>'.encode()
+
+
+def test_prv_1_disabled_account_must_not_subscribe() -> None:
+    f = Flow()
+    f.establish()
+    prov = parse_provisioning(provisioning(("00001", "1001", None)))
+    assert verdicts(f.observations, provisioning=prov)["FKS-PRV-1"].verdict is F
+    quiet = Flow(user="1005")
+    quiet.establish()
+    assert verdicts(quiet.observations, provisioning=prov)["FKS-PRV-1"].verdict is P
+
+
+def test_prv_2_enabled_account_subscribes_after_register() -> None:
+    prov = parse_provisioning(provisioning(("00001", "1001", "1")))
+    f = Flow()
+    f.register()
+    f.at(1.2).establish()
+    assert verdicts(f.observations, provisioning=prov)["FKS-PRV-2"].verdict is P
+    silent = Flow()
+    silent.register()
+    assert verdicts(silent.observations, provisioning=prov)["FKS-PRV-2"].verdict is INC
+    silent.at(10).invite("1002")
+    assert verdicts(silent.observations, provisioning=prov)["FKS-PRV-2"].verdict is F
+
+
+def test_prv_3_internal_telephony_on_n670() -> None:
+    prov = parse_provisioning(provisioning(("00001", "1001", "1")))
+    f = Flow()
+    f.register()
+    opts = Options(model="N670", internal_telephony=True)
+    assert verdicts(f.observations, provisioning=prov, options=opts)["FKS-PRV-3"].verdict is W
+    f.establish()
+    assert verdicts(f.observations, provisioning=prov, options=opts)["FKS-PRV-3"].verdict is F
+    n870 = Options(model="N870", internal_telephony=True)
+    assert verdicts(f.observations, provisioning=prov, options=n870)["FKS-PRV-3"].verdict is NA
+
+
+def test_prv_4_invalid_value_fails() -> None:
+    f = Flow()
+    assert (
+        verdicts(f.observations, provisioning=parse_provisioning(provisioning(("00001", "1001", "true"))))[
+            "FKS-PRV-4"
+        ].verdict
+        is F
+    )
+    assert (
+        verdicts(f.observations, provisioning=parse_provisioning(provisioning(("00001", "1001", "1"))))[
+            "FKS-PRV-4"
+        ].verdict
+        is P
+    )
+
+
+# -- SIP -------------------------------------------------------------------------------------------------
+
+
+def test_sip_1_content_length_mismatch_fails_with_the_frame() -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    n = f.notify(FULL_STATE)
+    bad = f.observations[n - 1]
+    f.observations[n - 1] = Observation(
+        n, bad.time, bad.src, bad.dst, "udp", bad.data.replace(b"Content-Length: ", b"Content-Length: 9")
+    )
+    result = verdicts(f.observations)["FKS-SIP-1"]
+    assert result.verdict is F and result.frames == (n,)
+
+
+def test_rules_never_raise_on_reordered_or_partial_flows() -> None:
+    """Any prefix or permutation window of a rich flow is judged without an exception."""
+    obs = conforming().observations
+    for cut in range(len(obs) + 1):
+        verdicts(obs[:cut])
+    for a, b in itertools.combinations(range(len(obs)), 2):
+        swapped = list(obs)
+        swapped[a], swapped[b] = swapped[b], swapped[a]
+        judge(swapped, AuditSettings())
