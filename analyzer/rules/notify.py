@@ -20,7 +20,11 @@ def grants(sub: Subscription) -> list[SubscribeTx]:
 def initial_notifies(sub: Subscription, tx: SubscribeTx, ctx: Context) -> list[NotifyTx]:
     """The NOTIFYs answering ``tx``: those within T_notify of its 2xx (the first one after it, if later)."""
     assert tx.final is not None
-    window = sub.notifies_between(tx.time, tx.final.time + ctx.options.notify_timeout)
+    end = tx.final.time + ctx.options.notify_timeout
+    following = [t.time for t in sub.subscribes if t.time > tx.time]
+    if following:
+        end = min(end, following[0])  # what comes after the next SUBSCRIBE answers that one
+    window = sub.notifies_between(tx.time, end)
     if window:
         return window
     later = [n for n in sub.notifies if n.time >= tx.time]

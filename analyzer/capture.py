@@ -1,0 +1,238 @@
+"""Read SIP messages out of a pcap/pcapng capture with pyshark (the project's only pyshark module).
+
+tshark does the dissection (TCP reassembly, IPv4 fragments, IPv6, VLAN/GRE/ERSPAN, decode-as, TLS with a
+key log); this module asks it for SIP frames only (display filter ``sip``, JSON restricted to the layers
+used) and takes each SIP message's raw bytes from the ``sip_raw`` field, which tshark fills from the
+reassembled data when a message spans segments or fragments. The core re-parses those bytes, so a live run
+and a capture are judged by the same code. Packets are streamed, never kept (``keep_packets=False``).
+
+pyshark detail that matters: with ``--no-duplicate-keys`` a frame holding several SIP messages (one TCP
+segment) gives ``sip_raw`` as a list of ``[hex, offset, length, ...]`` lists, which pyshark's ``JsonLayer``
+spreads over ``value`` and ``duplicate_layers``; a frame holding one gives ``value`` = the hex itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from analyzer.observation import Endpoint, Observation
+
+# Magic numbers of the formats tshark reads that people hand us: pcap (both byte orders, micro and nano
+# seconds), pcapng, and gzip-compressed captures.
+_MAGICS = (
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x0a\x0d\x0d\x0a",
+    b"\x1f\x8b",
+)
+_LAYERS = "frame ip ipv6 udp tcp tls sip"
+
+# pyshark's tshark subprocess is sometimes reaped twice; asyncio then logs a harmless warning on stderr.
+logging.getLogger("asyncio").setLevel(logging.ERROR)
+
+
+class CaptureError(Exception):
+    """The input is unusable (not a capture, unreadable, tshark missing); ``str()`` is one line."""
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise CaptureError("no such file")
+    if not path.is_file():
+        raise CaptureError("not a regular file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise CaptureError(f"cannot read: {exc.strerror}") from None
+    if not head:
+        raise CaptureError("empty file, not a capture")
+    if not any(head.startswith(m) for m in _MAGICS):
+        raise CaptureError("not a pcap or pcapng capture (unknown file format)")
+
+
+def _decode_as(specs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for spec in specs:
+        selector, comma, protocol = spec.rpartition(",")
+        if not comma or "==" not in selector or not protocol:
+            raise CaptureError(f"bad decode-as {spec!r}: expected e.g. udp.port==5072,sip")
+        out[selector.strip()] = protocol.strip()
+    return out
+
+
+def _innermost(pkt: Any, name: str) -> Any:
+    """The innermost layer of a kind (ERSPAN/GRE captures carry an outer and an inner IP header)."""
+    layer = getattr(pkt, name, None) if name in pkt else None
+    if layer is None:
+        return None
+    return layer.duplicate_layers[-1] if layer.duplicate_layers else layer
+
+
+def _raw_messages(pkt: Any) -> list[bytes]:
+    layer = getattr(pkt, "sip_raw", None) if "sip_raw" in pkt else None
+    if layer is None:
+        return []
+    if isinstance(layer.value, str):
+        return [bytes.fromhex(layer.value)]
+    # Several messages: value is the first [hex, offset, ...] list; pyshark splits each further list
+    # again, so a duplicate layer's value is the next message's hex string itself.
+    out = []
+    for item in [layer.value, *(d.value for d in layer.duplicate_layers)]:
+        if isinstance(item, list) and item and isinstance(item[0], str):
+            out.append(bytes.fromhex(item[0]))
+        elif isinstance(item, str):
+            out.append(bytes.fromhex(item))
+    return out
+
+
+def _count_frames(path: Path, tshark: str) -> int | None:
+    """All frames of the file (not only SIP), from capinfos, which reads without dissecting."""
+    capinfos = shutil.which("capinfos") or str(Path(tshark).with_name("capinfos"))
+    try:
+        run = subprocess.run([capinfos, "-c", "-M", "-T", "-r", str(path)], capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in run.stdout.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 2 and fields[-1].strip().isdigit():
+            return int(fields[-1])
+    return None
+
+
+class CaptureReader:
+    """Iterate the SIP messages of a capture as ``Observation``s, in capture order.
+
+    After iteration, ``packets`` is the number of frames in the file, ``sip_messages`` the number of
+    messages yielded and ``errors`` the non-fatal damage found (a truncated or corrupt capture still yields
+    everything read before the damage).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        decode_as: Sequence[str] = (),
+        keylog: str | None = None,
+        tshark_path: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.decode_as = _decode_as(decode_as)
+        self.keylog = keylog
+        self.tshark_path = tshark_path or shutil.which("tshark")
+        self.packets = 0
+        self.sip_messages = 0
+        self.errors: list[str] = []
+
+    def _open(self) -> Any:
+        import pyshark
+
+        prefs = {"tls.keylog_file": str(Path(self.keylog).resolve())} if self.keylog else None
+        return pyshark.FileCapture(
+            str(self.path),
+            display_filter="sip",
+            use_json=True,
+            include_raw=True,
+            keep_packets=False,
+            decode_as=self.decode_as or None,
+            override_prefs=prefs,
+            tshark_path=self.tshark_path,
+            custom_parameters=["-J", _LAYERS],
+            eventloop=asyncio.new_event_loop(),
+        )
+
+    def __iter__(self) -> Iterator[Observation]:
+        if not self.tshark_path:
+            raise CaptureError("tshark not found (install the tshark package)")
+        _check_file(self.path)
+        if self.keylog and not Path(self.keylog).is_file():
+            raise CaptureError(f"key log file {self.keylog} not found")
+        capture = self._open()
+        last_frame = 0
+        try:
+            for pkt in _packets(capture, self):
+                last_frame = int(pkt.frame_info.number)
+                yield from self._observations(pkt)
+        finally:
+            with contextlib.suppress(Exception):  # a dead tshark must not hide the real outcome
+                capture.close()
+            capture.close = lambda: None  # pyshark's __del__ closes again, on a loop that may be gone
+        counted = _count_frames(self.path, self.tshark_path)
+        if last_frame == 0 and not counted and (reason := _diagnose(self.path)):
+            raise CaptureError(reason)  # nothing was yielded and no frame is readable: not a usable capture
+        self.packets = counted if counted is not None else last_frame
+        if counted is None and not self.errors:
+            self.errors.append("could not count the frames of the capture (capinfos failed)")
+        if not self.errors and last_frame == 0 and self.packets == 0 and self.path.stat().st_size > 64:
+            self.errors.append("capture holds no readable frame")
+
+    def _observations(self, pkt: Any) -> Iterator[Observation]:
+        ip = _innermost(pkt, "ip") or _innermost(pkt, "ipv6")
+        protocols = str(pkt.frame_info.protocols).split(":")
+        transport = "tcp" if "tcp" in protocols else "udp" if "udp" in protocols else "sctp"
+        if "tls" in protocols:
+            transport = "tls"
+        layer = _innermost(pkt, transport if transport != "tls" else "tcp")
+        if ip is None or layer is None:
+            return
+        src = Endpoint(str(ip.src), int(layer.srcport))
+        dst = Endpoint(str(ip.dst), int(layer.dstport))
+        number = int(pkt.frame_info.number)
+        when = float(pkt.frame_info.time_epoch)
+        for data in _raw_messages(pkt):
+            self.sip_messages += 1
+            yield Observation(number, when, src, dst, transport, data)
+
+
+def _packets(capture: Any, reader: CaptureReader) -> Iterator[Any]:
+    """pyshark's iteration, with tshark's complaints turned into one-line errors or ``CaptureError``."""
+    from pyshark.capture.capture import TSharkCrashException
+
+    iterator = iter(capture)
+    count = 0
+    while True:
+        try:
+            pkt = next(iterator)
+        except StopIteration:
+            return
+        except TSharkCrashException as exc:
+            reason = _tshark_reason(str(exc))
+            if count == 0 and "cut short" not in reason and "corrupt" not in reason.lower():
+                raise CaptureError(_diagnose(reader.path) or reason) from None
+            reader.errors.append(f"capture damaged after {count} SIP frame(s): {reason}")
+            return
+        except (OSError, ValueError, EOFError) as exc:
+            reader.errors.append(f"reading stopped after {count} SIP frame(s): {type(exc).__name__}: {exc}")
+            return
+        count += 1
+        yield pkt
+
+
+def _tshark_reason(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "Running as user" not in line]
+    interesting = [line for line in lines if "tshark:" in line or "cut short" in line or "isn't" in line]
+    line = (interesting or lines or ["tshark failed"])[0]
+    return line.split("tshark: ", 1)[-1][:200]
+
+
+def _diagnose(path: Path) -> str | None:
+    """capinfos says in words why a file is unreadable where pyshark only reports that tshark died."""
+    capinfos = shutil.which("capinfos")
+    if capinfos is None:
+        return None
+    try:
+        run = subprocess.run([capinfos, "-c", str(path)], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = [ln.split("capinfos: ", 1)[-1].strip() for ln in run.stderr.splitlines() if ln.strip()]
+    return lines[0][:200] if run.returncode and lines else None
