@@ -66,9 +66,7 @@ def read_body(msg: SipMessage) -> Body:
     if media == MEDIA_TYPE:
         pieces = split_concatenated(msg.body)
         if len(pieces) > 1:
-            faults.append(
-                Framing("fail", f"{len(pieces)} XML documents concatenated in one {MEDIA_TYPE} body")
-            )
+            faults.append(Framing("fail", f"{len(pieces)} XML documents concatenated in one {MEDIA_TYPE} body"))
         for piece in pieces:
             _parse(piece, documents, unparsed)
         return Body("single", media, tuple(documents), tuple(unparsed), tuple(faults))
@@ -84,9 +82,7 @@ def read_body(msg: SipMessage) -> Body:
             faults.append(Framing("fail", "multipart/mixed body without parts"))
         for number, part in enumerate(parts, 1):
             if part.content_type != MEDIA_TYPE:
-                faults.append(
-                    Framing("fail", f"part {number} is {part.content_type or 'untyped'}, not {MEDIA_TYPE}")
-                )
+                faults.append(Framing("fail", f"part {number} is {part.content_type or 'untyped'}, not {MEDIA_TYPE}"))
                 continue
             _parse(part.body, documents, unparsed)
         return Body("multipart", media, tuple(documents), tuple(unparsed), tuple(faults))

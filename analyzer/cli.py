@@ -56,12 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="judge captures against the conformance catalogue")
     audit.add_argument("pcaps", nargs="+", metavar="PCAP", help="pcap or pcapng files")
     audit.add_argument("--provisioning", metavar="FILE", help="Gigaset provisioning file (enables FKS-PRV-*)")
-    audit.add_argument(
-        "--model", choices=["N610", "N670", "N870", "N870E"], help="base model, if not in the file"
-    )
-    audit.add_argument(
-        "--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting"
-    )
+    audit.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model, if not in the file")
+    audit.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
     audit.add_argument(
         "--decode-as",
         action="append",
@@ -72,15 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--keylog", metavar="FILE", help="TLS key log file for SIP over TLS")
     audit.add_argument("--format", choices=sorted(RENDERERS), default="text")
     audit.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
-    audit.add_argument(
-        "--notify-timeout", type=_positive, default=5.0, metavar="S", help="T_notify (default 5)"
-    )
-    audit.add_argument(
-        "--subscribe-timeout", type=_positive, default=5.0, metavar="S", help="T_subscribe (default 5)"
-    )
-    audit.add_argument(
-        "--final-timeout", type=_positive, default=32.0, metavar="S", help="T_final (default 32)"
-    )
+    audit.add_argument("--notify-timeout", type=_positive, default=5.0, metavar="S", help="T_notify (default 5)")
+    audit.add_argument("--subscribe-timeout", type=_positive, default=5.0, metavar="S", help="T_subscribe (default 5)")
+    audit.add_argument("--final-timeout", type=_positive, default=32.0, metavar="S", help="T_final (default 32)")
     audit.add_argument(
         "--fac",
         metavar="TABLE",
@@ -102,9 +92,7 @@ def _settings(args: argparse.Namespace) -> AuditSettings:
         except OSError as exc:
             raise UsageError(f"cannot read provisioning file {args.provisioning}: {exc.strerror}") from None
         try:
-            provisioning = parse_provisioning(
-                data, model=args.model, internal_telephony=args.internal_telephony
-            )
+            provisioning = parse_provisioning(data, model=args.model, internal_telephony=args.internal_telephony)
         except ProvisioningError as exc:
             raise UsageError(f"{args.provisioning}: {exc}") from None
     options = Options(

@@ -171,9 +171,7 @@ class Subscription:
     def terminated_at(self) -> float | None:
         """When the dialog ended: the first terminated NOTIFY, or the 2xx to an ``Expires: 0`` SUBSCRIBE."""
         times = [n.time for n in self.notifies if n.state is not None and n.state.state == "terminated"]
-        times += [
-            tx.final.time for tx in self.subscribes if tx.kind is Kind.TERMINATE and tx.granted and tx.final
-        ]
+        times += [tx.final.time for tx in self.subscribes if tx.kind is Kind.TERMINATE and tx.granted and tx.final]
         return min(times, default=None)
 
     def active_at(self, when: float) -> bool:
@@ -361,9 +359,7 @@ class Engine:
         body = read_body(sip) if sip.body.strip() else None
         # A body makes a change request when it is ours; any other body leaves the SUBSCRIBE what its
         # headers say it is, and FKS-SUB-4 warns about the stray body.
-        if body is not None and (
-            body.media_type == MEDIA_TYPE or any(d.kind == "request" for d in body.documents)
-        ):
+        if body is not None and (body.media_type == MEDIA_TYPE or any(d.kind == "request" for d in body.documents)):
             kind = Kind.CHANGE
         elif sip.expires == 0:
             kind = Kind.TERMINATE

@@ -12,6 +12,7 @@ and libxml2's default depth and size limits on (``huge_tree=False``).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -206,7 +207,9 @@ def _ring_count(el: etree._Element | None, ftype: str | None, problems: list[Pro
     if not value:
         return None
     if ftype != "forwardNoAns":
-        problems.append(Problem("fail", f"ringCount given for {ftype or 'no forwardingType'}, only forwardNoAns has one"))
+        problems.append(
+            Problem("fail", f"ringCount given for {ftype or 'no forwardingType'}, only forwardNoAns has one")
+        )
     if not value.isdigit():
         problems.append(Problem("fail", f"ringCount {value!r} is not an integer"))
         return None
@@ -275,7 +278,7 @@ def split_concatenated(data: bytes) -> list[bytes]:
     if len(starts) > 1:
         bounds = [*starts, len(data)]
         head = data[: starts[0]]
-        pieces = [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+        pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
         pieces[0] = head + pieces[0]
         return [p for p in pieces if p.strip()]
     try:

@@ -46,9 +46,7 @@ def to_text(doc: dict[str, Any]) -> str:
         for error in cap["errors"]:
             lines.append(f"  error: {error}")
         for sub in subs:
-            lines.append(
-                f"  {sub['aor'] or '?'}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']}"
-            )
+            lines.append(f"  {sub['aor'] or '?'}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']}")
             lines += _verdict_lines(sub["verdicts"], "    ")
         if cap["verdicts"]:
             lines.append("  capture")

@@ -549,10 +549,7 @@ def _check_mandatory(msg: SipMessage, problems: list[str]) -> None:
             problems.append(f"malformed CSeq {msg.headers.get('CSeq')!r}")
         elif msg.is_request and cseq[1] != msg.method:
             problems.append(f"CSeq method {cseq[1]} differs from {msg.method}")
-    if (
-        msg.headers.get("Max-Forwards") is not None
-        and not msg.headers.get("Max-Forwards", "").strip().isdigit()
-    ):
+    if msg.headers.get("Max-Forwards") is not None and not msg.headers.get("Max-Forwards", "").strip().isdigit():
         problems.append("Max-Forwards is not a number")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.documents import NS
-
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import build_message
 
@@ -124,9 +123,7 @@ class Flow:
         if expires is not None:
             headers.append(("Expires", str(expires)))
         if auth:
-            headers.append(
-                ("Authorization", 'Digest username="1001", realm="r", nonce="n", uri="x", response="0"')
-            )
+            headers.append(("Authorization", 'Digest username="1001", realm="r", nonce="n", uri="x", response="0"'))
         if body:
             headers.append(("Content-Type", ctype or MEDIA))
         data = build_message(f"SUBSCRIBE {to_aor} SIP/2.0", headers, body)

@@ -122,9 +122,7 @@ def test_text_and_junit_formats(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert "FAIL  FKS-NTF-2" in run.stdout and run.stdout.rstrip().splitlines()[-1].startswith("summary:")
     out = tmp_path / "audit.xml"
-    run = fks(
-        "audit", "--decode-as", "udp.port==5072,sip", shared(KAMAILIO), "--format", "junit", "--output", out
-    )
+    run = fks("audit", "--decode-as", "udp.port==5072,sip", shared(KAMAILIO), "--format", "junit", "--output", out)
     assert run.returncode == 1 and run.stdout == ""
     tree = etree.parse(str(out))
     failures = tree.findall(".//failure")

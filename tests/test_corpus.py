@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from analyzer.provisioning import parse_provisioning
 
 from analyzer.audit import AuditSettings, audit_file, worst_by_rule
 from analyzer.fac import DEFAULT_FACS
+from analyzer.provisioning import parse_provisioning
 from analyzer.rules import CATALOGUE
 from analyzer.rules.base import Options
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from analyzer.provisioning import parse_provisioning
 
 from analyzer.audit import AuditSettings, judge
 from analyzer.observation import Observation
+from analyzer.provisioning import parse_provisioning
 from analyzer.rules import CATALOGUE
 from analyzer.rules.base import Options
 from analyzer.verdicts import Result, Verdict
@@ -348,9 +348,7 @@ def test_hs_1_out_of_dialog_warns_and_bad_document_fails() -> None:
 
 
 def test_hs_2_invalid_request_accepted_warns_valid_refused_fails() -> None:
-    assert (
-        verdicts(handset_change(set_fwd("forwardImmediate", True, "")).observations)["FKS-HS-2"].verdict is W
-    )
+    assert verdicts(handset_change(set_fwd("forwardImmediate", True, "")).observations)["FKS-HS-2"].verdict is W
     assert verdicts(handset_change(set_dnd(True), status=403).observations)["FKS-HS-2"].verdict is F
 
 

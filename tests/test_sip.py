@@ -114,9 +114,7 @@ def test_body_longer_than_content_length_is_cut_and_reported() -> None:
     assert m.body == b"" and any("5 body bytes follow" in p for p in m.problems)
 
 
-@pytest.mark.parametrize(
-    "data", [b"", b"\r\n\r\n", b"hello world\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n", b"\xff" * 40]
-)
+@pytest.mark.parametrize("data", [b"", b"\r\n\r\n", b"hello world\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n", b"\xff" * 40])
 def test_not_sip_raises_sip_error(data: bytes) -> None:
     with pytest.raises(SipError):
         parse_message(data)
@@ -142,9 +140,7 @@ def test_name_addr_forms() -> None:
         ("dormant", "dormant", None, None, False),
     ],
 )
-def test_subscription_state(
-    value: str, state: str, expires: int | None, reason: str | None, ok: bool
-) -> None:
+def test_subscription_state(value: str, state: str, expires: int | None, reason: str | None, ok: bool) -> None:
     parsed = parse_subscription_state(value)
     assert (parsed.state, parsed.expires, parsed.reason) == (state, expires, reason)
     assert (parsed.problem is None) == ok
@@ -238,9 +234,7 @@ _value = st.text(
     body=st.binary(max_size=300),
     cseq=st.integers(min_value=0, max_value=2**31 - 1),
 )
-def test_build_parse_round_trip(
-    method: str, user: str, extra: list[tuple[str, str]], body: bytes, cseq: int
-) -> None:
+def test_build_parse_round_trip(method: str, user: str, extra: list[tuple[str, str]], body: bytes, cseq: int) -> None:
     headers = [
         ("Via", f"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{user}"),
         ("Max-Forwards", "70"),
@@ -254,9 +248,7 @@ def test_build_parse_round_trip(
     msg = parse_message(data)
     assert msg.problems == []
     assert msg.body == body and msg.cseq == (cseq, method) and msg.from_tag == user
-    assert [v for n, v in msg.headers if n in ("X-Info", "Subject", "User-Agent")] == [
-        v.strip() for _, v in extra
-    ]
+    assert [v for n, v in msg.headers if n in ("X-Info", "Subject", "User-Agent")] == [v.strip() for _, v in extra]
     assert parse_message(msg.to_bytes()).to_bytes() == msg.to_bytes()
 
 

@@ -59,13 +59,7 @@ def rsp_1(sub: Subscription, ctx: Context) -> list[Finding]:
                 )
             )
         else:
-            reason = (
-                "package not supported"
-                if status == 489
-                else "challenge never retried"
-                if tx.challenged
-                else ""
-            )
+            reason = "package not supported" if status == 489 else "challenge never retried" if tx.challenged else ""
             out.append(
                 finding(
                     FAIL,
@@ -97,9 +91,7 @@ def rsp_2(sub: Subscription, ctx: Context) -> list[Finding]:
         if granted is None:
             raw = tx.final.sip.headers.get("Expires")
             word = f"malformed Expires {raw!r}" if raw is not None else "no Expires"
-            out.append(
-                finding(FAIL, f"{tx.final.sip.status} to the SUBSCRIBE has {word}", *frames, observed=word)
-            )
+            out.append(finding(FAIL, f"{tx.final.sip.status} to the SUBSCRIBE has {word}", *frames, observed=word))
         elif requested is not None and granted > requested:
             out.append(
                 finding(

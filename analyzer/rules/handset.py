@@ -101,23 +101,17 @@ def hs_2(sub: Subscription, ctx: Context) -> list[Finding]:
         if ok and status == 200:
             out.append(finding(PASS, f"{answer} to a valid change request", *frames))
         elif ok and 200 <= status < 300:
-            out.append(
-                finding(WARN, f"{answer} to a valid change request (expected 200)", *frames, observed=answer)
-            )
+            out.append(finding(WARN, f"{answer} to a valid change request (expected 200)", *frames, observed=answer))
         elif ok:
             out.append(finding(FAIL, f"valid change request refused with {answer}", *frames, observed=answer))
         elif 400 <= status < 500:
             out.append(finding(PASS, f"{answer} to an invalid change request", *frames))
         elif 200 <= status < 300:
             out.append(
-                finding(
-                    WARN, f"invalid change request silently accepted with {answer}", *frames, expected="4xx"
-                )
+                finding(WARN, f"invalid change request silently accepted with {answer}", *frames, expected="4xx")
             )
         else:
-            out.append(
-                finding(FAIL, f"invalid change request answered {answer}, not 4xx", *frames, expected="4xx")
-            )
+            out.append(finding(FAIL, f"invalid change request answered {answer}, not 4xx", *frames, expected="4xx"))
     return out
 
 
@@ -190,8 +184,7 @@ def hs_3(sub: Subscription, ctx: Context) -> list[Finding]:
             out.append(
                 finding(
                     FAIL,
-                    f"no NOTIFY reporting {doc.feature} within {ctx.options.notify_timeout:g} s"
-                    " of the change",
+                    f"no NOTIFY reporting {doc.feature} within {ctx.options.notify_timeout:g} s of the change",
                     tx.index,
                     tx.final.index,
                     expected=f"NOTIFY with {doc.summary()}",
@@ -223,9 +216,7 @@ def hs_4(sub: Subscription, ctx: Context) -> list[Finding]:
             if n is not None:
                 out.append(finding(PASS, f"subscription {other.call_id} notified too", tx.index, n.index))
             elif ctx.ended_before(deadline):
-                out.append(
-                    finding(INCONCLUSIVE, f"capture ends before {other.call_id} was notified", tx.index)
-                )
+                out.append(finding(INCONCLUSIVE, f"capture ends before {other.call_id} was notified", tx.index))
             else:
                 out.append(
                     finding(

@@ -12,9 +12,7 @@ FORWARDING = ("CFA", "CFB", "CFNA")
 
 def grants(sub: Subscription) -> list[SubscribeTx]:
     """Granted establishing and refreshing SUBSCRIBEs: each one calls for a full-state NOTIFY."""
-    return [
-        tx for tx in sub.subscribes if tx.kind in (Kind.ESTABLISH, Kind.REFRESH) and tx.granted and tx.final
-    ]
+    return [tx for tx in sub.subscribes if tx.kind in (Kind.ESTABLISH, Kind.REFRESH) and tx.granted and tx.final]
 
 
 def initial_notifies(sub: Subscription, tx: SubscribeTx, ctx: Context) -> list[NotifyTx]:
@@ -50,9 +48,7 @@ def ntf_1(sub: Subscription, ctx: Context) -> list[Finding]:
         if first is not None and first.time <= deadline:
             delay = max(0.0, first.time - tx.final.time)
             out.append(
-                finding(
-                    PASS, f"NOTIFY {ms(delay)} after the {tx.final.sip.status}", tx.final.index, first.index
-                )
+                finding(PASS, f"NOTIFY {ms(delay)} after the {tx.final.sip.status}", tx.final.index, first.index)
             )
         elif ctx.ended_before(deadline):
             out.append(finding(INCONCLUSIVE, f"capture ends within {limit:g} s of the 2xx", tx.final.index))
@@ -62,8 +58,7 @@ def ntf_1(sub: Subscription, ctx: Context) -> list[Finding]:
             out.append(
                 finding(
                     FAIL,
-                    f"no NOTIFY within {limit:g} s of the {tx.final.sip.status}"
-                    f" to the {tx.kind.value} SUBSCRIBE{late}",
+                    f"no NOTIFY within {limit:g} s of the {tx.final.sip.status} to the {tx.kind.value} SUBSCRIBE{late}",
                     *frames,
                     observed="late NOTIFY" if first else "no NOTIFY",
                 )
@@ -195,11 +190,7 @@ def ntf_4(sub: Subscription, ctx: Context) -> list[Finding]:
         if fails:
             out.append(finding(FAIL, "; ".join(fails), n.index, observed=f"Content-Type {body.media_type}"))
         elif body.framing == "multipart":
-            out.append(
-                finding(
-                    PASS, f"multipart/mixed with {len(body.documents) + len(body.unparsed)} parts", n.index
-                )
-            )
+            out.append(finding(PASS, f"multipart/mixed with {len(body.documents) + len(body.unparsed)} parts", n.index))
         else:
             out.append(finding(PASS, f"one {MEDIA_TYPE} document", n.index))
     return out

@@ -73,9 +73,7 @@ def prv_1(ctx: Context) -> list[Finding]:
                 )
             )
         else:
-            out.append(
-                finding(PASS, f"account {account.user_name} (FeatureKeySyncActive {setting}) stays silent")
-            )
+            out.append(finding(PASS, f"account {account.user_name} (FeatureKeySyncActive {setting}) stays silent"))
     return out
 
 
@@ -96,19 +94,13 @@ def prv_2(ctx: Context) -> list[Finding]:
         if not account.fks_enabled or not account.user_name:
             continue
         registered = [
-            r
-            for r in ctx.trace.registrations
-            if r.user == account.user_name and r.status and 200 <= r.status < 300
+            r for r in ctx.trace.registrations if r.user == account.user_name and r.status and 200 <= r.status < 300
         ]
         if not registered:
-            out.append(
-                finding(INCONCLUSIVE, f"no successful REGISTER of account {account.user_name} in the capture")
-            )
+            out.append(finding(INCONCLUSIVE, f"no successful REGISTER of account {account.user_name} in the capture"))
             continue
         reg = registered[0]
-        times = sorted(
-            tx.time for s in _subscriptions_of(account, ctx) for tx in s.subscribes if tx.time >= reg.time
-        )
+        times = sorted(tx.time for s in _subscriptions_of(account, ctx) for tx in s.subscribes if tx.time >= reg.time)
         frames = reg.frames[-1:]
         if times and times[0] <= reg.time + limit:
             out.append(
@@ -129,9 +121,7 @@ def prv_2(ctx: Context) -> list[Finding]:
             )
         elif ctx.ended_before(reg.time + limit):
             out.append(
-                finding(
-                    INCONCLUSIVE, f"capture ends within {limit:g} s of account {account.user_name}'s REGISTER"
-                )
+                finding(INCONCLUSIVE, f"capture ends within {limit:g} s of account {account.user_name}'s REGISTER")
             )
         else:
             out.append(
@@ -179,8 +169,7 @@ def prv_3(ctx: Context) -> list[Finding]:
             out.append(
                 finding(
                     FAIL,
-                    f"{model} with internal telephony: account {account.user_name} subscribes"
-                    " although unsupported",
+                    f"{model} with internal telephony: account {account.user_name} subscribes although unsupported",
                     *(tx.index for s in subs for tx in s.subscribes),
                 )
             )
@@ -210,10 +199,7 @@ def prv_4(ctx: Context) -> list[Finding]:
         return []
     problems = ctx.provisioning.problems
     if problems:
-        return [
-            finding(FAIL, f"{p.name}={p.value!r}: {p.reason}", observed=f"{p.name}={p.value}")
-            for p in problems
-        ]
+        return [finding(FAIL, f"{p.name}={p.value!r}: {p.reason}", observed=f"{p.name}={p.value}") for p in problems]
     count = sum(1 for a in ctx.provisioning.accounts.values() if a.fks_value is not None)
     return [finding(PASS, f"{count} FeatureKeySyncActive parameter(s), all valid")]
 

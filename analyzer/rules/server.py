@@ -35,34 +35,18 @@ def as_1(sub: Subscription, ctx: Context) -> list[Finding]:
         final = n.final
         features = n.body.features() if n.body else {}
         if ended is not None and ended < n.time:
-            out.append(
-                finding(FAIL, "NOTIFY for a terminated subscription", n.index, observed="dialog terminated")
-            )
+            out.append(finding(FAIL, "NOTIFY for a terminated subscription", n.index, observed="dialog terminated"))
         elif not sub.seen_from_start and not sub.subscribes:
             if final is not None and final.sip.status == 481:
-                out.append(
-                    finding(FAIL, "NOTIFY for a dialog the phone does not know (481)", n.index, final.index)
-                )
+                out.append(finding(FAIL, "NOTIFY for a dialog the phone does not know (481)", n.index, final.index))
             else:
-                out.append(
-                    finding(INCONCLUSIVE, "NOTIFY in a dialog whose SUBSCRIBE is not in the capture", n.index)
-                )
+                out.append(finding(INCONCLUSIVE, "NOTIFY in a dialog whose SUBSCRIBE is not in the capture", n.index))
         elif not sub.active_at(n.time):
-            out.append(
-                finding(FAIL, "NOTIFY outside an active subscription (expired or never granted)", n.index)
-            )
+            out.append(finding(FAIL, "NOTIFY outside an active subscription (expired or never granted)", n.index))
         elif not features:
-            out.append(
-                finding(
-                    FAIL, "unsolicited NOTIFY without a feature document", n.index, observed="no document"
-                )
-            )
+            out.append(finding(FAIL, "unsolicited NOTIFY without a feature document", n.index, observed="no document"))
         else:
-            out.append(
-                finding(
-                    PASS, "change notified: " + ", ".join(d.summary() for d in features.values()), n.index
-                )
-            )
+            out.append(finding(PASS, "change notified: " + ", ".join(d.summary() for d in features.values()), n.index))
     return out
 
 
@@ -99,9 +83,7 @@ def as_2(sub: Subscription, ctx: Context) -> list[Finding]:
             if state == on:
                 delay = ms(notifies[0].time - call.time)
                 out.append(
-                    finding(
-                        PASS, f"{call.user} -> {doc.summary()} after {delay}", call.frame, notifies[0].index
-                    )
+                    finding(PASS, f"{call.user} -> {doc.summary()} after {delay}", call.frame, notifies[0].index)
                 )
             else:
                 out.append(
@@ -115,9 +97,7 @@ def as_2(sub: Subscription, ctx: Context) -> list[Finding]:
                     )
                 )
         elif ctx.ended_before(call.time + limit):
-            out.append(
-                finding(INCONCLUSIVE, f"capture ends within {limit:g} s of the {call.user} call", call.frame)
-            )
+            out.append(finding(INCONCLUSIVE, f"capture ends within {limit:g} s of the {call.user} call", call.frame))
         else:
             out.append(
                 finding(

@@ -178,9 +178,7 @@ def _refresh_windows(sub: Subscription, ctx: Context) -> list[Finding]:
         elif ended is not None and ended <= deadline:
             out.append(finding(PASS, "subscription ended before its expiry", tx.final.index))
         elif ctx.ended_before(deadline):
-            out.append(
-                finding(INCONCLUSIVE, f"capture ends before the granted expiry ({expires} s)", tx.final.index)
-            )
+            out.append(finding(INCONCLUSIVE, f"capture ends before the granted expiry ({expires} s)", tx.final.index))
         else:
             frames = [tx.final.index] + ([later[0].index] if later else [])
             out.append(

@@ -54,8 +54,7 @@ def trm_1(sub: Subscription, ctx: Context) -> list[Finding]:
             out.append(
                 finding(
                     FAIL,
-                    f"no NOTIFY with Subscription-State terminated within {limit:g} s"
-                    f" of the {final.sip.status}",
+                    f"no NOTIFY with Subscription-State terminated within {limit:g} s of the {final.sip.status}",
                     tx.index,
                     final.index,
                     expected="NOTIFY terminated",
@@ -78,11 +77,7 @@ def trm_2(sub: Subscription, ctx: Context) -> list[Finding]:
     first = next((n for n in ordered if n.state is not None and n.state.state == "terminated"), None)
     if first is None:
         return []
-    after = [
-        n
-        for n in ordered
-        if n.time >= first.time and n is not first and n.state and n.state.state == "active"
-    ]
+    after = [n for n in ordered if n.time >= first.time and n is not first and n.state and n.state.state == "active"]
     if after:
         return [
             finding(
