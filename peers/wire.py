@@ -28,8 +28,13 @@ class WireMessage:
     transport: str = "udp"
 
 
+# Fixed, locally administered MAC addresses: a bare Ether() would make scapy resolve (ARP) the IP addresses.
+MAC_SRC, MAC_DST = "02:00:00:00:00:01", "02:00:00:00:00:02"
+
+
 def _udp_packets(msg: WireMessage) -> list[Packet]:
-    pkt = Ether() / IP(src=msg.src[0], dst=msg.dst[0]) / UDP(sport=msg.src[1], dport=msg.dst[1]) / Raw(msg.data)
+    eth = Ether(src=MAC_SRC, dst=MAC_DST)
+    pkt = eth / IP(src=msg.src[0], dst=msg.dst[0]) / UDP(sport=msg.src[1], dport=msg.dst[1]) / Raw(msg.data)
     pkt.time = msg.time
     return [pkt]
 
