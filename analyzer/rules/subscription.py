@@ -145,6 +145,8 @@ def sub_5(sub: Subscription, ctx: Context) -> list[Finding]:
             if expires is None or expires <= 0:
                 word = "no Expires" if expires is None else f"Expires: {expires}"
                 out.append(finding(FAIL, f"establishing SUBSCRIBE with {word}", tx.index, observed=word))
+            else:
+                out.append(finding(PASS, f"establishing SUBSCRIBE asks Expires {expires}", tx.index))
     windows = _refresh_windows(sub, ctx)
     if any(f.verdict is FAIL for f in windows):
         out += [f for f in windows if f.verdict is FAIL]

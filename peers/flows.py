@@ -1,7 +1,9 @@
-"""A small builder of feature-sync message flows for the sans-IO tests: SIP text in, Observations out.
+"""Scripted feature-sync traffic: a base (client) and an AS (server) exchanging SIP text, as Observations.
 
-Each method appends one message at the flow's clock (``at`` moves it) and returns the frame number, so a
-test can assert the exact evidence a verdict names.
+Used by the sans-IO tests and by ``captures/scenarios.py`` to craft the reference captures. Each method
+appends one message at the flow's clock (``at`` moves it) and returns its frame number, so a test can
+assert the exact evidence a verdict names. Deviations are parameters (wrong tags, bad Subscription-State,
+raw bodies ...), so one builder writes conforming and faulty flows alike.
 """
 
 from __future__ import annotations
@@ -198,7 +200,7 @@ class Flow:
         data = build_message(
             f"INVITE sip:{user}@example.test SIP/2.0",
             [
-                ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-i{self._branch}"),
+                ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-i{self.call_id}-{self._branch}"),
                 ("Max-Forwards", "70"),
                 ("From", f"<sip:{self.user}@example.test>;tag=inv{self._branch}"),
                 ("To", f"<sip:{user}@example.test>"),
@@ -208,10 +210,26 @@ class Flow:
         )
         return self._emit(self.client, self.server, data)
 
+    def options(self) -> int:
+        """A keepalive OPTIONS from the base: traffic that shows the capture is still running."""
+        self._branch += 1
+        data = build_message(
+            f"OPTIONS sip:{self.server} SIP/2.0",
+            [
+                ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-o{self.call_id}-{self._branch}"),
+                ("Max-Forwards", "70"),
+                ("From", f"<sip:{self.user}@example.test>;tag=ka{self._branch}"),
+                ("To", f"<sip:{self.server}>"),
+                ("Call-ID", f"ka{self._branch}-{self.call_id}"),
+                ("CSeq", "1 OPTIONS"),
+            ],
+        )
+        return self._emit(self.client, self.server, data)
+
     def register(self, status: int = 200) -> tuple[int, int]:
         self._branch += 1
         common = [
-            ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-r{self._branch}"),
+            ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-r{self.user}-{self.call_id}-{self._branch}"),
             ("From", f"<sip:{self.user}@example.test>;tag=reg"),
             ("To", f"<sip:{self.user}@example.test>"),
             ("Call-ID", f"reg-{self.user}"),
@@ -232,3 +250,9 @@ class Flow:
         n = self.notify(FULL_STATE if docs is None else docs)
         nok = self.respond()
         return s, ok, n, nok
+
+
+def merge(*flows: Flow) -> list[Observation]:
+    """Several flows (handsets, subscriptions) as one capture: time-ordered and numbered from 1."""
+    items = sorted((o for f in flows for o in f.observations), key=lambda o: (o.time, o.index))
+    return [Observation(i, o.time, o.src, o.dst, o.transport, o.data) for i, o in enumerate(items, 1)]
