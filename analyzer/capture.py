@@ -96,18 +96,25 @@ def _raw_messages(pkt: Any) -> list[bytes]:
     return out
 
 
-def _count_frames(path: Path, tshark: str) -> int | None:
-    """All frames of the file (not only SIP), from capinfos, which reads without dissecting."""
+def _count_frames(path: Path, tshark: str) -> tuple[int | None, str | None]:
+    """All frames of the file (not only SIP) and the damage capinfos reports, reading without dissecting.
+
+    capinfos is the deterministic judge of a damaged file: pyshark notices tshark's failure only when it
+    reaps the process in time, which depends on the event loop.
+    """
     capinfos = shutil.which("capinfos") or str(Path(tshark).with_name("capinfos"))
     try:
         run = subprocess.run([capinfos, "-c", "-M", "-T", "-r", str(path)], capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired):
-        return None
+        return None, None
+    count = None
     for line in run.stdout.splitlines():
         fields = line.split("\t")
         if len(fields) >= 2 and fields[-1].strip().isdigit():
-            return int(fields[-1])
-    return None
+            count = int(fields[-1])
+    problems = [ln.split("capinfos: ", 1)[-1].strip() for ln in run.stderr.splitlines() if "capinfos:" in ln]
+    problems = [p for p in problems if not p.startswith("An error occurred after reading")]
+    return count, (problems[0][:200] if run.returncode and problems else None)
 
 
 class CaptureReader:
@@ -167,10 +174,12 @@ class CaptureReader:
             with contextlib.suppress(Exception):  # a dead tshark must not hide the real outcome
                 capture.close()
             capture.close = lambda: None  # pyshark's __del__ closes again, on a loop that may be gone
-        counted = _count_frames(self.path, self.tshark_path)
-        if last_frame == 0 and not counted and (reason := _diagnose(self.path)):
-            raise CaptureError(reason)  # nothing was yielded and no frame is readable: not a usable capture
+        counted, damage = _count_frames(self.path, self.tshark_path)
+        if last_frame == 0 and not counted and damage:
+            raise CaptureError(damage)  # nothing was yielded and no frame is readable: not a usable capture
         self.packets = counted if counted is not None else last_frame
+        if damage and not self.errors:
+            self.errors.append(f"capture damaged after frame {self.packets}: {damage}")
         if counted is None and not self.errors:
             self.errors.append("could not count the frames of the capture (capinfos failed)")
         if not self.errors and last_frame == 0 and self.packets == 0 and self.path.stat().st_size > 64:
@@ -208,7 +217,7 @@ def _packets(capture: Any, reader: CaptureReader) -> Iterator[Any]:
         except TSharkCrashException as exc:
             reason = _tshark_reason(str(exc))
             if count == 0 and "cut short" not in reason and "corrupt" not in reason.lower():
-                raise CaptureError(_diagnose(reader.path) or reason) from None
+                raise CaptureError(_count_frames(reader.path, reader.tshark_path or "tshark")[1] or reason) from None
             reader.errors.append(f"capture damaged after {count} SIP frame(s): {reason}")
             return
         except (OSError, ValueError, EOFError) as exc:
@@ -223,16 +232,3 @@ def _tshark_reason(text: str) -> str:
     interesting = [line for line in lines if "tshark:" in line or "cut short" in line or "isn't" in line]
     line = (interesting or lines or ["tshark failed"])[0]
     return line.split("tshark: ", 1)[-1][:200]
-
-
-def _diagnose(path: Path) -> str | None:
-    """capinfos says in words why a file is unreadable where pyshark only reports that tshark died."""
-    capinfos = shutil.which("capinfos")
-    if capinfos is None:
-        return None
-    try:
-        run = subprocess.run([capinfos, "-c", str(path)], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = [ln.split("capinfos: ", 1)[-1].strip() for ln in run.stderr.splitlines() if ln.strip()]
-    return lines[0][:200] if run.returncode and lines else None

@@ -1,0 +1,157 @@
+"""The capture reader on crafted captures: every framing tshark must undo, and damaged or foreign files.
+
+Captures are written with scapy (``peers/wire.py``) into a temporary folder and read back through pyshark
+and tshark, the real parts; assertions are on exact bytes, frame numbers, addresses and transports.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analyzer.capture import CaptureError, CaptureReader
+from analyzer.observation import Endpoint
+from analyzer.sip import build_message, parse_message
+from peers.wire import WireMessage, corrupt, truncate, write_capture
+
+pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+
+BASE, AS = ("192.0.2.10", 5060), ("198.51.100.20", 5060)
+
+
+def sip(n: int, body: bytes = b"", transport: str = "UDP") -> bytes:
+    return build_message(
+        "NOTIFY sip:1001@192.0.2.10 SIP/2.0",
+        [
+            ("Via", f"SIP/2.0/{transport} 198.51.100.20:5060;branch=z9hG4bK-{n}"),
+            ("Max-Forwards", "70"),
+            ("From", "<sip:1001@example.test>;tag=as"),
+            ("To", "<sip:1001@example.test>;tag=base"),
+            ("Call-ID", f"c{n}"),
+            ("CSeq", f"{n} NOTIFY"),
+            ("Event", "as-feature-event"),
+        ],
+        body,
+    )
+
+
+def read(path: Path, **kwargs: object) -> tuple[list, CaptureReader]:
+    reader = CaptureReader(path, **kwargs)  # type: ignore[arg-type]
+    return list(reader), reader
+
+
+def test_udp_pcap_and_pcapng(tmp_path: Path) -> None:
+    for name in ("a.pcap", "a.pcapng"):
+        msgs = [WireMessage(10.0 + i, AS, BASE, sip(i)) for i in range(3)]
+        obs, reader = read(write_capture(tmp_path / name, msgs))
+        assert [o.data for o in obs] == [m.data for m in msgs]
+        assert [o.index for o in obs] == [1, 2, 3]
+        assert obs[0].src == Endpoint(*AS) and obs[0].dst == Endpoint(*BASE) and obs[0].transport == "udp"
+        assert obs[1].time == pytest.approx(11.0)
+        assert (reader.packets, reader.sip_messages, reader.errors) == (3, 3, [])
+
+
+def test_tcp_several_messages_in_one_segment_and_one_message_over_segments(tmp_path: Path) -> None:
+    big = sip(3, b"x" * 2500, "TCP")
+    msgs = [
+        WireMessage(1.0, AS, BASE, sip(1, transport="TCP"), "tcp"),
+        WireMessage(1.0, AS, BASE, sip(2, transport="TCP"), "tcp", coalesce=True),
+        WireMessage(2.0, AS, BASE, big, "tcp", segments=3),
+    ]
+    obs, reader = read(write_capture(tmp_path / "tcp.pcap", msgs))
+    assert [o.data for o in obs] == [msgs[0].data, msgs[1].data, big]
+    assert obs[0].index == obs[1].index == 4  # handshake is frames 1-3; both messages ride frame 4
+    assert obs[2].index == 7  # the frame completing the reassembly
+    assert {o.transport for o in obs} == {"tcp"}
+    assert reader.packets == 7
+
+
+def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
+    big = sip(1, b"y" * 4000)
+    obs, reader = read(write_capture(tmp_path / "frag.pcap", [WireMessage(1.0, AS, BASE, big)], fragsize=1000))
+    assert [o.data for o in obs] == [big]
+    assert reader.packets > 3 and obs[0].index == reader.packets
+
+
+def test_ipv6_vlan_and_gre(tmp_path: Path) -> None:
+    v6 = [WireMessage(1.0, ("2001:db8::20", 5060), ("2001:db8::10", 5060), sip(1))]
+    (obs,), _ = read(write_capture(tmp_path / "v6.pcap", v6))
+    assert obs.src == Endpoint("2001:db8::20", 5060) and str(obs.src) == "[2001:db8::20]:5060"
+    (obs,), _ = read(write_capture(tmp_path / "vlan.pcap", [WireMessage(1.0, AS, BASE, sip(1))], vlan=42))
+    assert obs.data == sip(1)
+    (obs,), _ = read(write_capture(tmp_path / "gre.pcap", [WireMessage(1.0, AS, BASE, sip(1))], gre=True))
+    assert obs.src == Endpoint(*AS) and obs.data == sip(1)  # the inner addresses, not the tunnel's
+
+
+def test_decode_as_for_an_odd_port(tmp_path: Path) -> None:
+    odd = [WireMessage(1.0, ("198.51.100.20", 5072), ("192.0.2.10", 5072), sip(1))]
+    path = write_capture(tmp_path / "odd.pcap", odd)
+    assert read(path)[0] == []
+    obs, _ = read(path, decode_as=["udp.port==5072,sip"])
+    assert [o.data for o in obs] == [sip(1)]
+    with pytest.raises(CaptureError, match="decode-as"):
+        CaptureReader(path, decode_as=["udp.port5072"])
+
+
+def test_truncated_capture_keeps_what_was_read(tmp_path: Path) -> None:
+    path = write_capture(tmp_path / "t.pcap", [WireMessage(1.0 + i, AS, BASE, sip(i, b"z" * 200)) for i in range(5)])
+    truncate(path, path.stat().st_size - 100)
+    obs, reader = read(path)
+    assert [o.data for o in obs] == [sip(i, b"z" * 200) for i in range(4)]
+    assert len(reader.errors) == 1 and "cut short" in reader.errors[0]
+
+
+def test_corrupt_block_in_the_middle(tmp_path: Path) -> None:
+    path = write_capture(tmp_path / "c.pcapng", [WireMessage(1.0 + i, AS, BASE, sip(i, b"z" * 200)) for i in range(6)])
+    size = path.stat().st_size
+    corrupt(path, size // 2, 48)
+    obs, reader = read(path)
+    assert obs and obs[0].data == sip(0, b"z" * 200)
+    assert len(obs) < 6 or reader.errors  # the damage is either skipped around or reported
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"root:x:0:0:root:/root:/bin/bash\n", "not a pcap"),
+        (bytes(range(256)) * 4, "not a pcap"),
+        (b"\xd4\xc3\xb2\xa1" + b"\x00" * 10, "cut short"),
+    ],
+)
+def test_not_a_capture(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "x.pcap"
+    path.write_bytes(content)
+    with pytest.raises(CaptureError, match=reason) as info:
+        list(CaptureReader(path))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_keylog_and_missing_file(tmp_path: Path) -> None:
+    path = write_capture(tmp_path / "a.pcap", [WireMessage(1.0, AS, BASE, sip(1))])
+    with pytest.raises(CaptureError, match="key log"):
+        list(CaptureReader(path, keylog=str(tmp_path / "none.keys")))
+    with pytest.raises(CaptureError, match="no such file"):
+        list(CaptureReader(tmp_path / "absent.pcap"))
+
+
+def test_garbage_on_the_sip_port_is_not_taken_for_sip(tmp_path: Path) -> None:
+    msgs = [WireMessage(1.0, AS, BASE, b"\x00\x01garbage" * 20), WireMessage(2.0, AS, BASE, sip(1))]
+    obs, reader = read(write_capture(tmp_path / "g.pcap", msgs))
+    assert [o.data for o in obs] == [sip(1)] and reader.packets == 2
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "captures"
+
+
+def test_opensips_multipart_notify_bytes_are_intact() -> None:
+    path = SHARED / "opensips-3.6.8_presence_dfks_loopback.pcapng"
+    if not path.exists():
+        pytest.skip(f"{path.name} not found beside the project")
+    obs, reader = read(path)
+    assert len(obs) == reader.packets == 12
+    notify = parse_message(obs[2].data)
+    assert notify.method == "NOTIFY" and notify.problems == []
+    assert int(notify.headers.get("Content-Length") or 0) == len(notify.body) > 1000
