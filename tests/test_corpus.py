@@ -6,6 +6,7 @@ either an analyzer defect or a judgement call to settle in the catalogue, never 
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -50,6 +51,13 @@ def settings_for(spec: dict) -> AuditSettings:
     return AuditSettings(options, provisioning, tuple(opts.get("decode_as") or ()))
 
 
+@functools.cache
+def audited(expected: Path) -> tuple[dict, dict]:
+    """The capture's spec and its audit (once per test session: several tests read it)."""
+    spec = json.loads(expected.read_text())
+    return spec, audit_file(capture_for(expected), settings_for(spec))
+
+
 def test_the_corpus_exists_and_covers_every_rule_both_ways() -> None:
     assert len(EXPECTED) >= 10, "captures/ holds too few reference captures"
     seen: dict[str, set[str]] = {r.id: set() for r in CATALOGUE}
@@ -63,9 +71,8 @@ def test_the_corpus_exists_and_covers_every_rule_both_ways() -> None:
 
 @pytest.mark.parametrize("expected", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
 def test_capture_gets_its_expected_verdicts(expected: Path) -> None:
-    spec = json.loads(expected.read_text())
+    spec, audit = audited(expected)
     assert set(spec["verdicts"]) == {r.id for r in CATALOGUE}, "expected.json must name every rule"
-    audit = audit_file(capture_for(expected), settings_for(spec))
     assert audit["errors"] == []
     assert len(audit["subscriptions"]) == spec["subscriptions"]
     got = worst_by_rule(audit)
@@ -77,3 +84,17 @@ def test_capture_gets_its_expected_verdicts(expected: Path) -> None:
         if v["rule"] in diff
     }
     assert not diff, f"(expected, got): {diff}\nanalyzer said: {details}"
+
+
+# Capture-level rules about configuration (the provisioning file itself) have no frames to point at.
+_CONFIGURATION_RULES = ("FKS-PRV-3", "FKS-PRV-4")
+
+
+@pytest.mark.parametrize("expected", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
+def test_every_fail_and_warn_names_its_evidence(expected: Path) -> None:
+    _, audit = audited(expected)
+    verdicts = [v for s in audit["subscriptions"] for v in s["verdicts"]] + audit["verdicts"]
+    for v in verdicts:
+        if v["verdict"] in ("fail", "warn"):
+            assert v["detail"] and "\n" not in v["detail"]
+            assert v["frames"] or v["rule"] in _CONFIGURATION_RULES, v
