@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.rules import CATALOGUE
+from analyzer.rules import CATALOGUE, Rule
 from analyzer.verdicts import Verdict
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "CONFORMANCE.md"
@@ -39,7 +39,7 @@ def test_every_catalogue_rule_has_exactly_one_rule_object() -> None:
 
 
 @pytest.mark.parametrize("rule", CATALOGUE, ids=lambda r: r.id)
-def test_rule_sources_and_verdicts_match_the_catalogue(rule) -> None:  # noqa: ANN001
+def test_rule_sources_and_verdicts_match_the_catalogue(rule: Rule) -> None:
     verdicts, sources = catalogue_rows()[rule.id]
     assert set(rule.sources) == sources
     extra = {v.value for v in rule.verdicts - GENERAL} - verdicts
