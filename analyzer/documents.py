@@ -34,6 +34,12 @@ _SHAPES = {
     "ForwardingEvent": ("forwardStatus", "forwardTo", ("device", "forwardingType", "forwardStatus")),
     "SetForwarding": ("activateForward", "forwardDN", ("device", "forwardingType", "activateForward")),
 }
+_KNOWN_CHILDREN = {
+    "DoNotDisturbEvent": {"device", "doNotDisturbOn"},
+    "SetDoNotDisturb": {"device", "doNotDisturbOn"},
+    "ForwardingEvent": {"device", "forwardingType", "forwardStatus", "forwardTo", "ringCount"},
+    "SetForwarding": {"device", "forwardingType", "activateForward", "forwardDN", "ringCount"},
+}
 _DECLARATIONS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 _XML_DECL = re.compile(rb"<\?xml[\s?]")
 
@@ -225,6 +231,10 @@ def _schema() -> etree.XMLSchema:
 def _schema_problems(root: etree._Element) -> list[Problem]:
     """What the XSD finds beyond the hand checks (validated in the right namespace: the warn is given)."""
     copy = etree.fromstring(etree.tostring(root), _parser())
+    known = _KNOWN_CHILDREN[_local(copy.tag)]
+    for child in list(copy):
+        if not isinstance(child.tag, str) or _local(child.tag) not in known:
+            copy.remove(child)  # unknown children (CSTA extensions, monitorCrossRefID ...) are ignored
     for el in copy.iter():
         if isinstance(el.tag, str) and etree.QName(el).namespace in (None, NS_HYPHENLESS):
             el.tag = f"{{{NS}}}{_local(el.tag)}"

@@ -519,9 +519,7 @@ def _parse_start_line(line: str) -> SipMessage:
 def _check_body(msg: SipMessage, body: bytes, problems: list[str]) -> bytes:
     values = msg.headers.get_all("Content-Length")
     if not values:
-        if body:
-            problems.append(f"no Content-Length for a body of {len(body)} bytes")
-        return body
+        return body  # optional over UDP (RFC 3261 section 20.14); FKS-SIP-1 requires it on TCP/TLS
     if len(values) > 1 and len(set(values)) > 1:
         problems.append(f"conflicting Content-Length headers {values}")
     value = values[0].strip()

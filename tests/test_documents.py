@@ -189,3 +189,9 @@ def test_arbitrary_bytes_raise_only_document_error(data: bytes) -> None:
 def test_arbitrary_xml_text_raises_only_document_error(text: str) -> None:
     with contextlib.suppress(DocumentError):
         parse_document(f'<DoNotDisturbEvent xmlns="{NS}">{text}</DoNotDisturbEvent>'.encode())
+
+
+def test_unknown_children_are_ignored() -> None:
+    extra = b"<monitorCrossRefID>7</monitorCrossRefID><extensions><privateData/></extensions></DoNotDisturbEvent>"
+    doc = parse_document(dnd_event(True).replace(b"</DoNotDisturbEvent>", extra))
+    assert doc.problems == () and doc.dnd is True

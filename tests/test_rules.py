@@ -557,3 +557,19 @@ def test_rules_never_raise_on_reordered_or_partial_flows() -> None:
         swapped = list(obs)
         swapped[a], swapped[b] = swapped[b], swapped[a]
         judge(swapped, AuditSettings())
+
+
+def test_sip_1_content_length_is_optional_over_udp_only() -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    n = f.notify(FULL_STATE)
+    f.respond()
+    bad = f.observations[n - 1]
+    head, _, body = bad.data.partition(b"\r\n\r\n")
+    stripped = b"\r\n".join(h for h in head.split(b"\r\n") if not h.startswith(b"Content-Length")) + b"\r\n\r\n" + body
+    f.observations[n - 1] = Observation(n, bad.time, bad.src, bad.dst, "udp", stripped)
+    assert verdicts(f.observations)["FKS-SIP-1"].verdict is P
+    f.observations[n - 1] = Observation(n, bad.time, bad.src, bad.dst, "tcp", stripped)
+    result = verdicts(f.observations)["FKS-SIP-1"]
+    assert result.verdict is F and "no Content-Length over TCP" in result.detail

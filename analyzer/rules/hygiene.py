@@ -16,8 +16,11 @@ def sip_1(sub: Subscription, ctx: Context) -> list[Finding]:
         retransmissions += len(tx.retransmissions) + len(tx.response_retransmissions)
         for m in tx.messages():
             messages += 1
-            if m.sip.problems:
-                out.append(finding(FAIL, f"{m.sip.summary}: {'; '.join(m.sip.problems)}", m.index))
+            problems = list(m.sip.problems)
+            if m.obs.transport != "udp" and m.sip.headers.get("Content-Length") is None:
+                problems.append(f"no Content-Length over {m.obs.transport.upper()}")
+            if problems:
+                out.append(finding(FAIL, f"{m.sip.summary}: {'; '.join(problems)}", m.index))
     if not out:
         note = f"; {retransmissions} retransmission(s) recognised" if retransmissions else ""
         out.append(finding(PASS, f"{messages} message(s) well formed{note}"))
