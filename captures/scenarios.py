@@ -55,6 +55,7 @@ ESTABLISHED = {
     "FKS-SUB-5": "inconclusive",
     "FKS-SIP-1": "pass",
 }
+TERMINATED = {"FKS-TRM-1": "pass", "FKS-TRM-2": "pass"}
 REQUESTED = {r: "pass" for r in ("FKS-SUB-1", "FKS-SUB-2", "FKS-SUB-3", "FKS-SUB-4", "FKS-SUB-5", "FKS-SIP-1")}
 
 
@@ -67,6 +68,7 @@ class Scenario:
     subscriptions: int = 1
     provisioning: str | None = None
     options: dict[str, object] = field(default_factory=dict)
+    transport: str = "udp"
 
 
 def provisioning(*accounts: tuple[str, str, str | None]) -> str:
@@ -125,6 +127,20 @@ def conforming_broadworks() -> list[Observation]:
     f.notify([], state="terminated;reason=timeout")
     f.respond()
     return merge(other, f)
+
+
+def conforming_tcp() -> list[Observation]:
+    f = Flow(transport="TCP")
+    f.establish()
+    f.at(5).subscribe(body=set_fwd("forwardBusy", True, "1004"))
+    f.respond()
+    f.notify([fwd_event("forwardBusy", True, "1004")])
+    f.respond()
+    f.at(5).subscribe(expires=0)
+    f.respond(expires=0)
+    f.notify([], state="terminated;reason=timeout")
+    f.respond()
+    return f.observations
 
 
 def two_subscriptions(notify_both: bool) -> Callable[[], list[Observation]]:
@@ -365,6 +381,13 @@ SCENARIOS = [
         options={"model": "N870", "internal_telephony": False},
     ),
     Scenario(
+        "conforming_tcp",
+        "the same conversation over one TCP connection: handset CFB change, unsubscribe",
+        conforming_tcp,
+        {**ESTABLISHED, **{r: "pass" for r in ("FKS-SUB-5", "FKS-HS-1", "FKS-HS-2", "FKS-HS-3")}, **TERMINATED},
+        transport="tcp",
+    ),
+    Scenario(
         "two_handsets_both_notified",
         "one user, two subscriptions: a handset change is confirmed on both",
         two_subscriptions(True),
@@ -556,7 +579,10 @@ def expected(scenario: Scenario) -> dict[str, object]:
 
 def write(scenario: Scenario, folder: Path = HERE) -> Path:
     observations = scenario.build()
-    wire = [WireMessage(o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data) for o in observations]
+    wire = [
+        WireMessage(o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data, scenario.transport)
+        for o in observations
+    ]
     pcap = write_capture(folder / f"{scenario.name}.pcap", wire)
     (folder / f"{scenario.name}.expected.json").write_text(json.dumps(expected(scenario), indent=2) + "\n")
     if scenario.provisioning:

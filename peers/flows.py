@@ -73,6 +73,7 @@ class Flow:
     client: Endpoint = BASE
     server: Endpoint = AS
     clock: float = 1000.0
+    transport: str = "UDP"
     sub_tag: str = "bt1"
     as_tag: str = "as1"
     observations: list[Observation] = field(default_factory=list)
@@ -111,7 +112,7 @@ class Flow:
         to_aor = f"sip:{to_user or self.user}@example.test"
         dialog = in_dialog if in_dialog is not None else self._cseq > 1 and self.as_tag_known
         headers = [
-            ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-s{self.call_id}-{self._branch}"),
+            ("Via", f"SIP/2.0/{self.transport} {self.client};branch=z9hG4bK-s{self.call_id}-{self._branch}"),
             ("Max-Forwards", "70"),
             ("From", f"<{aor}>;tag={self.sub_tag}"),
             ("To", f"<{to_aor}>" + (f";tag={self.as_tag}" if dialog else "")),
@@ -171,7 +172,7 @@ class Flow:
             self._ncseq += 1
             self._branch += 1
         headers = [
-            ("Via", f"SIP/2.0/UDP {self.server};branch=z9hG4bK-n{self.call_id}-{self._branch}"),
+            ("Via", f"SIP/2.0/{self.transport} {self.server};branch=z9hG4bK-n{self.call_id}-{self._branch}"),
             ("Max-Forwards", "70"),
             ("From", f"<sip:{self.user}@example.test>;tag={from_tag or self.as_tag}"),
             ("To", f"<sip:{self.user}@example.test>;tag={to_tag or self.sub_tag}"),
@@ -200,7 +201,7 @@ class Flow:
         data = build_message(
             f"INVITE sip:{user}@example.test SIP/2.0",
             [
-                ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-i{self.call_id}-{self._branch}"),
+                ("Via", f"SIP/2.0/{self.transport} {self.client};branch=z9hG4bK-i{self.call_id}-{self._branch}"),
                 ("Max-Forwards", "70"),
                 ("From", f"<sip:{self.user}@example.test>;tag=inv{self._branch}"),
                 ("To", f"<sip:{user}@example.test>"),
@@ -216,7 +217,7 @@ class Flow:
         data = build_message(
             f"OPTIONS sip:{self.server} SIP/2.0",
             [
-                ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-o{self.call_id}-{self._branch}"),
+                ("Via", f"SIP/2.0/{self.transport} {self.client};branch=z9hG4bK-o{self.call_id}-{self._branch}"),
                 ("Max-Forwards", "70"),
                 ("From", f"<sip:{self.user}@example.test>;tag=ka{self._branch}"),
                 ("To", f"<sip:{self.server}>"),
@@ -229,7 +230,7 @@ class Flow:
     def register(self, status: int = 200) -> tuple[int, int]:
         self._branch += 1
         common = [
-            ("Via", f"SIP/2.0/UDP {self.client};branch=z9hG4bK-r{self.user}-{self.call_id}-{self._branch}"),
+            ("Via", f"SIP/2.0/{self.transport} {self.client};branch=z9hG4bK-r{self.user}{self.call_id}-{self._branch}"),
             ("From", f"<sip:{self.user}@example.test>;tag=reg"),
             ("To", f"<sip:{self.user}@example.test>"),
             ("Call-ID", f"reg-{self.user}"),
