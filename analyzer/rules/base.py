@@ -116,6 +116,24 @@ class Rule:
 _VERDICT_WORDS = {v.value: v for v in Verdict}
 
 
+def _declare(
+    rule_id: str, title: str, sources: str, verdicts: str, expectation: str, idle: str, scope: str
+) -> Callable[[Callable[..., list[Finding]]], Rule]:
+    def wrap(check: Callable[..., list[Finding]]) -> Rule:
+        return Rule(
+            rule_id,
+            title,
+            tuple(sources.split()),
+            frozenset(_VERDICT_WORDS[w] for w in verdicts.split()),
+            expectation,
+            subscription_check=check if scope == "subscription" else None,
+            capture_check=check if scope == "capture" else None,
+            idle=idle,
+        )
+
+    return wrap
+
+
 def rule(
     rule_id: str,
     title: str,
@@ -126,38 +144,14 @@ def rule(
     idle: str = "the traffic that triggers this rule does not occur",
 ) -> Callable[[SubscriptionCheck], Rule]:
     """Declare a subscription-scope rule around its check function."""
-
-    def wrap(check: SubscriptionCheck) -> Rule:
-        return Rule(
-            rule_id,
-            title,
-            tuple(sources.split()),
-            frozenset(_VERDICT_WORDS[w] for w in verdicts.split()),
-            expectation,
-            subscription_check=check,
-            idle=idle,
-        )
-
-    return wrap
+    return _declare(rule_id, title, sources, verdicts, expectation, idle, "subscription")
 
 
 def capture_rule(
     rule_id: str, title: str, *, sources: str, verdicts: str, expectation: str, idle: str
 ) -> Callable[[CaptureCheck], Rule]:
     """Declare a capture-scope rule (it judges the capture as a whole, e.g. against provisioning)."""
-
-    def wrap(check: CaptureCheck) -> Rule:
-        return Rule(
-            rule_id,
-            title,
-            tuple(sources.split()),
-            frozenset(_VERDICT_WORDS[w] for w in verdicts.split()),
-            expectation,
-            capture_check=check,
-            idle=idle,
-        )
-
-    return wrap
+    return _declare(rule_id, title, sources, verdicts, expectation, idle, "capture")
 
 
 PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
