@@ -228,6 +228,7 @@ class Trace:
     registrations: list[Registration] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     unparsed: list[tuple[Observation, str]] = field(default_factory=list)
+    unparsable: int = 0
     sip_messages: int = 0
     start_time: float | None = None
     end_time: float | None = None
@@ -259,16 +260,11 @@ class Engine:
         self._by_branch: dict[tuple[str, str], list[Transaction]] = {}
         self._dialogs: dict[tuple[str, str | None], Subscription] = {}
         self._by_call_id: dict[str, list[Subscription]] = {}
-        self._registers: dict[int, tuple[Transaction, str]] = {}
-
-    def feed_all(self, observations: Iterable[Observation]) -> Trace:
-        for obs in observations:
-            self.feed(obs)
-        return self.finish()
+        self._registers: list[tuple[Transaction, str]] = []
 
     def finish(self, end_time: float | None = None) -> Trace:
         """Close the trace; ``end_time`` is when the recording stopped, if later than the last message."""
-        for tx, aor in self._registers.values():
+        for tx, aor in self._registers:
             final = tx.final
             self.trace.registrations.append(
                 Registration(
@@ -294,7 +290,11 @@ class Engine:
         try:
             sip = parse_message(obs.data)
         except SipError as exc:
-            trace.unparsed.append((obs, str(exc)))
+            # Only what claims to be feature sync is kept (FKS-SIP-1 judges it); other garbage is counted.
+            trace.unparsable += 1
+            lowered = obs.data[:4096].lower()
+            if PACKAGE.encode() in lowered or MEDIA_TYPE.encode() in lowered:
+                trace.unparsed.append((obs, str(exc)))
             return
         msg = Message(obs, sip)
         if sip.is_request:
@@ -329,8 +329,9 @@ class Engine:
         elif method == "REGISTER":
             tx = Transaction(msg)
             to = sip.to
-            self._registers[id(tx)] = (tx, to.aor if to else "")
-        elif method == "INVITE" and self._call(msg):
+            self._registers.append((tx, to.aor if to else ""))
+        elif method == "INVITE":
+            self._call(msg)
             return
         else:
             return
@@ -396,13 +397,12 @@ class Engine:
         sub.notifies.append(tx)
         return tx
 
-    def _call(self, msg: Message) -> bool:
+    def _call(self, msg: Message) -> None:
         """Keep INVITEs to service codes (FAC candidates); they need no transaction tracking."""
         user = _unquote_user(uri_user(msg.sip.uri or "") or "")
         if user[:1] in ("*", "#"):
             frm = msg.sip.from_
             self.trace.calls.append(Call(user, frm.aor if frm else "", msg.time, msg.index))
-        return True
 
     # -- responses ---------------------------------------------------------------------------------------
     def _response(self, msg: Message) -> None:

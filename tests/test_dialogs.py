@@ -106,7 +106,7 @@ def test_active_at_and_termination() -> None:
 def test_unparsable_messages_are_kept_apart() -> None:
     obs = Observation(1, 0.0, Endpoint("192.0.2.1", 5060), Endpoint("192.0.2.2", 5060), "udp", b"garbage\r\n\r\n")
     trace = build_trace([obs])
-    assert trace.unparsed and trace.sip_messages == 1 and not trace.subscriptions
+    assert trace.unparsable == 1 and not trace.unparsed and trace.sip_messages == 1 and not trace.subscriptions
 
 
 _ENDPOINTS = st.sampled_from([Endpoint("192.0.2.10", 5060), Endpoint("198.51.100.20", 5060)])

@@ -573,3 +573,14 @@ def test_sip_1_content_length_is_optional_over_udp_only() -> None:
     f.observations[n - 1] = Observation(n, bad.time, bad.src, bad.dst, "tcp", stripped)
     result = verdicts(f.observations)["FKS-SIP-1"]
     assert result.verdict is F and "no Content-Length over TCP" in result.detail
+
+
+def test_sip_1_unparsable_feature_sync_message_fails_at_capture_level() -> None:
+    f = Flow()
+    f.establish()
+    src, dst = f.observations[0].src, f.observations[0].dst
+    junk = Observation(99, f.clock, src, dst, "udp", b"SUBSCRIBE\r\nEvent: as-feature-event\r\n\r\n")
+    other = Observation(100, f.clock, src, dst, "udp", b"\x00\x01 not sip at all\r\n\r\n")
+    judgement, _ = judge([*f.observations, junk, other], AuditSettings())
+    (capture,) = [r for r in judgement.capture if r.rule == "FKS-SIP-1"]
+    assert capture.verdict is F and capture.frames == (99,)

@@ -6,10 +6,9 @@ from analyzer.dialogs import Kind, SubscribeTx, Subscription, Transaction
 from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, WARN, Context, Finding, finding, rule
 
 
-def retried(tx: Transaction, txs: list[SubscribeTx]) -> bool:
+def retried(tx: SubscribeTx, txs: list[SubscribeTx]) -> bool:
     """Whether a 401/407 challenge was followed by a retry of the same kind (which is then judged instead)."""
-    kind = getattr(tx, "kind", None)
-    return tx.challenged and any(t.time > tx.time and getattr(t, "kind", None) == kind for t in txs)
+    return tx.challenged and any(t.time > tx.time and t.kind is tx.kind for t in txs)
 
 
 def unanswered(tx: Transaction, ctx: Context, what: str) -> Finding:

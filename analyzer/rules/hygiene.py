@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.dialogs import PACKAGE, Subscription
-from analyzer.documents import MEDIA_TYPE
+from analyzer.dialogs import Subscription
 from analyzer.rules.base import FAIL, PASS, Context, Finding, Rule, finding
 from analyzer.verdicts import Verdict
 
@@ -31,8 +30,7 @@ def sip_1_capture(ctx: Context) -> list[Finding]:
     """Messages that do not parse as SIP at all belong to no dialog; those naming this package count here."""
     out = []
     for obs, error in ctx.trace.unparsed:
-        if PACKAGE.encode() in obs.data.lower() or MEDIA_TYPE.encode() in obs.data.lower():
-            out.append(finding(FAIL, f"unparsable feature-sync message: {error}", obs.index))
+        out.append(finding(FAIL, f"unparsable feature-sync message: {error}", obs.index))
     return out
 
 
