@@ -37,9 +37,9 @@ $(VENV)/.installed: pyproject.toml
 ## audit: fks audit over captures/ (exit status 1 = some rule failed, which the corpus holds on purpose)
 audit: setup
 	@mkdir -p reports
-	@$(FKS) audit $(CORPUS) --format json --output reports/audit.json || [ $$? -eq 1 ]
-	@$(FKS) audit $(CORPUS) --format junit --output reports/audit.junit.xml || [ $$? -eq 1 ]
-	@$(FKS) audit $(CORPUS) --output reports/audit.txt || [ $$? -eq 1 ]
+	@$(FKS) audit $(CORPUS) --jobs 2 --format json --output reports/audit.json || [ $$? -eq 1 ]
+	@$(FKS) audit $(CORPUS) --jobs 2 --format junit --output reports/audit.junit.xml || [ $$? -eq 1 ]
+	@$(FKS) audit $(CORPUS) --jobs 2 --output reports/audit.txt || [ $$? -eq 1 ]
 	@tail -n 1 reports/audit.txt
 	@echo "reports: reports/audit.txt reports/audit.json reports/audit.junit.xml"
 
@@ -47,9 +47,9 @@ audit: setup
 lint: setup
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-## captures: regenerate captures/*.pcap from captures/flows/*.flow
+## captures: regenerate captures/*.pcap, their expected verdicts and captures/README.md from captures/scenarios.py
 captures: setup
-	@$(PY) captures/craft.py
+	@$(PY) captures/scenarios.py
 
 clean:
 	rm -rf reports/*.json reports/*.txt reports/*.xml .pytest_cache
