@@ -1,0 +1,243 @@
+"""A BroadWorks-like Application Server for ``as-feature-event``, sans-IO: datagrams in, datagrams out.
+
+``ApplicationServer.receive(data, src, now)`` returns the messages to send (``Outgoing``); a transport moves
+them. What it does (PROTOCOL.md "The flows"): 200 OK with Expires capped at ``max_expires``, then the full
+state as one ``multipart/mixed`` NOTIFY; a body-less refresh -> full state again; a change request
+(SetDoNotDisturb / SetForwarding in a SUBSCRIBE) -> 200 and a confirming NOTIFY to every subscription of
+that user (400 for an invalid document); ``Expires: 0`` -> 200 and a final ``terminated`` NOTIFY; a FAC
+INVITE (``*78`` ...) -> the change and its NOTIFY; ``portal_change`` -> unsolicited NOTIFYs. With
+passwords configured, requests are challenged with digest (401, MD5, qop=auth). A retransmitted request
+gets the cached response again, never a second transaction.
+
+Not yet here (see the live-peers issue): profiles reproducing other servers, SHA-256, nonce expiry,
+subscription expiry timers, per-feature NOTIFYs, the HTTP portal.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from analyzer.dialogs import PACKAGE
+from analyzer.documents import MEDIA_TYPE, DocumentError, parse_document
+from analyzer.fac import DEFAULT_FACS, Fac, match_fac
+from analyzer.observation import Endpoint
+from analyzer.sip import (
+    Headers,
+    Part,
+    SipError,
+    SipMessage,
+    build_message,
+    build_multipart,
+    parse_digest,
+    parse_message,
+    uri_user,
+    verify_authorization,
+)
+from peers.features import FeatureState
+from peers.outgoing import Outgoing
+
+BOUNDARY = "as-feature-event-boundary"
+
+
+@dataclass
+class Subscription:
+    call_id: str
+    remote_tag: str
+    local_tag: str
+    remote: Endpoint
+    user: str
+    contact: str
+    expires_at: float
+    event_id: str | None = None
+    cseq: int = 0
+
+
+@dataclass
+class ApplicationServer:
+    local: Endpoint
+    passwords: dict[str, str] = field(default_factory=dict)  # user -> password; empty: an open lab AS
+    max_expires: int = 3600
+    facs: dict[str, Fac] = field(default_factory=lambda: dict(DEFAULT_FACS))
+    realm: str = "example.test"
+    states: dict[str, FeatureState] = field(default_factory=dict)
+    subscriptions: dict[tuple[str, str], Subscription] = field(default_factory=dict)
+    _answered: dict[tuple[str, str, Endpoint], bytes] = field(default_factory=dict)
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def state(self, user: str) -> FeatureState:
+        return self.states.setdefault(user, FeatureState())
+
+    # -- input ---------------------------------------------------------------------------------------------
+    def receive(self, data: bytes, src: Endpoint, now: float) -> list[Outgoing]:
+        try:
+            msg = parse_message(data)
+        except SipError:
+            return []  # garbage is dropped, as a real AS does
+        if not msg.is_request:
+            return []  # 200 OK to our NOTIFYs: the transport stops retransmitting, nothing else to do
+        key = (msg.branch or "", msg.method or "", src)
+        if key in self._answered:
+            return [Outgoing(self._answered[key], src)]
+        out = self._request(msg, src, now)
+        if out and not out[0].request:
+            self._answered[key] = out[0].data
+        return out
+
+    def _request(self, msg: SipMessage, src: Endpoint, now: float) -> list[Outgoing]:
+        method = msg.method
+        if method == "ACK":
+            return []
+        user = uri_user(msg.from_.uri if msg.from_ else "") or ""
+        # FAC INVITEs are not challenged yet: the base emulator answers challenges to SUBSCRIBE only.
+        if method in ("SUBSCRIBE", "REGISTER") and not self._authorized(msg, user):
+            nonce = f"{next(self._counter):08x}{abs(hash((user, now))) & 0xFFFFFFFF:08x}"
+            challenge = f'Digest realm="{self.realm}", nonce="{nonce}", qop="auth", algorithm=MD5'
+            return [self._response(msg, src, 401, "Unauthorized", [("WWW-Authenticate", challenge)])]
+        if method == "SUBSCRIBE":
+            return self._subscribe(msg, src, user, now)
+        if method == "REGISTER":
+            return [self._response(msg, src, 200, "OK", [("Expires", msg.expires or 3600)])]
+        if method == "INVITE":
+            return self._invite(msg, src, user, now)
+        if method in ("OPTIONS", "BYE", "CANCEL"):
+            return [self._response(msg, src, 200, "OK")]
+        allow = [("Allow", "SUBSCRIBE, REGISTER, INVITE, OPTIONS")]
+        return [self._response(msg, src, 405, "Method Not Allowed", allow)]
+
+    def _authorized(self, msg: SipMessage, user: str) -> bool:
+        if not self.passwords:
+            return True
+        password = self.passwords.get(user)
+        credentials = msg.headers.get("Authorization") or msg.headers.get("Proxy-Authorization")
+        if password is None or credentials is None:
+            return False
+        try:
+            realm = parse_digest(credentials).get("realm")
+        except SipError:
+            return False
+        return realm == self.realm and verify_authorization(credentials, password=password, method=msg.method or "")
+
+    # -- SUBSCRIBE -----------------------------------------------------------------------------------------
+    def _subscribe(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> list[Outgoing]:
+        event = msg.event
+        if event is None or event[0] != PACKAGE:
+            return [self._response(msg, src, 489, "Bad Event", [("Allow-Events", PACKAGE)])]
+        key = (msg.call_id or "", msg.from_tag or "")
+        sub = self.subscriptions.get(key)
+        requested = msg.expires if msg.expires is not None else self.max_expires
+        granted = min(requested, self.max_expires)
+        if msg.body.strip():
+            return self._change(msg, src, user, sub, granted, now)
+        if granted == 0:
+            if sub is None:
+                return [self._response(msg, src, 200, "OK", [("Expires", 0)])]
+            del self.subscriptions[key]
+            ok = self._response(msg, src, 200, "OK", [("Expires", 0)], to_tag=sub.local_tag)
+            return [ok, self._notify(sub, [], "terminated;reason=timeout", now)]
+        if sub is None:
+            contact = (msg.headers.get("Contact") or f"<sip:{user}@{src}>").strip()
+            sub = Subscription(key[0], key[1], f"as{next(self._counter)}", src, user, contact, now + granted)
+            sub.event_id = event[1].get("id")
+            self.subscriptions[key] = sub
+        sub.expires_at = now + granted
+        ok = self._response(msg, src, 200, "OK", [("Expires", granted)], to_tag=sub.local_tag)
+        return [ok, self._notify(sub, self.state(user).documents(user), f"active;expires={granted}", now)]
+
+    def _change(
+        self, msg: SipMessage, src: Endpoint, user: str, sub: Subscription | None, granted: int, now: float
+    ) -> list[Outgoing]:
+        ctype = msg.content_type
+        try:
+            if ctype is None or ctype[0] != MEDIA_TYPE:
+                raise DocumentError(f"Content-Type is not {MEDIA_TYPE}")
+            doc = parse_document(msg.body)
+        except DocumentError as exc:
+            return [self._response(msg, src, 415 if "Content-Type" in str(exc) else 400, "Bad Request")]
+        if doc.kind != "request" or doc.worst == "fail":
+            return [self._response(msg, src, 400, "Bad Request")]
+        feature = self.state(user).apply(doc)
+        if sub is not None:
+            sub.expires_at = now + granted
+        tag = sub.local_tag if sub else f"as{next(self._counter)}"
+        out = [self._response(msg, src, 200, "OK", [("Expires", granted)], to_tag=tag)]
+        return out + self._notify_user(user, feature, now)
+
+    # -- server-side changes -------------------------------------------------------------------------------
+    def _invite(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> list[Outgoing]:
+        dialled = (uri_user(msg.uri or "") or "").replace("%2A", "*").replace("%2a", "*")
+        hit = match_fac(dialled, self.facs)
+        if hit is None:
+            return [self._response(msg, src, 404, "Not Found")]
+        _, fac, target = hit
+        state = self.state(user)
+        if fac.feature == "DND":
+            state.dnd = fac.on
+        else:
+            fwd = state.forwards[fac.feature]
+            fwd.active = fac.on
+            fwd.target = target or fwd.target
+        answer = self._response(msg, src, 480, "Temporarily Unavailable", [("Reason", 'SIP;text="feature set"')])
+        return [answer, *self._notify_user(user, fac.feature, now)]
+
+    def portal_change(self, user: str, doc: bytes, now: float) -> list[Outgoing]:
+        """A change made on the web portal (a Set* or event document): unsolicited NOTIFYs follow."""
+        feature = self.state(user).apply(parse_document(doc))
+        return self._notify_user(user, feature, now)
+
+    def _notify_user(self, user: str, feature: str | None, now: float) -> list[Outgoing]:
+        if feature is None:
+            return []
+        doc = self.state(user).document(feature, user)
+        return [self._notify(s, [doc], "active", now) for s in self.subscriptions.values() if s.user == user]
+
+    # -- building messages ---------------------------------------------------------------------------------
+    def _response(
+        self,
+        msg: SipMessage,
+        src: Endpoint,
+        status: int,
+        reason: str,
+        extra: list[tuple[str, object]] | None = None,
+        to_tag: str | None = None,
+    ) -> Outgoing:
+        headers = Headers()
+        for via in msg.headers.get_all("Via"):
+            headers.add("Via", via)
+        headers.add("From", msg.headers.get("From") or "")
+        to = msg.headers.get("To") or ""
+        if status > 100 and ";tag=" not in to:
+            to += f";tag={to_tag or 'as' + str(next(self._counter))}"
+        headers.add("To", to)
+        headers.add("Call-ID", msg.call_id or "")
+        headers.add("CSeq", msg.headers.get("CSeq") or "")
+        headers.add("Server", "fks BroadWorks-like AS")
+        for name, value in extra or []:
+            headers.add(name, str(value))
+        return Outgoing(build_message(f"SIP/2.0 {status} {reason}", list(headers)), src)
+
+    def _notify(self, sub: Subscription, docs: list[bytes], state: str, now: float) -> Outgoing:
+        sub.cseq += 1
+        if state == "active":
+            state = f"active;expires={max(0, round(sub.expires_at - now))}"
+        headers = [
+            ("Via", f"SIP/2.0/UDP {self.local};branch=z9hG4bK-fks{next(self._counter)}"),
+            ("Max-Forwards", "70"),
+            ("From", f"<sip:{sub.user}@{self.realm}>;tag={sub.local_tag}"),
+            ("To", f"<sip:{sub.user}@{self.realm}>;tag={sub.remote_tag}"),
+            ("Call-ID", sub.call_id),
+            ("CSeq", f"{sub.cseq} NOTIFY"),
+            ("Contact", f"<sip:{self.local}>"),
+            ("Event", PACKAGE + (f";id={sub.event_id}" if sub.event_id else "")),
+            ("Subscription-State", state),
+        ]
+        body = b""
+        if len(docs) == 1:
+            headers.append(("Content-Type", MEDIA_TYPE))
+            body = docs[0]
+        elif docs:
+            parts = [Part(Headers([("Content-Type", MEDIA_TYPE)]), d) for d in docs]
+            headers.append(("Content-Type", f"multipart/mixed;boundary={BOUNDARY}"))
+            body = build_multipart(parts, BOUNDARY)
+        target = sub.contact.strip("<>").split(">")[0] or f"sip:{sub.user}@{sub.remote}"
+        return Outgoing(build_message(f"NOTIFY {target} SIP/2.0", headers, body), sub.remote, request=True)

@@ -1,0 +1,125 @@
+"""The AS and base emulators talking in memory, judged by the analyzer: the peers and the rules agree.
+
+Each conversation is recorded as observations and audited like a capture; the emulators are conforming by
+default, so every rule that fires must pass, and the handset's view must follow the AS's state.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.audit import AuditSettings, judge
+from analyzer.observation import Endpoint
+from analyzer.provisioning import parse_provisioning
+from analyzer.verdicts import Verdict
+from peers.broadworks import ApplicationServer
+from peers.flows import fwd_event
+from peers.gigaset import Base, Handset, accounts_from
+from peers.memory import MemoryLink
+from tests.test_rules import provisioning
+
+AS_ADDR, BASE_ADDR = Endpoint("127.0.0.1", 5070), Endpoint("127.0.0.2", 5060)
+
+
+def pair(passwords: dict[str, str] | None = None, users: tuple[str, ...] = ("1001",)) -> MemoryLink:
+    handsets = {u: Handset(u, "example.test", (passwords or {}).get(u)) for u in users}
+    return MemoryLink(ApplicationServer(AS_ADDR, passwords=passwords or {}), Base(BASE_ADDR, AS_ADDR, handsets))
+
+
+def worst(link: MemoryLink) -> dict[str, Verdict]:
+    judgement, _ = judge(link.observations, AuditSettings())
+    out: dict[str, Verdict] = {}
+    for r in judgement.results():
+        if r.rule not in out or r.verdict.severity > out[r.rule].severity:
+            out[r.rule] = r.verdict
+    return out
+
+
+@pytest.mark.parametrize("passwords", [None, {"1001": "pw-1001"}], ids=["open", "digest"])
+def test_full_conversation_conforms(passwords: dict[str, str] | None) -> None:
+    link = pair(passwords)
+    link.send(link.base.subscribe("1001"))
+    link.wait(2)
+    link.send(link.base.set_dnd("1001", True))
+    link.wait(2)
+    link.send(link.base.set_forward("1001", "CFNA", True, "1002", 4))
+    link.wait(10)
+    link.send(link.server.portal_change("1001", fwd_event("forwardBusy", True, "1003"), link.clock))
+    link.wait(10)
+    link.send(link.base.dial("1001", "*79"))
+    link.wait(10)
+    link.send(link.base.subscribe("1001"))  # refresh
+    link.wait(2)
+    link.send(link.base.unsubscribe("1001"))
+    verdicts = worst(link)
+    fired = {rule: v for rule, v in verdicts.items() if v is not Verdict.NOT_APPLICABLE}
+    assert all(v is Verdict.PASS for v in fired.values()), fired
+    for rule in ("FKS-RSP-1", "FKS-NTF-2", "FKS-HS-3", "FKS-AS-1", "FKS-AS-2", "FKS-TRM-1"):
+        assert verdicts[rule] is Verdict.PASS, rule
+    view = link.base.handsets["1001"].view
+    assert view.dnd is False and view.forwards["CFNA"].target == "1002" and view.forwards["CFNA"].rings == 4
+    assert view.forwards["CFB"].active and link.server.state("1001").forwards["CFB"].target == "1003"
+    if passwords:
+        assert any(b"401 Unauthorized" in o.data for o in link.observations)
+
+
+def test_two_handsets_of_one_user_are_both_confirmed() -> None:
+    server = ApplicationServer(AS_ADDR)
+    a = Base(BASE_ADDR, AS_ADDR, {"1001": Handset("1001", "example.test")})
+    b = Base(Endpoint("127.0.0.3", 5060), AS_ADDR, {"1001": Handset("1001", "example.test")})
+    link_a, link_b = MemoryLink(server, a), MemoryLink(server, b)
+    link_a.send(a.subscribe("1001"))
+    link_b.send(b.subscribe("1001"))
+    link_a.send(a.set_dnd("1001", True))
+    assert a.handsets["1001"].view.dnd is True
+    # b's confirming NOTIFY went out through link_a's queue: b's own link never saw it, the AS did send it
+    assert sum(b"DoNotDisturbEvent" in o.data and o.dst == b.local for o in link_a.observations) == 1
+
+
+def test_wrong_password_is_challenged_and_not_granted() -> None:
+    link = MemoryLink(
+        ApplicationServer(AS_ADDR, passwords={"1001": "right"}),
+        Base(BASE_ADDR, AS_ADDR, {"1001": Handset("1001", "example.test", "wrong")}),
+    )
+    link.send(link.base.subscribe("1001"))
+    statuses = [o.data.split(b"\r\n", 1)[0] for o in link.observations if o.data.startswith(b"SIP/2.0")]
+    assert statuses == [b"SIP/2.0 401 Unauthorized", b"SIP/2.0 401 Unauthorized"]
+    assert verdict_of(link, "FKS-RSP-1") is Verdict.FAIL
+
+
+def verdict_of(link: MemoryLink, rule: str) -> Verdict:
+    return worst(link)[rule]
+
+
+def test_invalid_change_request_gets_400() -> None:
+    link = pair()
+    link.send(link.base.subscribe("1001"))
+    link.send(link.base.set_forward("1001", "CFA", True, ""))  # activating without a target
+    assert any(o.data.startswith(b"SIP/2.0 400") for o in link.observations)
+    assert verdict_of(link, "FKS-HS-2") is Verdict.PASS and verdict_of(link, "FKS-HS-1") is Verdict.FAIL
+
+
+def test_retransmitted_subscribe_gets_the_same_answer_once() -> None:
+    server = ApplicationServer(AS_ADDR)
+    base = Base(BASE_ADDR, AS_ADDR, {"1001": Handset("1001", "example.test")})
+    request = base.subscribe("1001")
+    first = server.receive(request.data, BASE_ADDR, 1.0)
+    again = server.receive(request.data, BASE_ADDR, 1.5)
+    assert len(first) == 2 and [o.data for o in again] == [first[0].data]  # the 200 again, no second NOTIFY
+
+
+def test_provisioning_decides_who_subscribes() -> None:
+    xml = provisioning(("00001", "1001", "1"), ("00002", "1002", "0"), ("00003", "1003", None))
+    prov = parse_provisioning(xml)
+    assert [h.user for h in accounts_from(prov, model="N870")] == ["1001"]
+    assert accounts_from(prov, model="N670", internal_telephony=True) == []
+    assert [h.user for h in accounts_from(prov, model="N670", internal_telephony=False)] == ["1001"]
+
+
+def test_other_packages_get_489_and_garbage_is_ignored() -> None:
+    server = ApplicationServer(AS_ADDR)
+    sub = Base(BASE_ADDR, AS_ADDR, {"1001": Handset("1001", "example.test")}).subscribe("1001")
+    presence = sub.data.replace(b"Event: as-feature-event", b"Event: presence")
+    (answer,) = server.receive(presence, BASE_ADDR, 1.0)
+    assert answer.data.startswith(b"SIP/2.0 489 Bad Event")
+    assert server.receive(b"\x00garbage", BASE_ADDR, 1.0) == []
