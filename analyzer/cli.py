@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from analyzer import __version__
 from analyzer.audit import AuditSettings, audit_file, document, unusable
 from analyzer.fac import DEFAULT_FACS, parse_facs
+from analyzer.observation import Endpoint
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.report import RENDERERS
 from analyzer.rules.base import Options
@@ -77,7 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="feature access codes, e.g. '*78=DND:on,*79=DND:off' (default: PROTOCOL.md)",
     )
     audit.add_argument("--jobs", type=int, default=1, metavar="N", help="audit N files in parallel")
+    server = commands.add_parser("as", help="run the BroadWorks-like AS emulator (UDP) until Ctrl-C")
+    server.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 5070), metavar="HOST:PORT")
+    server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
+    server.add_argument("--max-expires", type=int, default=3600, metavar="S", help="cap on granted Expires")
     return parser
+
+
+def _endpoint(text: str) -> Endpoint:
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not host or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
+    return Endpoint(host.strip("[]"), int(port))
 
 
 def _settings(args: argparse.Namespace) -> AuditSettings:
@@ -153,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "audit":
             return audit(args)
+        if args.command == "as":
+            from peers.serve import run_as
+
+            return run_as(args.listen, args.users, args.max_expires)
         raise UsageError(f"unknown command {args.command}")
     except UsageError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)

@@ -1,0 +1,137 @@
+"""Run a sans-IO peer over a kernel UDP socket with asyncio (no privileges needed).
+
+``UdpPeer`` hands every datagram to the peer's ``handler(data, src, now)`` and sends what it returns.
+Requests (``Outgoing.request``) are retransmitted as RFC 3261 section 17.1.2 says for non-INVITE
+transactions: Timer E from T1 doubling up to T2, until a response with the same branch arrives; Timer F
+(64*T1) gives up. Every message sent or received is recorded as an ``Observation`` (the peer's message log,
+one of the two records a live scenario is judged on) and reported to ``on_message`` (one log line each).
+Binds to loopback by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from analyzer.observation import Endpoint, Observation
+from analyzer.sip import SipError, parse_message
+from peers.outgoing import Outgoing
+
+T1, T2 = 0.5, 4.0
+_log = logging.getLogger(__name__)
+Handler = Callable[[bytes, Endpoint, float], list[Outgoing]]
+
+
+def _branch(data: bytes) -> str | None:
+    try:
+        return parse_message(data).branch
+    except SipError:
+        return None
+
+
+@dataclass
+class _Pending:
+    outgoing: Outgoing
+    interval: float
+    deadline: float
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class UdpPeer(asyncio.DatagramProtocol):
+    handler: Handler
+    on_message: Callable[[str, Observation], None] | None = None
+    t1: float = T1
+    observations: list[Observation] = field(default_factory=list)
+    local: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 0))
+    _transport: asyncio.DatagramTransport | None = None
+    _pending: dict[str, _Pending] = field(default_factory=dict)
+    _changed: asyncio.Condition | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        loop = asyncio.get_running_loop()
+        self._changed = asyncio.Condition()
+        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        self._transport = transport  # type: ignore[assignment]
+        sockname = transport.get_extra_info("sockname")
+        self.local = Endpoint(sockname[0], sockname[1])
+        return self.local
+
+    def close(self) -> None:
+        for pending in self._pending.values():
+            if pending.timer:
+                pending.timer.cancel()
+        self._pending.clear()
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- records -------------------------------------------------------------------------------------------
+    def _record(self, direction: str, src: Endpoint, dst: Endpoint, data: bytes) -> None:
+        obs = Observation(len(self.observations) + 1, time.time(), src, dst, "udp", data)
+        self.observations.append(obs)
+        if self.on_message:
+            self.on_message(direction, obs)
+        if self._changed is not None:
+            asyncio.get_running_loop().create_task(self._notify_waiters())
+
+    async def _notify_waiters(self) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds, re-checked on every message; TimeoutError after ``timeout``."""
+        assert self._changed is not None
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    # -- sending -------------------------------------------------------------------------------------------
+    def send(self, outgoing: list[Outgoing] | Outgoing) -> None:
+        for out in [outgoing] if isinstance(outgoing, Outgoing) else outgoing:
+            self._send(out)
+            branch = _branch(out.data) if out.request else None
+            if branch:
+                loop = asyncio.get_running_loop()
+                pending = _Pending(out, self.t1, loop.time() + 64 * self.t1)
+                self._pending[branch] = pending
+                pending.timer = loop.call_later(self.t1, self._retransmit, branch)
+
+    def _send(self, out: Outgoing) -> None:
+        if self._transport is None:
+            raise RuntimeError("peer not started")
+        self._transport.sendto(out.data, (out.dst.host, out.dst.port))
+        self._record("send", self.local, out.dst, out.data)
+
+    def _retransmit(self, branch: str) -> None:
+        pending = self._pending.get(branch)
+        if pending is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() >= pending.deadline:
+            del self._pending[branch]  # Timer F: the transaction failed; the rules will say so
+            return
+        self._send(pending.outgoing)
+        pending.interval = min(pending.interval * 2, T2)
+        pending.timer = loop.call_later(pending.interval, self._retransmit, branch)
+
+    # -- receiving -----------------------------------------------------------------------------------------
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        src = Endpoint(addr[0], addr[1])
+        self._record("recv", src, self.local, data)
+        if data[:8] == b"SIP/2.0 ":
+            branch = _branch(data)
+            pending = self._pending.get(branch or "")
+            if pending is not None and not data.startswith(b"SIP/2.0 1"):
+                if pending.timer:
+                    pending.timer.cancel()
+                del self._pending[branch or ""]
+        try:
+            self.send(self.handler(data, src, time.time()))
+        except Exception:  # a peer's defect on one datagram must not stop the others, nor go unseen
+            _log.exception("peer failed on a datagram from %s", src)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP errors on loopback: nothing to do
+        pass

@@ -1,0 +1,95 @@
+"""Live exchanges over real UDP sockets: ``fks as`` started as a separate process, our base emulator against it.
+
+The base's message log is judged by the same rules as a capture; no sleeps stand in for synchronisation
+(each step waits for the message it needs, with a timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from analyzer.audit import AuditSettings, judge
+from analyzer.observation import Endpoint
+from analyzer.verdicts import Verdict
+from peers.gigaset import Base, Handset
+from peers.transport import UdpPeer
+
+
+@pytest.fixture
+def fks_as(tmp_path: Path) -> Iterator[tuple[Endpoint, subprocess.Popen[str]]]:
+    users = tmp_path / "users.json"
+    spec = {"1001": {"password": "pw-1001", "forwards": {"CFNA": {"target": "1002", "rings": 4}}}}
+    users.write_text(json.dumps(spec))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--users", str(users)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    match = re.search(r"listening on udp ([\d.]+):(\d+)", first)
+    assert match, first + (proc.stderr.read() if proc.stderr else "")
+    yield Endpoint(match.group(1), int(match.group(2))), proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+async def conversation(server: Endpoint) -> tuple[UdpPeer, Base]:
+    base = Base(Endpoint("127.0.0.1", 0), server, {"1001": Handset("1001", "example.test", "pw-1001")})
+    peer = UdpPeer(lambda data, src, now: base.receive(data, src))
+    base.local = await peer.start("127.0.0.1", 0)
+    hs = base.handsets["1001"]
+    try:
+        peer.send(base.subscribe("1001"))
+        await peer.wait_until(lambda: hs.notified >= 1)
+        assert hs.view.forwards["CFNA"].target == "1002"
+        peer.send(base.set_dnd("1001", True))
+        await peer.wait_until(lambda: hs.view.dnd)
+        peer.send(base.unsubscribe("1001"))
+        await peer.wait_until(lambda: any(b"terminated" in o.data for o in peer.observations))
+        await peer.wait_until(lambda: peer.observations[-1].data.startswith(b"SIP/2.0 200"))
+    finally:
+        peer.close()
+    return peer, base
+
+
+def test_base_emulator_against_fks_as_process(fks_as: tuple[Endpoint, subprocess.Popen[str]]) -> None:
+    server, proc = fks_as
+    peer, _ = asyncio.run(asyncio.wait_for(conversation(server), 30))
+    judgement, count = judge(peer.observations, AuditSettings())
+    verdicts = {r.rule: r for r in judgement.results()}
+    assert count == len(peer.observations) >= 10
+    for rule in ("FKS-RSP-1", "FKS-NTF-1", "FKS-NTF-2", "FKS-HS-1", "FKS-HS-3", "FKS-TRM-1", "FKS-SIP-1"):
+        assert verdicts[rule].verdict is Verdict.PASS, verdicts[rule]
+    assert "challenge" in verdicts["FKS-RSP-1"].detail
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err
+    lines = out.splitlines()
+    assert "<- 127.0.0.1" in out and any("SUBSCRIBE" in line for line in lines) and "pw-1001" not in out
+    assert lines[-1] == "fks as: stopped"
+
+
+def test_fks_as_rejects_a_bad_users_file(tmp_path: Path) -> None:
+    bad = tmp_path / "users.json"
+    bad.write_text("{not json")
+    run = subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--users", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
