@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 5070), metavar="HOST:PORT")
     server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
     server.add_argument("--max-expires", type=int, default=3600, metavar="S", help="cap on granted Expires")
+    base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
+    base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
+    base.add_argument("--provisioning", required=True, metavar="FILE", help="Gigaset provisioning file")
+    base.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 0), metavar="HOST:PORT")
+    base.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model")
+    base.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
     return parser
 
 
@@ -169,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             from peers.serve import run_as
 
             return run_as(args.listen, args.users, args.max_expires)
+        if args.command == "base":
+            from peers.serve import run_base
+
+            return run_base(args.listen, args.server, args.provisioning, args.model, args.internal_telephony)
         raise UsageError(f"unknown command {args.command}")
     except UsageError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)

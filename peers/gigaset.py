@@ -39,6 +39,8 @@ class Handset:
     view: FeatureState = field(default_factory=FeatureState)
     pending: dict[str, bytes] = field(default_factory=dict)  # branch -> request, for a digest retry
     notified: int = 0
+    refresh_at: float | None = None  # when to refresh: 80 % into the granted expiry
+    ended: bool = False  # an unsubscribe was granted
 
     @property
     def aor(self) -> str:
@@ -108,7 +110,16 @@ class Base:
         return self._subscribe(self.handsets[user], self.expires, doc)
 
     # -- input ---------------------------------------------------------------------------------------------
-    def receive(self, data: bytes, src: Endpoint) -> list[Outgoing]:
+    def due(self, now: float) -> list[Outgoing]:
+        """Refreshes that are due (RFC 6665: before the granted expiry; this base refreshes at 80 %)."""
+        out = []
+        for hs in self.handsets.values():
+            if hs.refresh_at is not None and hs.refresh_at <= now:
+                hs.refresh_at = None
+                out.append(self.subscribe(hs.user))
+        return out
+
+    def receive(self, data: bytes, src: Endpoint, now: float = 0.0) -> list[Outgoing]:
         try:
             msg = parse_message(data)
         except SipError:
@@ -122,6 +133,11 @@ class Base:
             return self._retry(hs, msg)
         if msg.status is not None and 200 <= msg.status < 300 and msg.to_tag and msg.expires != 0:
             hs.remote_tag = msg.to_tag
+            if msg.expires:
+                hs.refresh_at = now + 0.8 * msg.expires
+        elif msg.status is not None and 200 <= msg.status < 300 and msg.expires == 0:
+            hs.refresh_at = None
+            hs.ended = True
         return []
 
     def _request(self, msg: SipMessage, src: Endpoint, hs: Handset | None) -> list[Outgoing]:

@@ -1,4 +1,4 @@
-"""``fks as``: the AS emulator as a long-running process on a UDP socket, one log line per message.
+"""``fks as`` and ``fks base``: the emulators as long-running processes on UDP sockets, one log line per message.
 
 The users file (``--users``) is JSON: ``{"1001": {"password": "...", "dnd": false,
 "forwards": {"CFNA": {"target": "1002", "rings": 4}}}}``. With it, requests are challenged with digest and the
@@ -8,15 +8,19 @@ states are preset; without it the AS is an open lab AS serving any user (state c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 from analyzer.observation import Endpoint, Observation
+from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.sip import SipError, parse_message
 from peers.broadworks import ApplicationServer
 from peers.features import FeatureState, Forward
+from peers.gigaset import Base, accounts_from
 from peers.transport import UdpPeer
 
 
@@ -49,7 +53,8 @@ def load_users(path: str) -> tuple[dict[str, str], dict[str, FeatureState]]:
 def log_line(direction: str, obs: Observation) -> None:
     """One line per message, passwords never shown (only the start line and the addresses are printed)."""
     try:
-        summary = parse_message(obs.data).summary
+        msg = parse_message(obs.data)
+        summary = msg.summary + (f" [{msg.from_.user}]" if msg.from_ and msg.from_.user else "")
     except SipError:
         summary = f"unparsable datagram of {len(obs.data)} bytes"
     arrow = "<-" if direction == "recv" else "->"
@@ -79,6 +84,53 @@ async def serve_as(listen: Endpoint, users: str | None, max_expires: int) -> Non
 def run_as(listen: Endpoint, users: str | None, max_expires: int) -> int:
     try:
         asyncio.run(serve_as(listen, users, max_expires))
+    except UsersError as exc:
+        print(f"fks: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"fks: error: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def serve_base(
+    listen: Endpoint, server: Endpoint, provisioning: str, model: str | None, internal: bool | None
+) -> None:
+    try:
+        prov = parse_provisioning(Path(provisioning).read_bytes(), model=model, internal_telephony=internal)
+    except OSError as exc:
+        raise UsersError(f"cannot read provisioning file {provisioning}: {exc.strerror}") from None
+    except ProvisioningError as exc:
+        raise UsersError(f"{provisioning}: {exc}") from None
+    handsets = {h.user: h for h in accounts_from(prov, model=model, internal_telephony=internal)}
+    base = Base(listen, server, handsets)
+    peer = UdpPeer(lambda data, src, now: base.receive(data, src, now), on_message=log_line)
+    base.local = await peer.start(listen.host, listen.port)
+    print(f"fks base: udp {base.local} -> AS {server}, {len(handsets)} handset(s) with feature sync", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for user in handsets:
+            peer.send(base.subscribe(user))
+        while not stop.is_set():
+            peer.send(base.due(time.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)  # the refresh timer's tick, not a synchronisation
+        active = [hs for hs in handsets.values() if hs.remote_tag]
+        for hs in active:
+            peer.send(base.unsubscribe(hs.user))
+        with contextlib.suppress(TimeoutError):  # answer challenges to the unsubscribes, for at most 5 s
+            await peer.wait_until(lambda: all(hs.ended for hs in active), timeout=5.0)
+    finally:
+        peer.close()
+        print("fks base: stopped", flush=True)
+
+
+def run_base(listen: Endpoint, server: Endpoint, provisioning: str, model: str | None, internal: bool | None) -> int:
+    try:
+        asyncio.run(serve_base(listen, server, provisioning, model, internal))
     except UsersError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)
         return 2

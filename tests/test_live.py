@@ -93,3 +93,65 @@ def test_fks_as_rejects_a_bad_users_file(tmp_path: Path) -> None:
         timeout=30,
     )
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+
+
+def read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 15.0) -> list[str]:
+    """Lines of ``proc``'s stdout up to the first that matches ``pattern`` (AssertionError after ``timeout``)."""
+    import select
+    import time
+
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if re.search(pattern, line):
+            return lines
+    raise AssertionError(f"no line matching {pattern!r} within {timeout} s; got {lines}")
+
+
+def test_fks_base_against_fks_as_both_processes(fks_as: tuple[Endpoint, subprocess.Popen[str]], tmp_path: Path) -> None:
+    from tests.test_rules import provisioning
+
+    server, as_proc = fks_as
+    prov = tmp_path / "n870.xml"
+    prov.write_bytes(
+        provisioning(("00001", "1001", "1"), ("00002", "1002", "0")).replace(
+            b'value="1001"/>', b'value="1001"/><param name="SipAccount.00001.AuthPassword" value="pw-1001"/>', 1
+        )
+    )
+    base = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "analyzer.cli",
+            "base",
+            "--as",
+            str(server),
+            "--provisioning",
+            str(prov),
+            "--model",
+            "N870",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert "1 handset(s) with feature sync" in read_until(base, r"fks base:")[0]
+        seen = read_until(as_proc, r"<- .* 200 OK \(NOTIFY\)")
+        assert any("SUBSCRIBE [1001]" in line for line in seen) and not any("[1002]" in line for line in seen)
+        base.send_signal(signal.SIGINT)
+        seen = read_until(as_proc, r"-> .* NOTIFY")  # the terminating NOTIFY after the base's unsubscribe
+        out, err = base.communicate(timeout=10)
+        assert base.returncode == 0 and out.rstrip().endswith("fks base: stopped") and "Traceback" not in err
+    finally:
+        if base.poll() is None:
+            base.kill()
