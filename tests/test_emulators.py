@@ -6,6 +6,8 @@ default, so every rule that fires must pass, and the handset's view must follow 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from analyzer.audit import AuditSettings, judge
@@ -123,3 +125,23 @@ def test_other_packages_get_489_and_garbage_is_ignored() -> None:
     (answer,) = server.receive(presence, BASE_ADDR, 1.0)
     assert answer.data.startswith(b"SIP/2.0 489 Bad Event")
     assert server.receive(b"\x00garbage", BASE_ADDR, 1.0) == []
+
+
+def test_capture_written_from_the_log_is_marked_and_judged_alike(tmp_path: Path) -> None:
+    import shutil
+
+    from analyzer.audit import audit_file, judgement_json, worst_by_rule
+    from peers.recorder import write_from_log
+
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    link = pair()
+    link.send(link.base.subscribe("1001"))
+    link.send(link.base.set_dnd("1001", True))
+    path = write_from_log(tmp_path / "log.pcap", link.observations)
+    assert (tmp_path / "log.pcap.from-log").read_text().startswith("written from the peers' message log")
+    judgement, _ = judge(link.observations, AuditSettings())
+    subs, capture = judgement_json(judgement)
+    assert worst_by_rule(audit_file(path, AuditSettings())) == worst_by_rule(
+        {"subscriptions": subs, "verdicts": capture}
+    )

@@ -22,6 +22,7 @@ from analyzer.audit import AuditSettings, judge
 from analyzer.observation import Endpoint
 from analyzer.verdicts import Verdict
 from peers.gigaset import Base, Handset
+from peers.recorder import Recorder, can_sniff
 from peers.transport import UdpPeer
 
 
@@ -155,3 +156,51 @@ def test_fks_base_against_fks_as_both_processes(fks_as: tuple[Endpoint, subproce
     finally:
         if base.poll() is None:
             base.kill()
+
+
+@pytest.mark.skipif(not can_sniff(), reason="capturing needs root or CAP_NET_RAW")
+def test_log_and_wire_capture_give_the_same_verdicts(tmp_path: Path) -> None:
+    """DESIGN.md: a live scenario has two records, the peers' log and the capture; both must be judged alike."""
+    import shutil
+
+    from analyzer.audit import audit_file, judgement_json, worst_by_rule
+    from peers.broadworks import ApplicationServer
+
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+
+    async def run() -> tuple[UdpPeer, UdpPeer, Recorder]:
+        server = ApplicationServer(Endpoint("127.0.0.1", 0))
+        as_peer = UdpPeer(server.receive)
+        server.local = await as_peer.start("127.0.0.1", 0)
+        base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")})
+        base_peer = UdpPeer(lambda data, src, now: base.receive(data, src, now))
+        base.local = await base_peer.start("127.0.0.1", 0)
+        recorder = Recorder([server.local.port, base.local.port])
+        await asyncio.to_thread(recorder.start)
+        hs = base.handsets["1001"]
+        try:
+            base_peer.send(base.subscribe("1001"))
+            await base_peer.wait_until(lambda: hs.notified >= 1)
+            base_peer.send(base.set_forward("1001", "CFB", True, "1009"))
+            await base_peer.wait_until(lambda: hs.view.forwards["CFB"].active)
+            base_peer.send(base.unsubscribe("1001"))
+            await base_peer.wait_until(lambda: hs.ended)
+            await as_peer.wait_until(lambda: as_peer.observations[-1].data.startswith(b"SIP/2.0 200"))
+            # every message of this exchange went through the base, once: the capture must hold as many
+            assert await asyncio.to_thread(recorder.wait_for, len(base_peer.observations))
+        finally:
+            recorder.stop()
+            base_peer.close()
+            as_peer.close()
+        return base_peer, as_peer, recorder
+
+    base_peer, _, recorder = asyncio.run(asyncio.wait_for(run(), 30))
+    pcap = recorder.write(tmp_path / "live.pcapng")
+    from_log, _ = judge(base_peer.observations, AuditSettings())
+    subs, capture = judgement_json(from_log)
+    log_view = {"subscriptions": subs, "verdicts": capture}
+    wire_view = audit_file(pcap, AuditSettings())
+    assert wire_view["errors"] == [] and wire_view["sip_messages"] == len(base_peer.observations)
+    assert worst_by_rule(wire_view) == worst_by_rule(log_view)
+    assert worst_by_rule(wire_view)["FKS-HS-3"] == "pass"

@@ -1,0 +1,92 @@
+"""Record a live exchange on the wire: scapy ``AsyncSniffer`` on the peers' interface and ports, to pcapng.
+
+On ``lo`` the default capture socket sees every packet twice (outgoing and incoming); ``L2Socket`` sees it
+once. Sniffing needs root or CAP_NET_RAW: ``can_sniff()`` says whether this process may, and without it
+``write_from_log`` writes the capture from the peers' own message log instead, marked as such in the
+pcapng comment, so a run never silently passes off a log as a capture.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from scapy.layers.inet import UDP
+from scapy.packet import Packet
+from scapy.sendrecv import AsyncSniffer
+from scapy.utils import PcapNgWriter
+
+from analyzer.observation import Observation
+from peers.wire import WireMessage, write_capture
+
+
+def can_sniff() -> bool:
+    """Root (or CAP_NET_RAW, which a root-less container may grant) is needed to open a packet socket."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        import socket
+
+        socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close()
+    except (PermissionError, OSError, AttributeError):
+        return False
+    return True
+
+
+class Recorder:
+    """Capture UDP packets from or to ``ports`` on ``iface`` while a scenario runs."""
+
+    def __init__(self, ports: Iterable[int], iface: str = "lo") -> None:
+        from scapy.arch.linux import L2Socket
+
+        self.ports = set(ports)
+        self.packets: list[Packet] = []
+        self._lock = threading.Condition()
+        self._started = threading.Event()
+        self._sniffer = AsyncSniffer(
+            iface=iface,
+            lfilter=self._wanted,
+            prn=self._keep,
+            store=False,
+            started_callback=self._started.set,
+            L2socket=L2Socket,
+        )
+
+    def _wanted(self, pkt: Packet) -> bool:
+        return UDP in pkt and (pkt[UDP].sport in self.ports or pkt[UDP].dport in self.ports)
+
+    def _keep(self, pkt: Packet) -> None:
+        with self._lock:
+            self.packets.append(pkt)
+            self._lock.notify_all()
+
+    def start(self, timeout: float = 5.0) -> None:
+        self._sniffer.start()
+        if not self._started.wait(timeout):
+            raise RuntimeError("the packet capture did not start")
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> bool:
+        """Wait until ``count`` packets were captured (the peers' log says how many went on the wire)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self.packets) >= count, timeout)
+
+    def stop(self) -> None:
+        if self._sniffer.running:
+            self._sniffer.stop()
+
+    def write(self, path: str | Path) -> Path:
+        path = Path(path)
+        with PcapNgWriter(str(path)) as writer:
+            for pkt in self.packets:
+                writer.write(pkt)
+        return path
+
+
+def write_from_log(path: str | Path, observations: Iterable[Observation]) -> Path:
+    """The fallback without capture privileges: the message log as a capture (same bytes, crafted framing)."""
+    messages = [WireMessage(o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data) for o in observations]
+    path = write_capture(path, messages)
+    Path(str(path) + ".from-log").write_text("written from the peers' message log, not captured on the wire\n")
+    return path
