@@ -7,6 +7,7 @@ The base's message log is judged by the same rules as a capture; no sleeps stand
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -204,3 +205,36 @@ def test_log_and_wire_capture_give_the_same_verdicts(tmp_path: Path) -> None:
     assert wire_view["errors"] == [] and wire_view["sip_messages"] == len(base_peer.observations)
     assert worst_by_rule(wire_view) == worst_by_rule(log_view)
     assert worst_by_rule(wire_view)["FKS-HS-3"] == "pass"
+
+
+def test_udp_requests_are_retransmitted_until_answered() -> None:
+    """RFC 3261 17.1.2: Timer E doubles from T1; a final response stops it (state checked, not timing)."""
+    import socket
+
+    from peers.outgoing import Outgoing
+
+    async def run() -> tuple[list[float], bool]:
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        silent.setblocking(False)
+        far = Endpoint(*silent.getsockname())
+        peer = UdpPeer(lambda data, src, now: [], t1=0.02)
+        await peer.start()
+        request = Base(peer.local, far, {"1001": Handset("1001", "example.test")}).subscribe("1001")
+        peer.send(Outgoing(request.data, far, request=True))
+        await peer.wait_until(lambda: len(peer.observations) >= 4)  # the original and three retransmissions
+        loop = asyncio.get_running_loop()
+        data, addr = await loop.sock_recvfrom(silent, 65535)
+        reply = data.replace(b"SUBSCRIBE sip:1001@example.test SIP/2.0", b"SIP/2.0 200 OK", 1)
+        silent.sendto(reply, addr)
+        await peer.wait_until(lambda: any(o.data.startswith(b"SIP/2.0 200") for o in peer.observations))
+        times = [o.time for o in peer.observations if o.data.startswith(b"SUBSCRIBE")]
+        stopped = not peer._pending
+        peer.close()
+        silent.close()
+        return times, stopped
+
+    times, stopped = asyncio.run(asyncio.wait_for(run(), 20))
+    assert stopped, "a final response must end the retransmissions"
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) >= 3 and all(g > 0 for g in gaps) and gaps[2] > gaps[0]  # doubling, not a fixed period
