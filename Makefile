@@ -1,5 +1,5 @@
 # Task runner. The README names two commands: `make run` (the main job) and `make test` (the tests).
-# Both install what they need on a fresh Debian/Ubuntu machine: tshark, python3-venv, the Python packages.
+# Both install what they need on a fresh Debian/Ubuntu machine: tshark, SIPp, python3-venv, the Python packages.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,9 +23,10 @@ test: setup
 setup: os-deps $(VENV)/.installed
 
 os-deps:
-	@if ! command -v tshark >/dev/null || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
+	@if ! command -v tshark >/dev/null || ! command -v sipp >/dev/null \
+	   || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
-	  $(APT) update -qq && $(APT) install -y -qq tshark python3-venv >/dev/null; \
+	  $(APT) update -qq && $(APT) install -y -qq tshark sip-tester python3-venv >/dev/null; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,3 +239,69 @@ def test_udp_requests_are_retransmitted_until_answered() -> None:
     assert stopped, "a final response must end the retransmissions"
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) >= 3 and all(g > 0 for g in gaps) and gaps[2] > gaps[0]  # doubling, not a fixed period
+
+
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (Debian package sip-tester) is not installed")
+@pytest.mark.skipif(not can_sniff(), reason="capturing needs root or CAP_NET_RAW")
+def test_sipp_phone_against_fks_as(tmp_path: Path) -> None:
+    """An independent peer (SIPp playing the handset) against ``fks as``; the wire capture is audited."""
+    import socket
+
+    from analyzer.audit import audit_file, worst_by_rule
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        server = Endpoint(*re.search(r"udp ([\d.]+):(\d+)", read_until(proc, "listening")[0]).groups())  # type: ignore[union-attr]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            sipp_port = probe.getsockname()[1]
+        recorder = Recorder([int(server.port), sipp_port])
+        recorder.start()
+        run = subprocess.run(
+            [
+                "sipp",
+                "-sf",
+                str(Path(__file__).parent / "sipp" / "phone.xml"),
+                "-m",
+                "1",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(sipp_port),
+                "-timeout",
+                "20s",
+                "-timeout_error",
+                "-nostdin",
+                f"{server.host}:{server.port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        assert recorder.wait_for(12)  # 3 SUBSCRIBE, 3 x 200, 3 NOTIFY, 3 x 200
+        recorder.stop()
+        audit = audit_file(recorder.write(tmp_path / "sipp.pcapng"), AuditSettings())
+        verdicts = worst_by_rule(audit)
+        for rule in (
+            "FKS-SUB-1",
+            "FKS-RSP-1",
+            "FKS-NTF-1",
+            "FKS-NTF-2",
+            "FKS-NTF-6",
+            "FKS-HS-1",
+            "FKS-HS-3",
+            "FKS-TRM-1",
+            "FKS-SIP-1",
+        ):
+            assert verdicts[rule] == "pass", (rule, audit)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
