@@ -19,6 +19,7 @@ from analyzer.observation import Endpoint
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.report import RENDERERS
 from analyzer.rules.base import Options
+from peers.profiles import PROFILES
 
 EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
 
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 5070), metavar="HOST:PORT")
     server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
     server.add_argument("--max-expires", type=int, default=3600, metavar="S", help="cap on granted Expires")
+    server.add_argument("--profile", default="broadworks", choices=sorted(PROFILES), help="server behaviour to play")
     base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
     base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
     base.add_argument("--provisioning", required=True, metavar="FILE", help="Gigaset provisioning file")
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "as":
             from peers.serve import run_as
 
-            return run_as(args.listen, args.users, args.max_expires)
+            return run_as(args.listen, args.users, args.max_expires, PROFILES[args.profile])
         if args.command == "base":
             from peers.serve import run_base
 

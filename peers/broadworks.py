@@ -36,6 +36,7 @@ from analyzer.sip import (
 )
 from peers.features import FeatureState
 from peers.outgoing import Outgoing
+from peers.profiles import PROFILES, Profile
 
 BOUNDARY = "as-feature-event-boundary"
 
@@ -60,6 +61,7 @@ class ApplicationServer:
     max_expires: int = 3600
     facs: dict[str, Fac] = field(default_factory=lambda: dict(DEFAULT_FACS))
     realm: str = "example.test"
+    profile: Profile = PROFILES["broadworks"]
     states: dict[str, FeatureState] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], Subscription] = field(default_factory=dict)
     _answered: dict[tuple[str, str, Endpoint], bytes] = field(default_factory=dict)
@@ -121,8 +123,8 @@ class ApplicationServer:
     # -- SUBSCRIBE -----------------------------------------------------------------------------------------
     def _subscribe(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> list[Outgoing]:
         event = msg.event
-        if event is None or event[0] != PACKAGE:
-            return [self._response(msg, src, 489, "Bad Event", [("Allow-Events", PACKAGE)])]
+        if event is None or event[0] != PACKAGE or self.profile.reject_package:
+            return [self._response(msg, src, 489, "Bad Event", [("Allow-Events", "presence")])]
         key = (msg.call_id or "", msg.from_tag or "")
         sub = self.subscriptions.get(key)
         requested = msg.expires if msg.expires is not None else self.max_expires
@@ -130,19 +132,43 @@ class ApplicationServer:
         if msg.body.strip():
             return self._change(msg, src, user, sub, granted, now)
         if granted == 0:
-            if sub is None:
-                return [self._response(msg, src, 200, "OK", [("Expires", 0)])]
+            if sub is None:  # a fetch: RFC 6665 answers it with the state and a terminated NOTIFY
+                sub = self._new_subscription(msg, src, user, now)
+                ok = self._response(msg, src, 200, "OK", [("Expires", 0)], to_tag=sub.local_tag)
+                if not self.profile.fetch_notify:
+                    return [ok]
+                docs = self.state(user).documents(user, self.profile.namespace)
+                return [ok, *self._state_notifies(sub, docs, "terminated;reason=timeout", now)]
             del self.subscriptions[key]
             ok = self._response(msg, src, 200, "OK", [("Expires", 0)], to_tag=sub.local_tag)
             return [ok, self._notify(sub, [], "terminated;reason=timeout", now)]
         if sub is None:
-            contact = (msg.headers.get("Contact") or f"<sip:{user}@{src}>").strip()
-            sub = Subscription(key[0], key[1], f"as{next(self._counter)}", src, user, contact, now + granted)
-            sub.event_id = event[1].get("id")
+            sub = self._new_subscription(msg, src, user, now)
             self.subscriptions[key] = sub
         sub.expires_at = now + granted
-        ok = self._response(msg, src, 200, "OK", [("Expires", granted)], to_tag=sub.local_tag)
-        return [ok, self._notify(sub, self.state(user).documents(user), f"active;expires={granted}", now)]
+        status = self.profile.grant_status
+        ok = self._response(
+            msg, src, status, "OK" if status == 200 else "Accepted", [("Expires", granted)], sub.local_tag
+        )
+        if not self.profile.initial_notify:
+            return [ok]
+        docs = self.state(user).documents(user, self.profile.namespace) if self.profile.initial_body else []
+        return [ok, *self._state_notifies(sub, docs, f"active;expires={granted}", now)]
+
+    def _new_subscription(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> Subscription:
+        contact = (msg.headers.get("Contact") or f"<sip:{user}@{src}>").strip()
+        sub = Subscription(msg.call_id or "", msg.from_tag or "", f"as{next(self._counter)}", src, user, contact, now)
+        event = msg.event
+        sub.event_id = event[1].get("id") if event else None
+        return sub
+
+    def _state_notifies(self, sub: Subscription, docs: list[bytes], state: str, now: float) -> list[Outgoing]:
+        """The full state: one multipart NOTIFY, one NOTIFY per feature, or (deviation) documents concatenated."""
+        if self.profile.concatenated and docs:
+            return [self._notify(sub, [b"".join(docs)], state, now)]
+        if not self.profile.multipart and docs:
+            return [self._notify(sub, [doc], state, now) for doc in docs]
+        return [self._notify(sub, docs, state, now)]
 
     def _change(
         self, msg: SipMessage, src: Endpoint, user: str, sub: Subscription | None, granted: int, now: float
@@ -188,7 +214,7 @@ class ApplicationServer:
     def _notify_user(self, user: str, feature: str | None, now: float) -> list[Outgoing]:
         if feature is None:
             return []
-        doc = self.state(user).document(feature, user)
+        doc = self.state(user).document(feature, user, self.profile.namespace)
         return [self._notify(s, [doc], "active", now) for s in self.subscriptions.values() if s.user == user]
 
     # -- building messages ---------------------------------------------------------------------------------
@@ -220,6 +246,8 @@ class ApplicationServer:
         sub.cseq += 1
         if state == "active":
             state = f"active;expires={max(0, round(sub.expires_at - now))}"
+        if self.profile.malformed_state and state.startswith("active;expires="):
+            state = "active, " + state.removeprefix("active;expires=")
         headers = [
             ("Via", f"SIP/2.0/UDP {self.local};branch=z9hG4bK-fks{next(self._counter)}"),
             ("Max-Forwards", "70"),

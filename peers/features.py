@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzer.documents import FeatureDocument, build_document
+from analyzer.documents import NS, FeatureDocument, build_document
 
 FORWARDING = {"CFA": "forwardImmediate", "CFB": "forwardBusy", "CFNA": "forwardNoAns"}
 
@@ -40,10 +40,10 @@ class FeatureState:
             return None
         return feature
 
-    def document(self, feature: str, device: str) -> bytes:
+    def document(self, feature: str, device: str, namespace: str | None = NS) -> bytes:
         """The event document reporting one feature (``DoNotDisturbEvent`` or ``ForwardingEvent``)."""
         if feature == "DND":
-            return build_document("DoNotDisturbEvent", device=device, dnd=self.dnd)
+            return build_document("DoNotDisturbEvent", device=device, dnd=self.dnd, namespace=namespace)
         fwd = self.forwards[feature]
         return build_document(
             "ForwardingEvent",
@@ -52,7 +52,8 @@ class FeatureState:
             active=fwd.active,
             target=fwd.target if fwd.active else "",
             ring_count=fwd.rings if feature == "CFNA" else None,
+            namespace=namespace,
         )
 
-    def documents(self, device: str) -> list[bytes]:
-        return [self.document(feature, device) for feature in ("DND", *FORWARDING)]
+    def documents(self, device: str, namespace: str | None = NS) -> list[bytes]:
+        return [self.document(feature, device, namespace) for feature in ("DND", *FORWARDING)]

@@ -74,11 +74,14 @@ class Base:
     # -- handset actions -----------------------------------------------------------------------------------
     def subscribe(self, user: str) -> Outgoing:
         """Establish (or refresh, once established) the subscription of one handset account."""
+        return self._subscribe(self._dialog(user), self.expires, b"")
+
+    def _dialog(self, user: str) -> Handset:
         hs = self.handsets[user]
         if not hs.call_id:
             hs.call_id = f"fks-{user}-{next(self._counter)}@{self.local.host}"
             hs.tag = f"hs{next(self._counter)}"
-        return self._subscribe(hs, self.expires, b"")
+        return hs
 
     def set_dnd(self, user: str, on: bool) -> Outgoing:
         return self._change(user, build_document("SetDoNotDisturb", device=user, dnd=on))
@@ -95,7 +98,8 @@ class Base:
         return self._change(user, doc)
 
     def unsubscribe(self, user: str) -> Outgoing:
-        return self._subscribe(self.handsets[user], 0, b"")
+        """``Expires: 0``: ends the subscription, or, sent before any, is a one-off fetch (RFC 6665)."""
+        return self._subscribe(self._dialog(user), 0, b"")
 
     def dial(self, user: str, number: str) -> Outgoing:
         """Dial a number (a feature access code such as ``*78``) from the handset."""

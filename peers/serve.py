@@ -21,6 +21,7 @@ from analyzer.sip import SipError, parse_message
 from peers.broadworks import ApplicationServer
 from peers.features import FeatureState, Forward
 from peers.gigaset import Base, accounts_from
+from peers.profiles import Profile
 from peers.transport import UdpPeer
 
 
@@ -62,14 +63,14 @@ def log_line(direction: str, obs: Observation) -> None:
     print(f"{obs.time:.3f} {arrow} {peer} {summary}", flush=True)
 
 
-async def serve_as(listen: Endpoint, users: str | None, max_expires: int) -> None:
+async def serve_as(listen: Endpoint, users: str | None, max_expires: int, profile: Profile) -> None:
     passwords, states = load_users(users) if users else ({}, {})
-    server = ApplicationServer(listen, passwords=passwords, max_expires=max_expires, states=states)
+    server = ApplicationServer(listen, passwords=passwords, max_expires=max_expires, states=states, profile=profile)
     peer = UdpPeer(server.receive, on_message=log_line)
     local = await peer.start(listen.host, listen.port)
     server.local = local
     mode = f"digest for {len(passwords)} user(s)" if passwords else "open lab AS, no authentication"
-    print(f"fks as: listening on udp {local} ({mode})", flush=True)
+    print(f"fks as: listening on udp {local} ({mode}; profile {profile.name})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,9 +82,9 @@ async def serve_as(listen: Endpoint, users: str | None, max_expires: int) -> Non
         print("fks as: stopped", flush=True)
 
 
-def run_as(listen: Endpoint, users: str | None, max_expires: int) -> int:
+def run_as(listen: Endpoint, users: str | None, max_expires: int, profile: Profile) -> int:
     try:
-        asyncio.run(serve_as(listen, users, max_expires))
+        asyncio.run(serve_as(listen, users, max_expires, profile))
     except UsersError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from peers.broadworks import ApplicationServer
 from peers.flows import fwd_event
 from peers.gigaset import Base, Handset, accounts_from
 from peers.memory import MemoryLink
+from peers.profiles import PROFILES
 from tests.test_rules import provisioning
 
 AS_ADDR, BASE_ADDR = Endpoint("127.0.0.1", 5070), Endpoint("127.0.0.2", 5060)
@@ -145,3 +146,24 @@ def test_capture_written_from_the_log_is_marked_and_judged_alike(tmp_path: Path)
     assert worst_by_rule(audit_file(path, AuditSettings())) == worst_by_rule(
         {"subscriptions": subs, "verdicts": capture}
     )
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_each_profile_is_caught_by_the_rule_the_catalogue_names(name: str) -> None:
+    """Every deviation the AS emulator can commit makes its rule report it; the conforming profiles pass."""
+    profile = PROFILES[name]
+    handsets = {u: Handset(u, "example.test") for u in ("1001", "1002")}
+    link = MemoryLink(ApplicationServer(AS_ADDR, profile=profile), Base(BASE_ADDR, AS_ADDR, handsets))
+    link.send(link.base.subscribe("1001"))
+    link.wait(1)
+    link.send(link.base.set_dnd("1001", True))
+    link.wait(1)
+    link.send(link.base.unsubscribe("1002"))  # an out-of-dialog Expires: 0
+    link.wait(40)  # past T_notify and Timer F: what never came will not come
+    link.send(link.base.dial("1001", "1002"))
+    verdicts = {rule: v.value for rule, v in worst(link).items()}
+    for rule, verdict in profile.catches:
+        assert verdicts[rule] == verdict, (rule, verdicts[rule])
+    if not profile.catches:
+        assert {v for v in verdicts.values()} <= {"pass", "not_applicable", "inconclusive"}, verdicts
+        assert verdicts["FKS-NTF-2"] == verdicts["FKS-TRM-1"] == verdicts["FKS-HS-3"] == "pass"

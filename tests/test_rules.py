@@ -584,3 +584,16 @@ def test_sip_1_unparsable_feature_sync_message_fails_at_capture_level() -> None:
     judgement, _ = judge([*f.observations, junk, other], AuditSettings())
     (capture,) = [r for r in judgement.capture if r.rule == "FKS-SIP-1"]
     assert capture.verdict is F and capture.frames == (99,)
+
+
+def test_ntf_1_a_later_requests_notify_does_not_count_as_the_initial_one() -> None:
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    f.at(1).subscribe(body=set_dnd(True))  # no initial NOTIFY came before this change request
+    f.respond()
+    n = f.notify([dnd_event(True)])
+    f.respond()
+    f.at(10).options()
+    result = verdicts(f.observations)["FKS-NTF-1"]
+    assert result.verdict is F and n not in result.frames

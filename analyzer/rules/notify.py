@@ -15,17 +15,23 @@ def grants(sub: Subscription) -> list[SubscribeTx]:
     return [tx for tx in sub.subscribes if tx.kind in (Kind.ESTABLISH, Kind.REFRESH) and tx.granted and tx.final]
 
 
-def initial_notifies(sub: Subscription, tx: SubscribeTx, ctx: Context) -> list[NotifyTx]:
-    """The NOTIFYs answering ``tx``: those within T_notify of its 2xx (the first one after it, if later)."""
+def window_end(sub: Subscription, tx: SubscribeTx, ctx: Context) -> float:
+    """Until when a NOTIFY answers ``tx``: T_notify after its 2xx, or the next SUBSCRIBE of the dialog if
+    sooner (what follows that one answers it, not ``tx``)."""
     assert tx.final is not None
     end = tx.final.time + ctx.options.notify_timeout
     following = [t.time for t in sub.subscribes if t.time > tx.time]
-    if following:
-        end = min(end, following[0])  # what comes after the next SUBSCRIBE answers that one
-    window = sub.notifies_between(tx.time, end)
+    return min(end, following[0]) if following else end
+
+
+def initial_notifies(sub: Subscription, tx: SubscribeTx, ctx: Context) -> list[NotifyTx]:
+    """The NOTIFYs answering ``tx``: those of its window (else the first one after it, when it came late)."""
+    window = sub.notifies_between(tx.time, window_end(sub, tx, ctx))
     if window:
         return window
-    later = [n for n in sub.notifies if n.time >= tx.time]
+    later = [
+        n for n in sub.notifies if n.time >= tx.time and not any(tx.time < t.time <= n.time for t in sub.subscribes)
+    ]
     return later[:1]
 
 
@@ -42,9 +48,9 @@ def ntf_1(sub: Subscription, ctx: Context) -> list[Finding]:
     limit = ctx.options.notify_timeout
     for tx in grants(sub):
         assert tx.final is not None
-        after = [n for n in sub.notifies if n.time >= tx.time]
+        after = initial_notifies(sub, tx, ctx)
         first = after[0] if after else None
-        deadline = tx.final.time + limit
+        deadline = window_end(sub, tx, ctx)
         if first is not None and first.time <= deadline:
             delay = max(0.0, first.time - tx.final.time)
             out.append(
