@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
     server.add_argument("--max-expires", type=int, default=3600, metavar="S", help="cap on granted Expires")
     server.add_argument("--profile", default="broadworks", choices=sorted(PROFILES), help="server behaviour to play")
+    server.add_argument("--portal", type=_endpoint, metavar="HOST:PORT", help="serve the Xsi-style portal here")
+    server.add_argument("--portal-token", metavar="TOKEN", help="bearer token (required beyond loopback)")
     base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
     base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
     base.add_argument("--provisioning", required=True, metavar="FILE", help="Gigaset provisioning file")
@@ -176,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "as":
             from peers.serve import run_as
 
-            return run_as(args.listen, args.users, args.max_expires, PROFILES[args.profile])
+            return run_as(
+                args.listen, args.users, args.max_expires, PROFILES[args.profile], args.portal, args.portal_token
+            )
         if args.command == "base":
             from peers.serve import run_base
 

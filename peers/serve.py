@@ -21,6 +21,7 @@ from analyzer.sip import SipError, parse_message
 from peers.broadworks import ApplicationServer
 from peers.features import FeatureState, Forward
 from peers.gigaset import Base, accounts_from
+from peers.portal import Portal, serve_portal
 from peers.profiles import Profile
 from peers.transport import UdpPeer
 
@@ -63,7 +64,14 @@ def log_line(direction: str, obs: Observation) -> None:
     print(f"{obs.time:.3f} {arrow} {peer} {summary}", flush=True)
 
 
-async def serve_as(listen: Endpoint, users: str | None, max_expires: int, profile: Profile) -> None:
+async def serve_as(
+    listen: Endpoint,
+    users: str | None,
+    max_expires: int,
+    profile: Profile,
+    portal: Endpoint | None = None,
+    portal_token: str | None = None,
+) -> None:
     passwords, states = load_users(users) if users else ({}, {})
     server = ApplicationServer(listen, passwords=passwords, max_expires=max_expires, states=states, profile=profile)
     peer = UdpPeer(server.receive, on_message=log_line)
@@ -73,18 +81,35 @@ async def serve_as(listen: Endpoint, users: str | None, max_expires: int, profil
     print(f"fks as: listening on udp {local} ({mode}; profile {profile.name})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    httpd = None
+    if portal is not None:
+        try:
+            httpd = serve_portal(Portal(server, time.time), peer.send, loop, portal.host, portal.port, portal_token)
+        except ValueError as exc:
+            peer.close()
+            raise UsersError(str(exc)) from None
+        print(f"fks as: portal on http://{portal.host}:{httpd.server_address[1]}", flush=True)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
+        if httpd is not None:
+            httpd.shutdown()
         peer.close()
         print("fks as: stopped", flush=True)
 
 
-def run_as(listen: Endpoint, users: str | None, max_expires: int, profile: Profile) -> int:
+def run_as(
+    listen: Endpoint,
+    users: str | None,
+    max_expires: int,
+    profile: Profile,
+    portal: Endpoint | None = None,
+    portal_token: str | None = None,
+) -> int:
     try:
-        asyncio.run(serve_as(listen, users, max_expires, profile))
+        asyncio.run(serve_as(listen, users, max_expires, profile, portal, portal_token))
     except UsersError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)
         return 2

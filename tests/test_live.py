@@ -22,6 +22,7 @@ import pytest
 
 from analyzer.audit import AuditSettings, judge
 from analyzer.observation import Endpoint
+from analyzer.rules.base import Options
 from analyzer.verdicts import Verdict
 from peers.gigaset import Base, Handset
 from peers.recorder import Recorder, can_sniff
@@ -302,6 +303,68 @@ def test_sipp_phone_against_fks_as(tmp_path: Path) -> None:
             "FKS-SIP-1",
         ):
             assert verdicts[rule] == "pass", (rule, audit)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def test_portal_change_reaches_the_handset(tmp_path: Path) -> None:
+    """A PUT on the Xsi-style portal of ``fks as`` becomes an unsolicited NOTIFY the rules accept (FKS-AS-1)."""
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--portal", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        lines = read_until(proc, "portal on")
+        host, port = re.search(r"udp ([\d.]+):(\d+)", lines[0]).groups()  # type: ignore[union-attr]
+        url = re.search(r"(http://\S+)", lines[1]).group(1)  # type: ignore[union-attr]
+        service = f"{url}/com.broadsoft.xsi-actions/v2.0/user/1001/services/CallForwardingNoAnswer"
+
+        def call(method: str, body: bytes = b"") -> tuple[int, bytes]:
+            request = urllib.request.Request(service, data=body or None, method=method)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read()
+
+        async def run() -> UdpPeer:
+            base = Base(Endpoint("127.0.0.1", 0), Endpoint(host, int(port)), {"1001": Handset("1001", "example.test")})
+            peer = UdpPeer(lambda data, src, now: base.receive(data, src, now))
+            base.local = await peer.start()
+            hs = base.handsets["1001"]
+            try:
+                peer.send(base.subscribe("1001"))
+                await peer.wait_until(lambda: hs.notified >= 1)
+                # The scenario's gap between subscribing and the portal change, longer than the T_notify the
+                # capture is judged with: FKS-AS-1 calls a NOTIFY unsolicited only outside that window.
+                await asyncio.sleep(0.3)
+                body = (
+                    b'<CallForwardingNoAnswer xmlns="http://schema.broadsoft.com/xsi"><active>true</active>'
+                    b"<forwardToPhoneNumber>1002</forwardToPhoneNumber><numberOfRings>3</numberOfRings>"
+                    b"</CallForwardingNoAnswer>"
+                )
+                assert (await asyncio.to_thread(call, "PUT", body))[0] == 200
+                await peer.wait_until(lambda: hs.view.forwards["CFNA"].active)
+                assert hs.view.forwards["CFNA"].target == "1002" and hs.view.forwards["CFNA"].rings == 3
+                status, xml = await asyncio.to_thread(call, "GET")
+                assert status == 200 and b"<numberOfRings>3</numberOfRings>" in xml
+                assert (await asyncio.to_thread(call, "PUT", b"<x><active>maybe</active></x>"))[0] == 400
+                assert (await asyncio.to_thread(call, "PUT", b'<!DOCTYPE x [<!ENTITY e "x">]><x/>'))[0] == 400
+            finally:
+                peer.close()
+            return peer
+
+        peer = asyncio.run(asyncio.wait_for(run(), 30))
+        judgement, _ = judge(peer.observations, AuditSettings(Options(notify_timeout=0.2)))
+        as_1 = [r for r in judgement.results() if r.rule == "FKS-AS-1"]
+        assert as_1 and as_1[0].verdict is Verdict.PASS and "CFNA -> 1002 after 3 rings" in as_1[0].detail
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
