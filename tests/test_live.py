@@ -368,3 +368,53 @@ def test_portal_change_reaches_the_handset(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
+
+
+def test_impairer_is_deterministic_from_its_seed() -> None:
+    from peers.impair import Impairer, Impairment
+
+    spec = Impairment(loss=0.3, duplicate=0.2, reorder=0.2, jitter=0.05, seed=11)
+    first, second = Impairer(spec), Impairer(spec)
+    runs = [[first.decide() for _ in range(200)], [second.decide() for _ in range(200)]]
+    assert runs[0] == runs[1]
+    assert 40 <= first.dropped <= 80 and first.duplicated > 10  # ~30 % loss, some duplicates
+    assert Impairer(Impairment(seed=1)).decide() == [0.0]
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_conversation_survives_loss_duplicates_and_reordering(seed: int) -> None:
+    """30 % loss, duplicates, reordering and jitter: retransmissions carry every flow through, no false fail."""
+    from peers.broadworks import ApplicationServer
+    from peers.impair import Impairment, UdpRelay
+
+    async def run() -> UdpPeer:
+        server = ApplicationServer(Endpoint("127.0.0.1", 0))
+        as_peer = UdpPeer(server.receive, t1=0.05)
+        server.local = await as_peer.start()
+        relay = UdpRelay(server.local, Impairment(loss=0.3, duplicate=0.1, reorder=0.1, jitter=0.02, seed=seed))
+        via = await relay.start()
+        base = Base(Endpoint("127.0.0.1", 0), via, {"1001": Handset("1001", "example.test")})
+        base_peer = UdpPeer(lambda data, src, now: base.receive(data, src, now), t1=0.05)
+        base.local = await base_peer.start()
+        hs = base.handsets["1001"]
+        try:
+            base_peer.send(base.subscribe("1001"))
+            await base_peer.wait_until(lambda: hs.notified >= 1 and hs.remote_tag is not None, timeout=10)
+            base_peer.send(base.set_dnd("1001", True))
+            await base_peer.wait_until(lambda: hs.view.dnd, timeout=10)
+            base_peer.send(base.unsubscribe("1001"))
+            await base_peer.wait_until(lambda: hs.ended, timeout=10)
+            await base_peer.wait_until(lambda: any(b"terminated" in o.data for o in base_peer.observations), timeout=10)
+            assert relay.impairer.dropped > 0
+        finally:
+            base_peer.close()
+            as_peer.close()
+            relay.close()
+        return base_peer
+
+    peer = asyncio.run(asyncio.wait_for(run(), 60))
+    judgement, _ = judge(peer.observations, AuditSettings())
+    fired = {r.rule: r for r in judgement.results() if r.verdict is not Verdict.NOT_APPLICABLE}
+    false_fails = {rule: r.detail for rule, r in fired.items() if r.verdict is Verdict.FAIL}
+    assert not false_fails
+    assert fired["FKS-HS-3"].verdict is Verdict.PASS and fired["FKS-RSP-1"].verdict is Verdict.PASS
