@@ -1,25 +1,30 @@
 """A BroadWorks-like Application Server for ``as-feature-event``, sans-IO: datagrams in, datagrams out.
 
 ``ApplicationServer.receive(data, src, now)`` returns the messages to send (``Outgoing``); a transport moves
-them. What it does (PROTOCOL.md "The flows"): 200 OK with Expires capped at ``max_expires``, then the full
-state as one ``multipart/mixed`` NOTIFY; a body-less refresh -> full state again; a change request
-(SetDoNotDisturb / SetForwarding in a SUBSCRIBE) -> 200 and a confirming NOTIFY to every subscription of
-that user (400 for an invalid document); ``Expires: 0`` -> 200 and a final ``terminated`` NOTIFY; a FAC
-INVITE (``*78`` ...) -> the change and its NOTIFY; ``portal_change`` -> unsolicited NOTIFYs. With
-passwords configured, requests are challenged with digest (401, MD5, qop=auth). A retransmitted request
-gets the cached response again, never a second transaction.
+them. What it does (PROTOCOL.md "The flows"):
+- 200 OK with Expires capped at ``max_expires``, then the full state as one ``multipart/mixed`` NOTIFY;
+  a body-less refresh gets the full state again; an out-of-dialog ``Expires: 0`` (a fetch) gets the state
+  and a terminated NOTIFY;
+- a change request (SetDoNotDisturb / SetForwarding in a SUBSCRIBE) gets 200 and a confirming NOTIFY on
+  every subscription of that user; an invalid document gets 400; a ``policy`` may refuse or override;
+- ``Expires: 0`` in a dialog gets 200 and a final ``terminated`` NOTIFY;
+- a FAC INVITE (``*78`` ...) changes the state and notifies it; ``portal_change`` does the same for the web
+  portal (``peers/portal.py``);
+- with passwords configured, SUBSCRIBE and REGISTER are challenged with digest (401, MD5, qop=auth);
+- a retransmitted request gets the cached response again, never a second transaction;
+- ``profile`` (``peers/profiles.py``) reproduces other servers' behaviour and single deviations.
 
-Not yet here (see the live-peers issue): profiles reproducing other servers, SHA-256, nonce expiry,
-subscription expiry timers, per-feature NOTIFYs, the HTTP portal.
+Not yet here: SHA-256 and nonce expiry, subscription expiry timers, challenged FAC INVITEs, TCP.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from analyzer.dialogs import PACKAGE
-from analyzer.documents import MEDIA_TYPE, DocumentError, parse_document
+from analyzer.documents import MEDIA_TYPE, DocumentError, FeatureDocument, parse_document
 from analyzer.fac import DEFAULT_FACS, Fac, match_fac
 from analyzer.observation import Endpoint
 from analyzer.sip import (
@@ -62,6 +67,9 @@ class ApplicationServer:
     facs: dict[str, Fac] = field(default_factory=lambda: dict(DEFAULT_FACS))
     realm: str = "example.test"
     profile: Profile = PROFILES["broadworks"]
+    # The AS has the last word on a handset change: None accepts it, an int refuses it with that status,
+    # a document applies that state instead (the confirming NOTIFY then reports what was applied).
+    policy: Callable[[str, FeatureDocument], FeatureDocument | int | None] = lambda user, doc: None
     states: dict[str, FeatureState] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], Subscription] = field(default_factory=dict)
     _answered: dict[tuple[str, str, Endpoint], bytes] = field(default_factory=dict)
@@ -182,7 +190,10 @@ class ApplicationServer:
             return [self._response(msg, src, 415 if "Content-Type" in str(exc) else 400, "Bad Request")]
         if doc.kind != "request" or doc.worst == "fail":
             return [self._response(msg, src, 400, "Bad Request")]
-        feature = self.state(user).apply(doc)
+        decision = self.policy(user, doc)
+        if isinstance(decision, int):
+            return [self._response(msg, src, decision, "Forbidden" if decision == 403 else "Refused")]
+        feature = self.state(user).apply(decision or doc)
         if sub is not None:
             sub.expires_at = now + granted
         tag = sub.local_tag if sub else f"as{next(self._counter)}"

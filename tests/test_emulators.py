@@ -167,3 +167,36 @@ def test_each_profile_is_caught_by_the_rule_the_catalogue_names(name: str) -> No
     if not profile.catches:
         assert {v for v in verdicts.values()} <= {"pass", "not_applicable", "inconclusive"}, verdicts
         assert verdicts["FKS-NTF-2"] == verdicts["FKS-TRM-1"] == verdicts["FKS-HS-3"] == "pass"
+
+
+def test_policy_refuses_or_overrides_a_handset_change() -> None:
+    from analyzer.documents import build_document, parse_document
+
+    refusing = pair()
+    refusing.server.policy = lambda user, doc: 403
+    refusing.send(refusing.base.subscribe("1001"))
+    refusing.send(refusing.base.set_dnd("1001", True))
+    assert verdict_of(refusing, "FKS-HS-2") is Verdict.FAIL and refusing.server.state("1001").dnd is False
+
+    overriding = pair()
+    applied = build_document(
+        "SetForwarding", device="1001", forwarding_type="forwardNoAns", active=True, target="1099", ring_count=2
+    )
+    overriding.server.policy = lambda user, doc: parse_document(applied)
+    overriding.send(overriding.base.subscribe("1001"))
+    overriding.send(overriding.base.set_forward("1001", "CFNA", True, "1002", 4))
+    assert verdict_of(overriding, "FKS-HS-3") is Verdict.WARN  # the AS has the last word: a warn, not a fail
+    assert overriding.base.handsets["1001"].view.forwards["CFNA"].target == "1099"
+
+
+def test_250_handsets_from_one_base_address() -> None:
+    """The N870 maximum: every enabled account of one base subscribes and gets its state."""
+    users = [f"{2000 + i}" for i in range(250)]
+    link = pair(users=tuple(users))
+    for user in users:
+        link.send(link.base.subscribe(user))
+    assert len(link.server.subscriptions) == 250
+    assert all(h.notified == 1 for h in link.base.handsets.values())
+    judgement, _ = judge(link.observations, AuditSettings())
+    assert len(judgement.subscriptions) == 250
+    assert not [r for r in judgement.results() if r.verdict is Verdict.FAIL]
