@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from scapy.layers.inet import UDP
+from scapy.layers.inet import IP, UDP
 from scapy.packet import Packet
 from scapy.sendrecv import AsyncSniffer
 from scapy.utils import PcapNgWriter
@@ -55,6 +55,8 @@ class Recorder:
         )
 
     def _wanted(self, pkt: Packet) -> bool:
+        if IP in pkt and (pkt[IP].frag > 0 or pkt[IP].flags.MF):
+            return True  # a fragment: only the first carries the UDP header; tshark reassembles them
         return UDP in pkt and (pkt[UDP].sport in self.ports or pkt[UDP].dport in self.ports)
 
     def _keep(self, pkt: Packet) -> None:

@@ -135,3 +135,35 @@ class UdpPeer(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors on loopback: nothing to do
         pass
+
+
+@dataclass
+class ScapyUdpPeer(UdpPeer):
+    """Like ``UdpPeer``, but every datagram leaves as a packet crafted with scapy, so a scenario controls the
+    wire: ``ttl``, IP fragmentation (``fragsize``), a wrong UDP checksum (``bad_checksum``). Receiving stays
+    on the bound socket, so the kernel never answers with ICMP errors. Needs root or CAP_NET_RAW.
+    """
+
+    ttl: int = 64
+    fragsize: int | None = None
+    bad_checksum: bool = False
+
+    def _send(self, out: Outgoing) -> None:
+        from scapy.layers.inet import IP, UDP, fragment
+        from scapy.packet import Raw
+        from scapy.supersocket import L3RawSocket
+
+        if self._transport is None:
+            raise RuntimeError("peer not started")
+        pkt = IP(src=self.local.host, dst=out.dst.host, ttl=self.ttl) / UDP(sport=self.local.port, dport=out.dst.port)
+        pkt = pkt / Raw(out.data)
+        if self.bad_checksum:
+            pkt[UDP].chksum = 0xBAD
+        packets = fragment(pkt, self.fragsize) if self.fragsize and len(pkt) > self.fragsize else [pkt]
+        sock = L3RawSocket()
+        try:
+            for p in packets:
+                sock.send(p)
+        finally:
+            sock.close()
+        self._record("send", self.local, out.dst, out.data)

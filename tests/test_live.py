@@ -418,3 +418,43 @@ def test_conversation_survives_loss_duplicates_and_reordering(seed: int) -> None
     false_fails = {rule: r.detail for rule, r in fired.items() if r.verdict is Verdict.FAIL}
     assert not false_fails
     assert fired["FKS-HS-3"].verdict is Verdict.PASS and fired["FKS-RSP-1"].verdict is Verdict.PASS
+
+
+@pytest.mark.skipif(not can_sniff(), reason="crafting and capturing packets needs root or CAP_NET_RAW")
+def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path) -> None:
+    """The AS sends through scapy with 400-byte IP fragments: the base's kernel reassembles, tshark too."""
+    from analyzer.audit import audit_file, worst_by_rule
+    from peers.broadworks import ApplicationServer
+    from peers.transport import ScapyUdpPeer
+
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+
+    async def run() -> tuple[UdpPeer, Recorder]:
+        server = ApplicationServer(Endpoint("127.0.0.1", 0))
+        as_peer = ScapyUdpPeer(server.receive, fragsize=400, ttl=3)
+        server.local = await as_peer.start()
+        base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")})
+        base_peer = UdpPeer(lambda data, src, now: base.receive(data, src, now))
+        base.local = await base_peer.start()
+        recorder = Recorder([server.local.port, base.local.port])
+        await asyncio.to_thread(recorder.start)
+        hs = base.handsets["1001"]
+        try:
+            base_peer.send(base.subscribe("1001"))
+            await base_peer.wait_until(lambda: hs.notified >= 1)
+            await as_peer.wait_until(lambda: as_peer.observations[-1].data.startswith(b"SIP/2.0 200"))
+        finally:
+            base_peer.close()
+            as_peer.close()
+        await asyncio.to_thread(recorder.wait_for, 3 + 3)  # SUBSCRIBE, 200, 200 to NOTIFY, 3+ NOTIFY fragments
+        recorder.stop()
+        return base_peer, recorder
+
+    base_peer, recorder = asyncio.run(asyncio.wait_for(run(), 30))
+    notify = next(o for o in base_peer.observations if o.data.startswith(b"NOTIFY"))
+    assert len(notify.data) > 1200  # the multipart NOTIFY: it had to be fragmented
+    fragments = [p for p in recorder.packets if p.haslayer("IP") and (p["IP"].flags.MF or p["IP"].frag)]
+    assert len(fragments) >= 3 and all(p["IP"].ttl == 3 for p in fragments)
+    audit = audit_file(recorder.write(tmp_path / "fragments.pcapng"), AuditSettings())
+    assert audit["sip_messages"] == 4 and worst_by_rule(audit)["FKS-NTF-2"] == "pass"
