@@ -41,6 +41,7 @@ class Handset:
     notified: int = 0
     refresh_at: float | None = None  # when to refresh: 80 % into the granted expiry
     ended: bool = False  # an unsubscribe was granted
+    remote_cseq: int | None = None  # the highest NOTIFY CSeq seen (RFC 3261 12.2.2)
 
     @property
     def aor(self) -> str:
@@ -151,9 +152,15 @@ class Base:
             return [Outgoing(self._answer(msg, 405, "Method Not Allowed"), src)]
         if hs is None or msg.to_tag != hs.tag:
             return [Outgoing(self._answer(msg, 481, "Call/Transaction Does Not Exist"), src)]
-        hs.notified += 1
-        hs.remote_tag = hs.remote_tag or msg.from_tag
-        self._update_view(hs, msg)
+        cseq = msg.cseq_number or 0
+        if hs.remote_cseq is not None and cseq < hs.remote_cseq:
+            # RFC 3261 12.2.2: an older request arriving late (reordered) must not roll the state back
+            return [Outgoing(self._answer(msg, 500, "Server Internal Error"), src)]
+        if cseq != hs.remote_cseq:  # a retransmission (same CSeq) is answered again, not applied again
+            hs.remote_cseq = cseq
+            hs.notified += 1
+            hs.remote_tag = hs.remote_tag or msg.from_tag
+            self._update_view(hs, msg)
         return [Outgoing(self._answer(msg, 200, "OK"), src)]
 
     def _update_view(self, hs: Handset, msg: SipMessage) -> None:

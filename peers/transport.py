@@ -50,6 +50,7 @@ class UdpPeer(asyncio.DatagramProtocol):
     _transport: asyncio.DatagramTransport | None = None
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         loop = asyncio.get_running_loop()
@@ -68,14 +69,26 @@ class UdpPeer(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
 
+    @property
+    def idle(self) -> bool:
+        """No request of ours is waiting for its final response (every client transaction is complete)."""
+        return not self._pending
+
     # -- records -------------------------------------------------------------------------------------------
     def _record(self, direction: str, src: Endpoint, dst: Endpoint, data: bytes) -> None:
         obs = Observation(len(self.observations) + 1, time.time(), src, dst, "udp", data)
         self.observations.append(obs)
         if self.on_message:
             self.on_message(direction, obs)
-        if self._changed is not None:
-            asyncio.get_running_loop().create_task(self._notify_waiters())
+        self._wake()
+
+    def _wake(self) -> None:
+        """Re-check the waiters' conditions soon (the task is kept until done: the loop holds tasks weakly)."""
+        if self._changed is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._notify_waiters())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _notify_waiters(self) -> None:
         assert self._changed is not None
@@ -112,6 +125,7 @@ class UdpPeer(asyncio.DatagramProtocol):
         loop = asyncio.get_running_loop()
         if loop.time() >= pending.deadline:
             del self._pending[branch]  # Timer F: the transaction failed; the rules will say so
+            self._wake()
             return
         self._send(pending.outgoing)
         pending.interval = min(pending.interval * 2, T2)

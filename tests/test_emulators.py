@@ -200,3 +200,21 @@ def test_250_handsets_from_one_base_address() -> None:
     judgement, _ = judge(link.observations, AuditSettings())
     assert len(judgement.subscriptions) == 250
     assert not [r for r in judgement.results() if r.verdict is Verdict.FAIL]
+
+
+def test_a_late_older_notify_does_not_roll_the_view_back() -> None:
+    """RFC 3261 12.2.2 under reordering: the older NOTIFY gets 500; a retransmission is answered, not reapplied."""
+    server = ApplicationServer(AS_ADDR)
+    base = Base(BASE_ADDR, AS_ADDR, {"1001": Handset("1001", "example.test")})
+    link = MemoryLink(server, base)
+    subscribe = base.subscribe("1001")
+    ok, initial = server.receive(subscribe.data, BASE_ADDR, 1.0)
+    base.receive(ok.data, AS_ADDR)
+    change = base.set_dnd("1001", True)
+    _, confirm = server.receive(change.data, BASE_ADDR, 2.0)
+    assert base.receive(confirm.data, AS_ADDR)[0].data.startswith(b"SIP/2.0 200")
+    assert base.receive(initial.data, AS_ADDR)[0].data.startswith(b"SIP/2.0 500")  # late, older
+    assert base.receive(confirm.data, AS_ADDR)[0].data.startswith(b"SIP/2.0 200")  # retransmitted
+    hs = base.handsets["1001"]
+    assert hs.view.dnd is True and hs.notified == 1
+    assert link.observations == []

@@ -231,7 +231,7 @@ def test_udp_requests_are_retransmitted_until_answered() -> None:
         silent.sendto(reply, addr)
         await peer.wait_until(lambda: any(o.data.startswith(b"SIP/2.0 200") for o in peer.observations))
         times = [o.time for o in peer.observations if o.data.startswith(b"SUBSCRIBE")]
-        stopped = not peer._pending
+        stopped = peer.idle
         peer.close()
         silent.close()
         return times, stopped
@@ -398,12 +398,13 @@ def test_conversation_survives_loss_duplicates_and_reordering(seed: int) -> None
         base.local = await base_peer.start()
         hs = base.handsets["1001"]
         try:
+            # each step waits until the base's transactions are complete: under loss a 200 can trail the NOTIFY
             base_peer.send(base.subscribe("1001"))
-            await base_peer.wait_until(lambda: hs.notified >= 1 and hs.remote_tag is not None, timeout=10)
+            await base_peer.wait_until(lambda: hs.notified >= 1 and base_peer.idle, timeout=10)
             base_peer.send(base.set_dnd("1001", True))
-            await base_peer.wait_until(lambda: hs.view.dnd, timeout=10)
+            await base_peer.wait_until(lambda: hs.view.dnd and base_peer.idle, timeout=10)
             base_peer.send(base.unsubscribe("1001"))
-            await base_peer.wait_until(lambda: hs.ended, timeout=10)
+            await base_peer.wait_until(lambda: hs.ended and base_peer.idle, timeout=10)
             await base_peer.wait_until(lambda: any(b"terminated" in o.data for o in base_peer.observations), timeout=10)
             assert relay.impairer.dropped > 0
         finally:
@@ -447,7 +448,12 @@ def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path)
         finally:
             base_peer.close()
             as_peer.close()
-        await asyncio.to_thread(recorder.wait_for, 3 + 3)  # SUBSCRIBE, 200, 200 to NOTIFY, 3+ NOTIFY fragments
+        from scapy.layers.inet import IP, UDP, fragment
+        from scapy.packet import Raw
+
+        notify = next(o.data for o in base_peer.observations if o.data.startswith(b"NOTIFY"))
+        pieces = len(fragment(IP(dst="127.0.0.1") / UDP() / Raw(notify), 400))
+        assert await asyncio.to_thread(recorder.wait_for, 3 + pieces)  # SUBSCRIBE, 200, 200 + the fragments
         recorder.stop()
         return base_peer, recorder
 
