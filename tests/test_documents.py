@@ -195,3 +195,9 @@ def test_unknown_children_are_ignored() -> None:
     extra = b"<monitorCrossRefID>7</monitorCrossRefID><extensions><privateData/></extensions></DoNotDisturbEvent>"
     doc = parse_document(dnd_event(True).replace(b"</DoNotDisturbEvent>", extra))
     assert doc.problems == () and doc.dnd is True
+
+
+def test_utf7_cannot_smuggle_a_dtd() -> None:
+    doc = b'<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE d +AFs-+ADw-!ENTITY x +ACI-y+ACI-+AD4-+AF0-+AD4-<d/>'
+    with pytest.raises(DocumentError, match="UTF-7"):
+        parse_document(doc)
