@@ -565,6 +565,25 @@ def build_message(
     return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8") + body
 
 
+def response_to(
+    request: SipMessage,
+    status: int,
+    reason: str,
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    to_tag: str | None = None,
+) -> bytes:
+    """A response to ``request`` (RFC 3261 section 8.2.6.2): its Via, From, To, Call-ID and CSeq copied, a To
+    tag added when given and missing, then ``headers``."""
+    out = [("Via", via) for via in request.headers.get_all("Via")]
+    to = request.headers.get("To") or ""
+    if to_tag and ";tag=" not in to.replace(" ", ""):
+        to += f";tag={to_tag}"
+    out += [("From", request.headers.get("From") or ""), ("To", to)]
+    out += [("Call-ID", request.call_id or ""), ("CSeq", request.headers.get("CSeq") or "")]
+    return build_message(f"SIP/2.0 {status} {reason}", [*out, *headers])
+
+
 # -- multipart/mixed (RFC 2046 section 5.1) --------------------------------------------------------------
 
 

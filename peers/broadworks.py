@@ -36,6 +36,7 @@ from analyzer.sip import (
     build_multipart,
     parse_digest,
     parse_message,
+    response_to,
     uri_user,
     verify_authorization,
 )
@@ -238,20 +239,9 @@ class ApplicationServer:
         extra: list[tuple[str, object]] | None = None,
         to_tag: str | None = None,
     ) -> Outgoing:
-        headers = Headers()
-        for via in msg.headers.get_all("Via"):
-            headers.add("Via", via)
-        headers.add("From", msg.headers.get("From") or "")
-        to = msg.headers.get("To") or ""
-        if status > 100 and ";tag=" not in to:
-            to += f";tag={to_tag or 'as' + str(next(self._counter))}"
-        headers.add("To", to)
-        headers.add("Call-ID", msg.call_id or "")
-        headers.add("CSeq", msg.headers.get("CSeq") or "")
-        headers.add("Server", "fks BroadWorks-like AS")
-        for name, value in extra or []:
-            headers.add(name, str(value))
-        return Outgoing(build_message(f"SIP/2.0 {status} {reason}", list(headers)), src)
+        headers = [("Server", "fks BroadWorks-like AS"), *((n, str(v)) for n, v in extra or [])]
+        tag = to_tag or f"as{next(self._counter)}"
+        return Outgoing(response_to(msg, status, reason, headers, to_tag=tag), src)
 
     def _notify(self, sub: Subscription, docs: list[bytes], state: str, now: float) -> Outgoing:
         sub.cseq += 1

@@ -18,7 +18,7 @@ from analyzer.dialogs import PACKAGE
 from analyzer.documents import MEDIA_TYPE, build_document
 from analyzer.observation import Endpoint
 from analyzer.provisioning import Provisioning
-from analyzer.sip import SipError, SipMessage, build_authorization, build_message, parse_message
+from analyzer.sip import SipError, SipMessage, build_authorization, build_message, parse_message, response_to
 from peers.features import FORWARDING, FeatureState
 from peers.outgoing import Outgoing
 
@@ -205,6 +205,4 @@ class Base:
         return Outgoing(data, self.server, request=True)
 
     def _answer(self, msg: SipMessage, status: int, reason: str) -> bytes:
-        names = ("Via", "From", "To", "Call-ID", "CSeq")
-        headers = [(n, v) for n, v in msg.headers if n in names]
-        return build_message(f"SIP/2.0 {status} {reason}", [*headers, ("User-Agent", self.user_agent)])
+        return response_to(msg, status, reason, [("User-Agent", self.user_agent)])

@@ -275,3 +275,16 @@ def test_multipart_round_trip(bodies: list[bytes]) -> None:
 def test_multipart_arbitrary_bytes_raise_only_sip_error(data: bytes, boundary: str) -> None:
     with contextlib.suppress(SipError):
         parse_multipart(data, boundary)
+
+
+def test_response_to_copies_the_transaction_headers() -> None:
+    from analyzer.sip import response_to
+
+    request = parse_message(
+        SUBSCRIBE.replace(b"Via: SIP/2.0/UDP", b"Via: SIP/2.0/UDP p;branch=z9hG4bK-0\r\nVia: SIP/2.0/UDP")
+    )
+    response = parse_message(response_to(request, 200, "OK", [("Expires", "60")], to_tag="as1"))
+    assert (response.status, response.to_tag, response.expires, response.problems) == (200, "as1", 60, [])
+    assert response.headers.get_all("Via") == request.headers.get_all("Via") and response.cseq == request.cseq
+    again = parse_message(response_to(response, 200, "OK", to_tag="other"))  # an existing tag is kept
+    assert again.to_tag == "as1"
