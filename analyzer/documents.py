@@ -42,9 +42,7 @@ _KNOWN_CHILDREN = {
 }
 _DECLARATIONS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 # UTF-7 writes "<" as "+ADw-": a DTD in it escapes the byte scan above, so such documents are refused.
-_UTF7 = re.compile(
-    rb"""^[^>]{0,200}?encoding\s*=\s*["']\s*(?:utf-?7|unicode-1-1-utf-7|csunicode11utf7)""", re.I
-)
+_UTF7 = re.compile(rb"""^[^>]{0,200}?encoding\s*=\s*["']\s*(?:utf-?7|unicode-1-1-utf-7|csunicode11utf7)""", re.I)
 _XML_DECL = re.compile(rb"<\?xml[\s?]")
 
 
@@ -171,9 +169,7 @@ def parse_document(data: bytes, *, max_bytes: int = 1_000_000) -> FeatureDocumen
     try:
         root = etree.fromstring(data, _parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
-        raise DocumentError(
-            f"not well-formed XML: {str(exc).splitlines()[0] if str(exc) else 'parse error'}"
-        ) from None
+        raise DocumentError(f"not well-formed XML: {str(exc).splitlines()[0] if str(exc) else 'parse error'}") from None
     except etree.LxmlError as exc:
         raise DocumentError(f"unreadable XML: {exc}") from None
     if root is None:
@@ -186,9 +182,7 @@ def _check(root: etree._Element) -> FeatureDocument:
     namespace = etree.QName(root).namespace
     problems: list[Problem] = []
     if namespace == NS_HYPHENLESS:
-        problems.append(
-            Problem("warn", "hyphenless namespace ecmainternational.org (tolerated by some phones)")
-        )
+        problems.append(Problem("warn", "hyphenless namespace ecmainternational.org (tolerated by some phones)"))
     elif namespace is None:
         problems.append(Problem("warn", "no namespace (expected ECMA-323 ed3)"))
     elif namespace != NS:
@@ -206,9 +200,7 @@ def _check(root: etree._Element) -> FeatureDocument:
     state = _boolean(children.get(flag), flag, problems)
     ftype = _text(children.get("forwardingType")) if target_name else None
     if ftype is not None and ftype not in FORWARDING_TYPES:
-        problems.append(
-            Problem("fail", f"forwardingType {ftype!r} is not one of {', '.join(FORWARDING_TYPES)}")
-        )
+        problems.append(Problem("fail", f"forwardingType {ftype!r} is not one of {', '.join(FORWARDING_TYPES)}"))
     target = _text(children.get(target_name)) if target_name else None
     if target_name and state is True and not target:
         problems.append(Problem("fail", f"{target_name} is empty while {flag} is true"))
@@ -276,9 +268,7 @@ def build_document(
     if root not in _SHAPES:
         raise ValueError(f"unknown root {root}")
     flag, target_name, _ = _SHAPES[root]
-    el = etree.Element(
-        f"{{{namespace}}}{root}" if namespace else root, nsmap={None: namespace} if namespace else None
-    )
+    el = etree.Element(f"{{{namespace}}}{root}" if namespace else root, nsmap={None: namespace} if namespace else None)
 
     def add(name: str, text: str) -> None:
         child = etree.SubElement(el, f"{{{namespace}}}{name}" if namespace else name)
