@@ -41,6 +41,7 @@ class Handset:
     notified: int = 0
     refresh_at: float | None = None  # when to refresh: 80 % into the granted expiry
     ended: bool = False  # an unsubscribe was granted
+    terminated: bool = False  # a NOTIFY said Subscription-State: terminated
     remote_cseq: int | None = None  # the highest NOTIFY CSeq seen (RFC 3261 12.2.2)
 
     @property
@@ -160,6 +161,7 @@ class Base:
             hs.remote_cseq = cseq
             hs.notified += 1
             hs.remote_tag = hs.remote_tag or msg.from_tag
+            hs.terminated = (msg.headers.get("Subscription-State") or "").strip().lower().startswith("terminated")
             self._update_view(hs, msg)
         return [Outgoing(self._answer(msg, 200, "OK"), src)]
 

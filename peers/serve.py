@@ -147,8 +147,8 @@ async def serve_base(
         active = [hs for hs in handsets.values() if hs.remote_tag]
         for hs in active:
             peer.send(base.unsubscribe(hs.user))
-        with contextlib.suppress(TimeoutError):  # answer challenges to the unsubscribes, for at most 5 s
-            await peer.wait_until(lambda: all(hs.ended for hs in active), timeout=5.0)
+        with contextlib.suppress(TimeoutError):  # challenges, the 2xx and the final NOTIFY: at most 5 s
+            await peer.wait_until(lambda: all(hs.ended and hs.terminated for hs in active) and peer.idle, 5.0)
     finally:
         peer.close()
         print("fks base: stopped", flush=True)

@@ -41,42 +41,18 @@ class _Pending:
 
 
 @dataclass
-class UdpPeer(asyncio.DatagramProtocol):
+class _Peer:
+    """What every transport shares: the handler, the message log, and waiting on what the log shows."""
+
     handler: Handler
     on_message: Callable[[str, Observation], None] | None = None
-    t1: float = T1
     observations: list[Observation] = field(default_factory=list)
     local: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 0))
-    _transport: asyncio.DatagramTransport | None = None
-    _pending: dict[str, _Pending] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        loop = asyncio.get_running_loop()
-        self._changed = asyncio.Condition()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
-        self._transport = transport  # type: ignore[assignment]
-        sockname = transport.get_extra_info("sockname")
-        self.local = Endpoint(sockname[0], sockname[1])
-        return self.local
-
-    def close(self) -> None:
-        for pending in self._pending.values():
-            if pending.timer:
-                pending.timer.cancel()
-        self._pending.clear()
-        if self._transport is not None:
-            self._transport.close()
-
-    @property
-    def idle(self) -> bool:
-        """No request of ours is waiting for its final response (every client transaction is complete)."""
-        return not self._pending
-
-    # -- records -------------------------------------------------------------------------------------------
-    def _record(self, direction: str, src: Endpoint, dst: Endpoint, data: bytes) -> None:
-        obs = Observation(len(self.observations) + 1, time.time(), src, dst, "udp", data)
+    def _record(self, direction: str, src: Endpoint, dst: Endpoint, data: bytes, transport: str = "udp") -> None:
+        obs = Observation(len(self.observations) + 1, time.time(), src, dst, transport, data)
         self.observations.append(obs)
         if self.on_message:
             self.on_message(direction, obs)
@@ -100,6 +76,44 @@ class UdpPeer(asyncio.DatagramProtocol):
         assert self._changed is not None
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    def _handle(self, data: bytes, src: Endpoint) -> None:
+        try:
+            self.send(self.handler(data, src, time.time()))
+        except Exception:  # a peer's defect on one message must not stop the others, nor go unseen
+            _log.exception("peer failed on a message from %s", src)
+
+    def send(self, outgoing: list[Outgoing] | Outgoing) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class UdpPeer(_Peer, asyncio.DatagramProtocol):
+    t1: float = T1
+    _transport: asyncio.DatagramTransport | None = None
+    _pending: dict[str, _Pending] = field(default_factory=dict)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        loop = asyncio.get_running_loop()
+        self._changed = asyncio.Condition()
+        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        self._transport = transport  # type: ignore[assignment]
+        sockname = transport.get_extra_info("sockname")
+        self.local = Endpoint(sockname[0], sockname[1])
+        return self.local
+
+    def close(self) -> None:
+        for pending in self._pending.values():
+            if pending.timer:
+                pending.timer.cancel()
+        self._pending.clear()
+        if self._transport is not None:
+            self._transport.close()
+
+    @property
+    def idle(self) -> bool:
+        """No request of ours is waiting for its final response (every client transaction is complete)."""
+        return not self._pending
 
     # -- sending -------------------------------------------------------------------------------------------
     def send(self, outgoing: list[Outgoing] | Outgoing) -> None:
@@ -142,10 +156,7 @@ class UdpPeer(asyncio.DatagramProtocol):
                 if pending.timer:
                     pending.timer.cancel()
                 del self._pending[branch or ""]
-        try:
-            self.send(self.handler(data, src, time.time()))
-        except Exception:  # a peer's defect on one datagram must not stop the others, nor go unseen
-            _log.exception("peer failed on a datagram from %s", src)
+        self._handle(data, src)
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors on loopback: nothing to do
         pass

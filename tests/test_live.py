@@ -99,25 +99,58 @@ def test_fks_as_rejects_a_bad_users_file(tmp_path: Path) -> None:
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
 
 
-def read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 15.0) -> list[str]:
-    """Lines of ``proc``'s stdout up to the first that matches ``pattern`` (AssertionError after ``timeout``)."""
-    import select
-    import time
+class Lines:
+    """A process's stdout, line by line, read in a thread: ``select`` on a buffered pipe would miss lines
+    already pulled into Python's buffer."""
 
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if re.search(pattern, line):
-            return lines
-    raise AssertionError(f"no line matching {pattern!r} within {timeout} s; got {lines}")
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        import queue
+        import threading
+
+        self.proc = proc
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.queue.put(line.rstrip("\n"))
+        self.queue.put(None)
+
+    def until(self, pattern: str, timeout: float = 15.0) -> list[str]:
+        """Lines up to the first matching ``pattern`` (AssertionError after ``timeout``)."""
+        import queue
+        import time
+
+        lines: list[str] = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            lines.append(line)
+            if re.search(pattern, line):
+                return lines
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s; got {lines}")
+
+    def rest(self) -> list[str]:
+        """Every remaining line, once the process has ended."""
+        out = []
+        while (line := self.queue.get(timeout=10)) is not None:
+            out.append(line)
+        return out
+
+
+_LINES: dict[int, Lines] = {}
+
+
+def read_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 15.0) -> list[str]:
+    if proc.pid not in _LINES:
+        _LINES[proc.pid] = Lines(proc)
+    return _LINES[proc.pid].until(pattern, timeout)
 
 
 def test_fks_base_against_fks_as_both_processes(fks_as: tuple[Endpoint, subprocess.Popen[str]], tmp_path: Path) -> None:
@@ -153,9 +186,11 @@ def test_fks_base_against_fks_as_both_processes(fks_as: tuple[Endpoint, subproce
         seen = read_until(as_proc, r"<- .* 200 OK \(NOTIFY\)")
         assert any("SUBSCRIBE [1001]" in line for line in seen) and not any("[1002]" in line for line in seen)
         base.send_signal(signal.SIGINT)
-        seen = read_until(as_proc, r"-> .* NOTIFY")  # the terminating NOTIFY after the base's unsubscribe
-        out, err = base.communicate(timeout=10)
-        assert base.returncode == 0 and out.rstrip().endswith("fks base: stopped") and "Traceback" not in err
+        read_until(as_proc, r"<- .* 200 OK \(NOTIFY\)")  # the base answered the terminating NOTIFY
+        base.wait(timeout=10)
+        rest = _LINES[base.pid].rest()
+        err = base.stderr.read() if base.stderr else ""
+        assert base.returncode == 0 and rest[-1] == "fks base: stopped" and "Traceback" not in err
     finally:
         if base.poll() is None:
             base.kill()

@@ -288,3 +288,44 @@ def test_response_to_copies_the_transaction_headers() -> None:
     assert response.headers.get_all("Via") == request.headers.get_all("Via") and response.cseq == request.cseq
     again = parse_message(response_to(response, 200, "OK", to_tag="other"))  # an existing tag is kept
     assert again.to_tag == "as1"
+
+
+def test_stream_framer_several_per_read_and_one_over_reads() -> None:
+    from analyzer.sip import StreamFramer
+
+    one = build_message("OPTIONS sip:a@b SIP/2.0", [("Call-ID", "1")], b"body-1")
+    two = build_message("OPTIONS sip:a@b SIP/2.0", [("l", "0"), ("Call-ID", "2")], content_length=False)
+    framer = StreamFramer()
+    assert framer.feed(b"\r\n\r\n" + one + two[:10]) == [one]  # keep-alives skipped, the rest waits
+    assert framer.pending == 10 and framer.feed(two[10:]) == [two] and framer.pending == 0
+    with pytest.raises(SipError, match="not a number"):
+        StreamFramer().feed(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: x\r\n\r\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bodies=st.lists(st.binary(max_size=200), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(min_value=1, max_value=50), max_size=40),
+)
+def test_stream_framer_reassembles_any_chunking(bodies: list[bytes], cuts: list[int]) -> None:
+    from analyzer.sip import StreamFramer
+
+    messages = [build_message("NOTIFY sip:a@b SIP/2.0", [("Call-ID", str(i))], b) for i, b in enumerate(bodies)]
+    stream = b"".join(messages)
+    framer, got, pos = StreamFramer(), [], 0
+    for cut in cuts:
+        got += framer.feed(stream[pos : pos + cut])
+        pos += cut
+    got += framer.feed(stream[pos:])
+    assert got == messages and framer.pending == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=8))
+def test_stream_framer_raises_only_sip_error(chunks: list[bytes]) -> None:
+    from analyzer.sip import StreamFramer
+
+    framer = StreamFramer()
+    with contextlib.suppress(SipError):
+        for chunk in chunks:
+            framer.feed(chunk)
