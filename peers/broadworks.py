@@ -10,11 +10,11 @@ them. What it does (PROTOCOL.md "The flows"):
 - ``Expires: 0`` in a dialog gets 200 and a final ``terminated`` NOTIFY;
 - a FAC INVITE (``*78`` ...) changes the state and notifies it; ``portal_change`` does the same for the web
   portal (``peers/portal.py``);
-- with passwords configured, SUBSCRIBE and REGISTER are challenged with digest (401, MD5, qop=auth);
+- with passwords configured, SUBSCRIBE, REGISTER and INVITE are challenged with digest (401, qop=auth, MD5
+  and/or SHA-256); nonces expire (``stale=true``) and a replayed nonce count is refused (``peers/nonces``);
+- ``due(now)`` ends subscriptions that expired unrefreshed with a terminated NOTIFY;
 - a retransmitted request gets the cached response again, never a second transaction;
 - ``profile`` (``peers/profiles.py``) reproduces other servers' behaviour and single deviations.
-
-Not yet here: SHA-256 and nonce expiry, subscription expiry timers, challenged FAC INVITEs, TCP.
 """
 
 from __future__ import annotations
@@ -34,13 +34,12 @@ from analyzer.sip import (
     SipMessage,
     build_message,
     build_multipart,
-    parse_digest,
     parse_message,
     response_to,
     uri_user,
-    verify_authorization,
 )
 from peers.features import FeatureState
+from peers.nonces import Check, Nonces
 from peers.outgoing import Outgoing
 from peers.profiles import PROFILES, Profile
 
@@ -71,10 +70,16 @@ class ApplicationServer:
     # The AS has the last word on a handset change: None accepts it, an int refuses it with that status,
     # a document applies that state instead (the confirming NOTIFY then reports what was applied).
     policy: Callable[[str, FeatureDocument], FeatureDocument | int | None] = lambda user, doc: None
+    algorithms: tuple[str, ...] = ("MD5",)  # digest algorithms offered, preferred first (RFC 8760)
+    nonce_ttl: float = 300.0
+    transport: str = "UDP"  # for the Via of the AS's own requests
     states: dict[str, FeatureState] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], Subscription] = field(default_factory=dict)
     _answered: dict[tuple[str, str, Endpoint], bytes] = field(default_factory=dict)
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.nonces = Nonces(self.realm, self.nonce_ttl, self.algorithms)
 
     def state(self, user: str) -> FeatureState:
         return self.states.setdefault(user, FeatureState())
@@ -100,11 +105,10 @@ class ApplicationServer:
         if method == "ACK":
             return []
         user = uri_user(msg.from_.uri if msg.from_ else "") or ""
-        # FAC INVITEs are not challenged yet: the base emulator answers challenges to SUBSCRIBE only.
-        if method in ("SUBSCRIBE", "REGISTER") and not self._authorized(msg, user):
-            nonce = f"{next(self._counter):08x}{abs(hash((user, now))) & 0xFFFFFFFF:08x}"
-            challenge = f'Digest realm="{self.realm}", nonce="{nonce}", qop="auth", algorithm=MD5'
-            return [self._response(msg, src, 401, "Unauthorized", [("WWW-Authenticate", challenge)])]
+        if method in ("SUBSCRIBE", "REGISTER", "INVITE"):
+            challenge = self._challenge(msg, src, user, now)
+            if challenge is not None:
+                return [challenge]
         if method == "SUBSCRIBE":
             return self._subscribe(msg, src, user, now)
         if method == "REGISTER":
@@ -116,18 +120,27 @@ class ApplicationServer:
         allow = [("Allow", "SUBSCRIBE, REGISTER, INVITE, OPTIONS")]
         return [self._response(msg, src, 405, "Method Not Allowed", allow)]
 
-    def _authorized(self, msg: SipMessage, user: str) -> bool:
+    def _challenge(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> Outgoing | None:
+        """None when the request may pass; else the 401 (stale=true for an expired nonce, RFC 7616)."""
         if not self.passwords:
-            return True
-        password = self.passwords.get(user)
+            return None
         credentials = msg.headers.get("Authorization") or msg.headers.get("Proxy-Authorization")
-        if password is None or credentials is None:
-            return False
-        try:
-            realm = parse_digest(credentials).get("realm")
-        except SipError:
-            return False
-        return realm == self.realm and verify_authorization(credentials, password=password, method=msg.method or "")
+        verdict = Check.INVALID
+        if credentials is not None:
+            verdict = self.nonces.check(credentials, self.passwords.get(user), msg.method or "", now)
+        if verdict is Check.OK:
+            return None
+        headers = [("WWW-Authenticate", c) for c in self.nonces.challenges(now, stale=verdict is Check.STALE)]
+        return self._response(msg, src, 401, "Unauthorized", headers)
+
+    def due(self, now: float) -> list[Outgoing]:
+        """Subscriptions that expired unrefreshed end with a terminated NOTIFY (RFC 6665 section 4.2.2)."""
+        expired = [key for key, sub in self.subscriptions.items() if sub.expires_at <= now]
+        out = []
+        for key in expired:
+            sub = self.subscriptions.pop(key)
+            out.append(self._notify(sub, [], "terminated;reason=timeout", now))
+        return out
 
     # -- SUBSCRIBE -----------------------------------------------------------------------------------------
     def _subscribe(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> list[Outgoing]:
@@ -250,7 +263,7 @@ class ApplicationServer:
         if self.profile.malformed_state and state.startswith("active;expires="):
             state = "active, " + state.removeprefix("active;expires=")
         headers = [
-            ("Via", f"SIP/2.0/UDP {self.local};branch=z9hG4bK-fks{next(self._counter)}"),
+            ("Via", f"SIP/2.0/{self.transport} {self.local};branch=z9hG4bK-fks{next(self._counter)}"),
             ("Max-Forwards", "70"),
             ("From", f"<sip:{sub.user}@{self.realm}>;tag={sub.local_tag}"),
             ("To", f"<sip:{sub.user}@{self.realm}>;tag={sub.remote_tag}"),

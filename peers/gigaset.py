@@ -2,15 +2,17 @@
 
 Only accounts provisioned with ``FeatureKeySyncActive=1`` subscribe (``accounts_from``), and none does on
 an N610/N670 with internal telephony enabled (GS). The base answers every NOTIFY with 200 OK and keeps the
-handset's view of each feature; handset-menu actions become in-dialog SUBSCRIBE change requests; a 401/407
-is answered once with digest credentials. Every method returns the ``Outgoing`` messages for a transport.
-
-Not yet here (see the live-peers issue): REGISTER, automatic refresh before expiry, TCP.
+handset's view of each feature; handset-menu actions become in-dialog SUBSCRIBE change requests; every
+account REGISTERs; dialling a FAC is an INVITE (ACKed when it fails); a 401/407 to any request is answered
+once with digest credentials (MD5 or SHA-256, the first challenge whose algorithm is known). ``due(now)``
+gives the refreshes that are due. Every method returns the ``Outgoing`` messages for a transport;
+``transport`` only names the Via's protocol.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from analyzer.bodies import read_body
@@ -18,7 +20,15 @@ from analyzer.dialogs import PACKAGE
 from analyzer.documents import MEDIA_TYPE, build_document
 from analyzer.observation import Endpoint
 from analyzer.provisioning import Provisioning
-from analyzer.sip import SipError, SipMessage, build_authorization, build_message, parse_message, response_to
+from analyzer.sip import (
+    SipError,
+    SipMessage,
+    build_authorization,
+    build_message,
+    parse_message,
+    response_to,
+    uri_user,
+)
 from peers.features import FORWARDING, FeatureState
 from peers.outgoing import Outgoing
 
@@ -37,7 +47,12 @@ class Handset:
     remote_tag: str | None = None
     cseq: int = 0
     view: FeatureState = field(default_factory=FeatureState)
-    pending: dict[str, bytes] = field(default_factory=dict)  # branch -> request, for a digest retry
+    auth_name: str | None = None  # AuthName, when it differs from the user part
+    feature_sync: bool = True  # FeatureKeySyncActive=1 (only these subscribe)
+    reg_call_id: str = ""
+    reg_cseq: int = 0
+    registered: bool = False
+    dialled: list[int] = field(default_factory=list)  # final statuses of the FAC calls
     notified: int = 0
     refresh_at: float | None = None  # when to refresh: 80 % into the granted expiry
     ended: bool = False  # an unsubscribe was granted
@@ -50,18 +65,42 @@ class Handset:
 
 
 def accounts_from(
-    provisioning: Provisioning, *, model: str | None = None, internal_telephony: bool | None = None
+    provisioning: Provisioning,
+    *,
+    model: str | None = None,
+    internal_telephony: bool | None = None,
+    include_disabled: bool = False,
 ) -> list[Handset]:
-    """The handsets that subscribe: FeatureKeySyncActive=1, on a configuration that supports the feature."""
+    """The handsets that subscribe: FeatureKeySyncActive=1, on a configuration that supports the feature
+    (``include_disabled``: every account, the others with ``feature_sync=False``, for REGISTER)."""
     model = (model or provisioning.model or "").upper()
     internal = internal_telephony if internal_telephony is not None else provisioning.internal_telephony
-    if model in UNSUPPORTED_WITH_INTERNAL_TELEPHONY and internal:
-        return []
-    return [
-        Handset(a.user_name, a.domain or "example.test", a.auth_password)
+    supported = not (model in UNSUPPORTED_WITH_INTERNAL_TELEPHONY and internal)
+    handsets = [
+        Handset(
+            a.user_name,
+            a.domain or "example.test",
+            a.auth_password,
+            auth_name=a.auth_name,
+            feature_sync=bool(a.fks_enabled) and supported,
+        )
         for a in provisioning.accounts.values()
-        if a.fks_enabled and a.user_name
+        if a.user_name
     ]
+    return handsets if include_disabled else [h for h in handsets if h.feature_sync]
+
+
+Extras = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A request of the base, kept until its final response."""
+
+    handset: Handset
+    method: str
+    data: bytes
+    authenticated: bool
 
 
 @dataclass
@@ -71,6 +110,9 @@ class Base:
     handsets: dict[str, Handset]
     expires: int = 3600
     user_agent: str = "fks Gigaset-like base"
+    transport: str = "UDP"  # for the Via
+    _sent: dict[str, Sent] = field(default_factory=dict)  # branch -> request awaiting its final response
+    _acks: dict[str, Outgoing] = field(default_factory=dict)  # INVITE branch -> its ACK, for retransmissions
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     # -- handset actions -----------------------------------------------------------------------------------
@@ -104,13 +146,44 @@ class Base:
         return self._subscribe(self._dialog(user), 0, b"")
 
     def dial(self, user: str, number: str) -> Outgoing:
-        """Dial a number (a feature access code such as ``*78``) from the handset."""
+        """Dial a number (a feature access code such as ``*78``) from the handset: an INVITE, ACKed when it
+        fails (RFC 3261 17.1.1.3), retried once with credentials when challenged."""
         hs = self.handsets[user]
-        headers = self._common(hs, f"fac-{next(self._counter)}@{self.local.host}")
-        headers[3] = ("To", f"<sip:{number}@{hs.domain}>")
-        headers[2] = ("From", f"<{hs.aor}>;tag=d{next(self._counter)}")
-        data = build_message(f"INVITE sip:{number}@{hs.domain} SIP/2.0", [*headers, ("CSeq", "1 INVITE")])
-        return Outgoing(data, self.server, request=True)
+        call_id = f"fac-{next(self._counter)}@{self.local.host}"
+        return self._invite(hs, number, call_id, f"d{next(self._counter)}", 1)
+
+    def _invite(self, hs: Handset, number: str, call_id: str, tag: str, cseq: int, extra: Extras = ()) -> Outgoing:
+        uri = f"sip:{number}@{hs.domain}"
+        headers = [
+            *self._via(),
+            ("From", f"<{hs.aor}>;tag={tag}"),
+            ("To", f"<{uri}>"),
+            ("Call-ID", call_id),
+            ("CSeq", f"{cseq} INVITE"),
+            *self._contact(hs),
+            *extra,
+        ]
+        return self._send(hs, build_message(f"INVITE {uri} SIP/2.0", headers), authenticated=bool(extra))
+
+    def register(self, user: str, expires: int = 3600) -> Outgoing:
+        """REGISTER the handset account (every account registers; only enabled ones then subscribe)."""
+        hs = self.handsets[user]
+        hs.reg_call_id = hs.reg_call_id or f"reg-{user}-{next(self._counter)}@{self.local.host}"
+        return self._register(hs, expires)
+
+    def _register(self, hs: Handset, expires: int, extra: Extras = ()) -> Outgoing:
+        hs.reg_cseq += 1
+        headers = [
+            *self._via(),
+            ("From", f"<{hs.aor}>;tag=r{hs.reg_cseq}"),
+            ("To", f"<{hs.aor}>"),
+            ("Call-ID", hs.reg_call_id),
+            ("CSeq", f"{hs.reg_cseq} REGISTER"),
+            *self._contact(hs),
+            ("Expires", str(expires)),
+            *extra,
+        ]
+        return self._send(hs, build_message(f"REGISTER sip:{hs.domain} SIP/2.0", headers), authenticated=bool(extra))
 
     def _change(self, user: str, doc: bytes) -> Outgoing:
         return self._subscribe(self.handsets[user], self.expires, doc)
@@ -130,21 +203,34 @@ class Base:
             msg = parse_message(data)
         except SipError:
             return []
-        hs = next((h for h in self.handsets.values() if h.call_id and h.call_id == msg.call_id), None)
         if msg.is_request:
+            hs = next((h for h in self.handsets.values() if h.call_id and h.call_id == msg.call_id), None)
             return self._request(msg, src, hs)
-        if hs is None or msg.cseq_method != "SUBSCRIBE":
+        if msg.status is None or msg.status < 200:
             return []
-        if msg.status in (401, 407) and hs.password is not None:
-            return self._retry(hs, msg)
-        if msg.status is not None and 200 <= msg.status < 300 and msg.to_tag and msg.expires != 0:
+        branch = msg.branch or ""
+        if branch in self._acks:  # a retransmitted final response to an INVITE: ACK it again
+            return [self._acks[branch]]
+        sent = self._sent.pop(branch, None)
+        if sent is None:
+            return []
+        out = [self._ack(sent, msg)] if sent.method == "INVITE" else []
+        if msg.status in (401, 407) and not sent.authenticated and sent.handset.password is not None:
+            retry = self._retry(sent, msg)
+            return out + ([retry] if retry else [])
+        hs, ok = sent.handset, 200 <= msg.status < 300
+        if sent.method == "REGISTER":
+            hs.registered = ok
+        elif sent.method == "INVITE":
+            hs.dialled.append(msg.status)
+        elif sent.method == "SUBSCRIBE" and ok and msg.expires != 0 and msg.to_tag:
             hs.remote_tag = msg.to_tag
             if msg.expires:
                 hs.refresh_at = now + 0.8 * msg.expires
-        elif msg.status is not None and 200 <= msg.status < 300 and msg.expires == 0:
+        elif sent.method == "SUBSCRIBE" and ok and msg.expires == 0:
             hs.refresh_at = None
             hs.ended = True
-        return []
+        return out
 
     def _request(self, msg: SipMessage, src: Endpoint, hs: Handset | None) -> list[Outgoing]:
         if msg.method == "ACK":
@@ -169,42 +255,80 @@ class Base:
         for doc in read_body(msg).documents:
             hs.view.apply(doc)
 
-    def _retry(self, hs: Handset, challenge: SipMessage) -> list[Outgoing]:
-        request = hs.pending.pop(challenge.branch or "", None)
-        header = challenge.headers.get("WWW-Authenticate") or challenge.headers.get("Proxy-Authenticate")
-        if request is None or header is None or hs.password is None:
-            return []
-        original = parse_message(request)
-        uri = original.uri or hs.aor
-        credentials = build_authorization(
-            header, username=hs.user, password=hs.password, method="SUBSCRIBE", uri=uri, cnonce=f"c{hs.cseq}"
-        )
+    def _retry(self, sent: Sent, challenge: SipMessage) -> Outgoing | None:
+        """The request again, with credentials for the first challenge whose algorithm we know."""
+        hs, original = sent.handset, parse_message(sent.data)
         name = "Authorization" if challenge.status == 401 else "Proxy-Authorization"
-        return [self._subscribe(hs, original.expires or 0, original.body, extra=[(name, credentials)])]
+        headers = challenge.headers.get_all("WWW-Authenticate" if challenge.status == 401 else "Proxy-Authenticate")
+        assert hs.password is not None
+        for header in headers:
+            try:
+                credentials = build_authorization(
+                    header,
+                    username=hs.auth_name or hs.user,
+                    password=hs.password,
+                    method=sent.method,
+                    uri=original.uri or hs.aor,
+                    cnonce=f"c{next(self._counter)}",
+                )
+            except SipError:
+                continue  # an algorithm we do not know: try the next challenge
+            extra = [(name, credentials)]
+            if sent.method == "REGISTER":
+                return self._register(hs, original.expires or 0, extra)
+            if sent.method == "INVITE":
+                number = uri_user(original.uri or "") or ""
+                return self._invite(hs, number, original.call_id or "", original.from_tag or "", 2, extra)
+            return self._subscribe(hs, original.expires or 0, original.body, extra)
+        return None
+
+    def _ack(self, sent: Sent, response: SipMessage) -> Outgoing:
+        """ACK for a non-2xx final response: same branch, the response's To (RFC 3261 17.1.1.3)."""
+        invite = parse_message(sent.data)
+        headers = [
+            ("Via", invite.headers.get("Via") or ""),
+            ("Max-Forwards", "70"),
+            ("From", invite.headers.get("From") or ""),
+            ("To", response.headers.get("To") or ""),
+            ("Call-ID", invite.call_id or ""),
+            ("CSeq", f"{invite.cseq_number} ACK"),
+        ]
+        ack = Outgoing(build_message(f"ACK {invite.uri} SIP/2.0", headers), self.server)
+        self._acks[invite.branch or ""] = ack
+        return ack
 
     # -- building messages ---------------------------------------------------------------------------------
-    def _common(self, hs: Handset, call_id: str) -> list[tuple[str, str]]:
-        return [
-            ("Via", f"SIP/2.0/UDP {self.local};branch=z9hG4bK-b{next(self._counter)}"),
-            ("Max-Forwards", "70"),
+    def _via(self) -> list[tuple[str, str]]:
+        branch = f"z9hG4bK-b{next(self._counter)}"
+        return [("Via", f"SIP/2.0/{self.transport} {self.local};branch={branch}"), ("Max-Forwards", "70")]
+
+    def _contact(self, hs: Handset) -> list[tuple[str, str]]:
+        return [("Contact", f"<sip:{hs.user}@{self.local}>"), ("User-Agent", self.user_agent)]
+
+    def _send(self, hs: Handset, data: bytes, *, authenticated: bool) -> Outgoing:
+        """Remember the request by its branch, to answer a challenge and to know what a response is for."""
+        msg = parse_message(data)
+        self._sent[msg.branch or ""] = Sent(hs, msg.method or "", data, authenticated)
+        return Outgoing(data, self.server, request=True)
+
+    def _subscribe(self, hs: Handset, expires: int, body: bytes, extra: Extras = ()) -> Outgoing:
+        hs.cseq += 1
+        headers = [
+            *self._via(),
             ("From", f"<{hs.aor}>;tag={hs.tag}"),
             ("To", f"<{hs.aor}>" + (f";tag={hs.remote_tag}" if hs.remote_tag else "")),
-            ("Call-ID", call_id),
-            ("Contact", f"<sip:{hs.user}@{self.local}>"),
-            ("User-Agent", self.user_agent),
+            ("Call-ID", hs.call_id),
+            *self._contact(hs),
+            ("CSeq", f"{hs.cseq} SUBSCRIBE"),
+            ("Event", PACKAGE),
+            ("Accept", MEDIA_TYPE),
+            ("Expires", str(expires)),
+            *extra,
         ]
-
-    def _subscribe(self, hs: Handset, expires: int, body: bytes, extra: list[tuple[str, str]] = ()) -> Outgoing:
-        hs.cseq += 1
-        headers = self._common(hs, hs.call_id)
-        headers += [("CSeq", f"{hs.cseq} SUBSCRIBE"), ("Event", PACKAGE), ("Accept", MEDIA_TYPE)]
-        headers += [("Expires", str(expires)), *extra]
         if body:
             headers.append(("Content-Type", MEDIA_TYPE))
         data = build_message(f"SUBSCRIBE {hs.aor} SIP/2.0", headers, body)
-        if not extra:  # a request carrying credentials is not retried again: a second 401 is final
-            hs.pending[headers[0][1].rsplit("branch=", 1)[1]] = data
-        return Outgoing(data, self.server, request=True)
+        return self._send(hs, data, authenticated=bool(extra))
 
     def _answer(self, msg: SipMessage, status: int, reason: str) -> bytes:
         return response_to(msg, status, reason, [("User-Agent", self.user_agent)])

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from scapy.layers.inet import IP, UDP
-from scapy.packet import Packet
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.packet import Packet, Raw
 from scapy.sendrecv import AsyncSniffer
 from scapy.utils import PcapNgWriter
 
@@ -36,12 +36,13 @@ def can_sniff() -> bool:
 
 
 class Recorder:
-    """Capture UDP packets from or to ``ports`` on ``iface`` while a scenario runs."""
+    """Capture UDP (or TCP) packets from or to ``ports`` on ``iface`` while a scenario runs."""
 
-    def __init__(self, ports: Iterable[int], iface: str = "lo") -> None:
+    def __init__(self, ports: Iterable[int], iface: str = "lo", tcp: bool = False) -> None:
         from scapy.arch.linux import L2Socket
 
         self.ports = set(ports)
+        self.layer = TCP if tcp else UDP
         self.packets: list[Packet] = []
         self._lock = threading.Condition()
         self._started = threading.Event()
@@ -57,7 +58,8 @@ class Recorder:
     def _wanted(self, pkt: Packet) -> bool:
         if IP in pkt and (pkt[IP].frag > 0 or pkt[IP].flags.MF):
             return True  # a fragment: only the first carries the UDP header; tshark reassembles them
-        return UDP in pkt and (pkt[UDP].sport in self.ports or pkt[UDP].dport in self.ports)
+        layer = self.layer
+        return layer in pkt and (pkt[layer].sport in self.ports or pkt[layer].dport in self.ports)
 
     def _keep(self, pkt: Packet) -> None:
         with self._lock:
@@ -69,10 +71,16 @@ class Recorder:
         if not self._started.wait(timeout):
             raise RuntimeError("the packet capture did not start")
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> bool:
-        """Wait until ``count`` packets were captured (the peers' log says how many went on the wire)."""
+    def wait_for(self, count: int, timeout: float = 5.0, payload: bool = False) -> bool:
+        """Wait until ``count`` packets were captured (the peers' log says how many went on the wire);
+        ``payload``: count only packets that carry data (TCP's handshake and bare ACKs vary in number)."""
+
+        def enough() -> bool:
+            packets = [p for p in self.packets if Raw in p] if payload else self.packets
+            return len(packets) >= count
+
         with self._lock:
-            return self._lock.wait_for(lambda: len(self.packets) >= count, timeout)
+            return self._lock.wait_for(enough, timeout)
 
     def stop(self) -> None:
         if self._sniffer.running:
@@ -88,7 +96,10 @@ class Recorder:
 
 def write_from_log(path: str | Path, observations: Iterable[Observation]) -> Path:
     """The fallback without capture privileges: the message log as a capture (same bytes, crafted framing)."""
-    messages = [WireMessage(o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data) for o in observations]
+    messages = [
+        WireMessage(o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data, o.transport)
+        for o in observations
+    ]
     path = write_capture(path, messages)
     Path(str(path) + ".from-log").write_text("written from the peers' message log, not captured on the wire\n")
     return path

@@ -15,9 +15,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from analyzer.observation import Endpoint, Observation
-from analyzer.sip import SipError, parse_message
+from analyzer.sip import SipError, StreamFramer, parse_message
 from peers.outgoing import Outgoing
 
 T1, T2 = 0.5, 4.0
@@ -192,3 +193,124 @@ class ScapyUdpPeer(UdpPeer):
         finally:
             sock.close()
         self._record("send", self.local, out.dst, out.data)
+
+
+@dataclass
+class _Connection:
+    """One TCP connection: its framer, its writer once connected, and what waits to be written."""
+
+    local: Endpoint
+    remote: Endpoint
+    writer: asyncio.StreamWriter | None = None
+    backlog: list[bytes] = field(default_factory=list)
+
+
+@dataclass
+class TcpPeer(_Peer):
+    """SIP over TCP (RFC 3261 section 18.3): messages cut from the stream by Content-Length, several per read or
+    one over several reads; a connection is reused in both directions (the AS sends its NOTIFYs back on the
+    base's connection, as a server behind NAT must). TCP is reliable, so nothing is retransmitted; Timer F
+    still ends a transaction that gets no final response. A stream that cannot be framed is closed.
+    """
+
+    t1: float = T1
+    _server: asyncio.AbstractServer | None = None
+    _connections: dict[Endpoint, _Connection] = field(default_factory=dict)
+    _pending: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        self._changed = asyncio.Condition()
+        self._server = await asyncio.start_server(self._accepted, host, port)
+        sockname = self._server.sockets[0].getsockname()
+        self.local = Endpoint(sockname[0], sockname[1])
+        return self.local
+
+    def close(self) -> None:
+        for timer in self._pending.values():
+            timer.cancel()
+        self._pending.clear()
+        for conn in self._connections.values():
+            if conn.writer is not None:
+                conn.writer.close()
+        self._connections.clear()
+        if self._server is not None:
+            self._server.close()
+
+    @property
+    def idle(self) -> bool:
+        return not self._pending
+
+    # -- sending -------------------------------------------------------------------------------------------
+    def send(self, outgoing: list[Outgoing] | Outgoing) -> None:
+        for out in [outgoing] if isinstance(outgoing, Outgoing) else outgoing:
+            conn = self._connections.get(out.dst)
+            if conn is None:
+                conn = self._connections[out.dst] = _Connection(self.local, out.dst)
+                self._spawn(self._connect(conn))
+            if conn.writer is None:
+                conn.backlog.append(out.data)
+            else:
+                self._write(conn, out.data)
+            branch = _branch(out.data) if out.request else None
+            if branch:
+                loop = asyncio.get_running_loop()
+                self._pending[branch] = loop.call_later(64 * self.t1, self._timeout, branch)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _write(self, conn: _Connection, data: bytes) -> None:
+        assert conn.writer is not None
+        conn.writer.write(data)
+        self._record("send", conn.local, conn.remote, data, "tcp")
+
+    def _timeout(self, branch: str) -> None:
+        if self._pending.pop(branch, None) is not None:
+            self._wake()  # Timer F: the transaction failed; the rules will say so
+
+    async def _connect(self, conn: _Connection) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(conn.remote.host, conn.remote.port)
+        except OSError as exc:
+            _log.warning("cannot connect to %s: %s", conn.remote, exc)
+            self._connections.pop(conn.remote, None)
+            return
+        sockname = writer.get_extra_info("sockname")
+        conn.local, conn.writer = Endpoint(sockname[0], sockname[1]), writer
+        for data in conn.backlog:
+            self._write(conn, data)
+        conn.backlog.clear()
+        await self._read(conn, reader)
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peername = writer.get_extra_info("peername")
+        conn = _Connection(self.local, Endpoint(peername[0], peername[1]), writer)
+        self._connections[conn.remote] = conn
+        await self._read(conn, reader)
+
+    # -- receiving -----------------------------------------------------------------------------------------
+    async def _read(self, conn: _Connection, reader: asyncio.StreamReader) -> None:
+        framer = StreamFramer()
+        try:
+            while chunk := await reader.read(65536):
+                for data in framer.feed(chunk):
+                    self._received(conn, data)
+        except SipError as exc:
+            _log.warning("closing the connection from %s: %s", conn.remote, exc)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            if self._connections.get(conn.remote) is conn:
+                del self._connections[conn.remote]
+            if conn.writer is not None:
+                conn.writer.close()
+
+    def _received(self, conn: _Connection, data: bytes) -> None:
+        self._record("recv", conn.remote, conn.local, data, "tcp")
+        if data[:8] == b"SIP/2.0 " and not data.startswith(b"SIP/2.0 1"):
+            timer = self._pending.pop(_branch(data) or "", None)
+            if timer is not None:
+                timer.cancel()
+        self._handle(data, conn.remote)

@@ -1,0 +1,170 @@
+"""Every flow of PROTOCOL.md between the two emulators over UDP and TCP on loopback, both records judged alike.
+
+The lab plays both ends over real sockets (``peers/lab``); the base's message log and the wire capture go
+through the same audit and must give the same worst verdict for every rule (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analyzer.audit import AuditSettings, audit_file, judge, judgement_json, worst_by_rule
+from analyzer.documents import build_document
+from analyzer.rules.base import Options
+from peers.features import FeatureState, Forward
+from peers.gigaset import Handset
+from peers.impair import Impairment
+from peers.lab import Lab, LabConfig, LabError
+from peers.recorder import can_sniff
+
+SETTINGS = AuditSettings(Options(notify_timeout=0.3))
+
+
+def all_flows(lab: Lab) -> None:
+    """Subscribe (challenged), change on the handset, on the portal, by FAC, refresh, unsubscribe, expire."""
+    assert lab.register("1001") and lab.register("1002")
+    lab.subscribe("1001")
+    lab.subscribe("1002")
+    hs = lab.handset("1001")
+    assert hs.view.forwards["CFNA"].target == "1009" and hs.view.forwards["CFNA"].rings == 4
+    lab.set_dnd("1001", True)
+    assert hs.view.dnd
+    lab.set_forward("1001", "CFNA", True, "1002", rings=6)
+    assert hs.view.forwards["CFNA"].rings == 6
+    lab.portal_change(
+        "1001",
+        build_document("SetForwarding", device="1001", forwarding_type="forwardBusy", active=True, target="1003"),
+    )
+    assert hs.view.forwards["CFB"].target == "1003"
+    lab.dial("1001", "*79")  # DND off by feature access code (challenged INVITE, 480, ACK)
+    assert not hs.view.dnd and hs.dialled[-1] == 480
+    lab.subscribe("1001")  # a refresh: the full state again
+    lab.unsubscribe("1001")
+    assert hs.ended and hs.terminated
+    lab.expire("1002")
+    assert lab.handset("1002").terminated
+
+
+def lab_config(transport: str, **extra: object) -> LabConfig:
+    states = {"1001": FeatureState(forwards={"CFA": Forward(), "CFB": Forward(), "CFNA": Forward(True, "1009", 4)})}
+    return LabConfig(
+        transport=transport,
+        handsets=[Handset("1001", "example.test", "pw-1001"), Handset("1002", "example.test", "pw-1002")],
+        passwords={"1001": "pw-1001", "1002": "pw-1002"},
+        states=states,
+        quiet=0.4,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_every_flow_between_the_emulators_and_both_records_agree(transport: str, tmp_path: Path) -> None:
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    with Lab(lab_config(transport, algorithms=("SHA-256", "MD5"))) as lab:
+        all_flows(lab)
+        pcap = lab.capture(tmp_path / f"flows-{transport}.pcapng")
+        log = lab.observations
+    assert all(o.transport == transport for o in log)
+    from_log, count = judge(log, SETTINGS)
+    subs, capture = judgement_json(from_log)
+    log_view = {"subscriptions": subs, "verdicts": capture}
+    wire = audit_file(pcap, SETTINGS)
+    assert wire["errors"] == [] and wire["sip_messages"] == count == len(log)
+    assert worst_by_rule(wire) == worst_by_rule(log_view)
+    worst = worst_by_rule(log_view)
+    for rule in (
+        "FKS-SUB-1",
+        "FKS-RSP-1",
+        "FKS-RSP-2",
+        "FKS-NTF-1",
+        "FKS-NTF-2",
+        "FKS-NTF-3",
+        "FKS-NTF-4",
+        "FKS-NTF-5",
+        "FKS-NTF-6",
+        "FKS-NTF-7",
+        "FKS-HS-1",
+        "FKS-HS-2",
+        "FKS-HS-3",
+        "FKS-AS-1",
+        "FKS-AS-2",
+        "FKS-TRM-1",
+        "FKS-TRM-2",
+        "FKS-SIP-1",
+    ):
+        assert worst[rule] == "pass", (rule, worst[rule], wire)
+    assert b"algorithm=SHA-256" in next(o.data for o in log if b"Authorization:" in o.data)
+    if can_sniff():
+        assert not Path(str(pcap) + ".from-log").exists()
+
+
+def test_flows_complete_through_20_percent_loss_with_duplicates_and_reordering() -> None:
+    spec = Impairment(loss=0.2, duplicate=0.1, reorder=0.1, jitter=0.02, seed=5)
+    with Lab(lab_config("udp", impairment=spec, t1=0.05, record=False)) as lab:
+        all_flows(lab)
+        assert lab.relay is not None and lab.relay.impairer.dropped > 0
+        log = lab.observations
+    judgement, _ = judge(log, SETTINGS)
+    fails = {r.rule: r.detail for r in judgement.results() if r.verdict.value == "fail"}
+    assert not fails
+
+
+def test_an_expired_nonce_is_challenged_again_as_stale() -> None:
+    from analyzer.sip import build_authorization
+    from peers.nonces import Check, Nonces
+
+    nonces = Nonces("example.test", ttl=30, algorithms=("SHA-256",))
+    (challenge,) = nonces.challenges(now=1000.0)
+    creds = build_authorization(challenge, username="1001", password="pw", method="SUBSCRIBE", uri="sip:x", cnonce="c")
+    assert nonces.check(creds, "pw", "SUBSCRIBE", 1010.0) is Check.OK
+    assert nonces.check(creds, "pw", "SUBSCRIBE", 1011.0) is Check.REPLAY  # the same nonce count again
+    assert nonces.check(creds, "wrong", "SUBSCRIBE", 1011.0) is Check.INVALID
+    later = build_authorization(
+        challenge, username="1001", password="pw", method="SUBSCRIBE", uri="sip:x", cnonce="c", nc=2
+    )
+    assert nonces.check(later, "pw", "SUBSCRIBE", 1031.0) is Check.STALE
+    assert "stale=true" in nonces.challenges(1031.0, stale=True)[0]
+    forged = creds.replace(challenge.split('nonce="')[1].split('"')[0], "0.0.0")
+    assert nonces.check(forged, "pw", "SUBSCRIBE", 1010.0) is Check.INVALID
+
+
+def test_nonce_memory_is_bounded_and_a_forgotten_nonce_is_stale() -> None:
+    from analyzer.sip import build_authorization
+    from peers.nonces import Check, Nonces
+
+    nonces = Nonces("example.test", limit=3)
+    creds = []
+    for i in range(5):
+        (challenge,) = nonces.challenges(now=100.0 + i)
+        creds.append(
+            build_authorization(challenge, username="u", password="pw", method="REGISTER", uri="sip:x", cnonce="c")
+        )
+        assert nonces.check(creds[-1], "pw", "REGISTER", 100.0 + i) is Check.OK
+    assert len(nonces._counts) == 3
+    assert nonces.check(creds[0], "pw", "REGISTER", 110.0) is Check.STALE  # forgotten, never replayable
+
+
+def test_a_replayed_subscribe_is_refused_by_the_as() -> None:
+    """A captured authenticated SUBSCRIBE sent again with a new branch must not pass (replay refusal)."""
+    with Lab(lab_config("udp", record=False)) as lab:
+        lab.subscribe("1001")
+        signed = next(
+            o.data for o in lab.observations if o.data.startswith(b"SUBSCRIBE") and b"Authorization" in o.data
+        )
+        replay = signed.replace(b"branch=z9hG4bK-b", b"branch=z9hG4bK-replay", 1)
+        from analyzer.observation import Endpoint
+
+        answers = lab.server.receive(replay, Endpoint("127.0.0.1", 9), 0.0)
+    assert len(answers) == 1 and answers[0].data.startswith(b"SIP/2.0 401")
+
+
+def test_a_lab_step_that_does_not_happen_says_which() -> None:
+    from peers.profiles import PROFILES
+
+    config = LabConfig(profile=PROFILES["no-initial-notify"], record=False, timeout=0.5)
+    with Lab(config) as lab, pytest.raises(LabError, match="NOTIFY after subscribing 1001"):
+        lab.subscribe("1001")
