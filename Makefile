@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 CORPUS := $(wildcard captures/*.pcap captures/*.pcapng)
 
-.PHONY: run test setup os-deps audit lint captures clean
+.PHONY: run test setup os-deps audit lint captures record clean
 
 ## run: the main job: audit the reference captures of captures/ into reports/ (text, JSON, JUnit)
 run: setup audit
@@ -51,6 +51,10 @@ lint: setup
 ## captures: regenerate captures/*.pcap, their expected verdicts and captures/README.md from captures/scenarios.py
 captures: setup
 	@$(PY) captures/scenarios.py
+
+## record: re-record captures/recorded_*.pcapng from the live emulators, one per AS profile (needs root)
+record: setup
+	@$(PY) captures/record.py
 
 clean:
 	rm -rf reports/*.json reports/*.txt reports/*.xml .pytest_cache

@@ -86,12 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--profile", default="broadworks", choices=sorted(PROFILES), help="server behaviour to play")
     server.add_argument("--portal", type=_endpoint, metavar="HOST:PORT", help="serve the Xsi-style portal here")
     server.add_argument("--portal-token", metavar="TOKEN", help="bearer token (required beyond loopback)")
+    server.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    server.add_argument(
+        "--digest", default="MD5", metavar="ALGS", help="digest algorithms offered, preferred first (MD5,SHA-256)"
+    )
     base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
     base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
     base.add_argument("--provisioning", required=True, metavar="FILE", help="Gigaset provisioning file")
     base.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 0), metavar="HOST:PORT")
     base.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model")
     base.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
+    base.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    base.add_argument("--expires", type=int, default=3600, metavar="S", help="Expires the handsets ask for")
+    base.add_argument(
+        "--no-register", dest="register", action="store_false", help="subscribe without registering first"
+    )
     return parser
 
 
@@ -176,15 +185,38 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "audit":
             return audit(args)
         if args.command == "as":
-            from peers.serve import run_as
+            from peers.serve import AsOptions, run_as
 
+            digest = tuple(a.strip().upper() for a in args.digest.split(","))
+            if not set(digest) <= {"MD5", "SHA-256"}:
+                raise UsageError(f"--digest: unknown algorithm in {args.digest!r} (MD5, SHA-256)")
             return run_as(
-                args.listen, args.users, args.max_expires, PROFILES[args.profile], args.portal, args.portal_token
+                AsOptions(
+                    args.listen,
+                    args.users,
+                    args.max_expires,
+                    PROFILES[args.profile],
+                    args.portal,
+                    args.portal_token,
+                    args.transport,
+                    digest,
+                )
             )
         if args.command == "base":
-            from peers.serve import run_base
+            from peers.serve import BaseOptions, run_base
 
-            return run_base(args.listen, args.server, args.provisioning, args.model, args.internal_telephony)
+            return run_base(
+                BaseOptions(
+                    args.server,
+                    args.provisioning,
+                    args.listen,
+                    args.model,
+                    args.internal_telephony,
+                    args.transport,
+                    args.register,
+                    args.expires,
+                )
+            )
         raise UsageError(f"unknown command {args.command}")
     except UsageError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)

@@ -600,6 +600,12 @@ least one capture where it passes and one where it fails or warns. `make capture
 and this file (deterministic: the same bytes every run). Addresses are documentation ranges (base
 `192.0.2.10`, AS `198.51.100.20`), the domain `example.test`, the passwords fake.
 
+Beside them, `recorded_<profile>.pcapng` are recorded live on loopback by `record.py` (`make record`, root
+or CAP_NET_RAW): the base emulator against the AS emulator, every flow of PROTOCOL.md (REGISTER and
+SUBSCRIBE with digest, initial state, handset changes, portal change, FAC call, refresh, unsubscribe, fetch),
+once per AS profile; their expected verdicts are declared in `record.py` from the catalogue, and the same
+test checks them. Re-recording changes the bytes (times, ports, nonces), not the verdicts.
+
 ## expected.json
 ```json
 {"purpose": "one line",

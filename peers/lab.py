@@ -225,6 +225,18 @@ class Lab:
         self.wait(f"the NOTIFY after subscribing {user}", lambda: hs.notified >= seen + notifies)
         self.settle()
 
+    def subscribe_all(self, users: list[str], timeout: float = 30.0) -> None:
+        """Every handset subscribes at once (a base restarting); returns when each has its initial NOTIFY."""
+        handsets = [self.handset(u) for u in users]
+        seen = {hs.user: hs.notified for hs in handsets}
+        self._send_from_base(lambda: [self.base.subscribe(u) for u in users])
+        self.wait(
+            f"the initial NOTIFYs of {len(users)} handsets",
+            lambda: all(hs.notified > seen[hs.user] for hs in handsets),
+            timeout,
+        )
+        self.settle(timeout)
+
     def subscribe_and_settle(self, user: str) -> None:
         """Subscribe without expecting a NOTIFY (a deviating AS may send none): wait for the transactions."""
         self._send_from_base(lambda: self.base.subscribe(user))

@@ -1,4 +1,4 @@
-"""``fks as`` and ``fks base``: the emulators as long-running processes on UDP sockets, one log line per message.
+"""``fks as`` and ``fks base``: the emulators as long-running processes (UDP or TCP), one log line per message.
 
 The users file (``--users``) is JSON: ``{"1001": {"password": "...", "dnd": false,
 "forwards": {"CFNA": {"target": "1002", "rings": 4}}}}``. With it, requests are challenged with digest and the
@@ -13,7 +13,10 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import ProvisioningError, parse_provisioning
@@ -22,8 +25,8 @@ from peers.broadworks import ApplicationServer
 from peers.features import FeatureState, Forward
 from peers.gigaset import Base, accounts_from
 from peers.portal import Portal, serve_portal
-from peers.profiles import Profile
-from peers.transport import UdpPeer
+from peers.profiles import PROFILES, Profile
+from peers.transport import Handler, TcpPeer, UdpPeer
 
 
 class UsersError(ValueError):
@@ -64,35 +67,80 @@ def log_line(direction: str, obs: Observation) -> None:
     print(f"{obs.time:.3f} {arrow} {peer} {summary}", flush=True)
 
 
-async def serve_as(
-    listen: Endpoint,
-    users: str | None,
-    max_expires: int,
-    profile: Profile,
-    portal: Endpoint | None = None,
-    portal_token: str | None = None,
-) -> None:
-    passwords, states = load_users(users) if users else ({}, {})
-    server = ApplicationServer(listen, passwords=passwords, max_expires=max_expires, states=states, profile=profile)
-    peer = UdpPeer(server.receive, on_message=log_line)
-    local = await peer.start(listen.host, listen.port)
-    server.local = local
-    mode = f"digest for {len(passwords)} user(s)" if passwords else "open lab AS, no authentication"
-    print(f"fks as: listening on udp {local} ({mode}; profile {profile.name})", flush=True)
+@dataclass(frozen=True)
+class AsOptions:
+    listen: Endpoint
+    users: str | None = None
+    max_expires: int = 3600
+    profile: Profile = PROFILES["broadworks"]
+    portal: Endpoint | None = None
+    portal_token: str | None = None
+    transport: str = "udp"
+    digest: tuple[str, ...] = ("MD5",)
+
+
+@dataclass(frozen=True)
+class BaseOptions:
+    server: Endpoint
+    provisioning: str
+    listen: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 0))
+    model: str | None = None
+    internal_telephony: bool | None = None
+    transport: str = "udp"
+    register: bool = True
+    expires: int = 3600
+
+
+def _transport(name: str, handler: Handler) -> UdpPeer | TcpPeer:
+    return TcpPeer(handler, on_message=log_line) if name == "tcp" else UdpPeer(handler, on_message=log_line)
+
+
+async def _until_stopped(tick: Callable[[], None] | None = None) -> None:
+    """Run until SIGINT/SIGTERM; ``tick`` runs once a second (the peers' timers: refresh, expiry)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        if tick is not None:
+            tick()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)  # the timers' tick, not a synchronisation
+
+
+async def serve_as(opts: AsOptions) -> None:
+    passwords, states = load_users(opts.users) if opts.users else ({}, {})
+    server = ApplicationServer(
+        opts.listen,
+        passwords=passwords,
+        max_expires=opts.max_expires,
+        states=states,
+        profile=opts.profile,
+        algorithms=opts.digest,
+        transport=opts.transport.upper(),
+    )
+    peer = _transport(opts.transport, server.receive)
+    local = await peer.start(opts.listen.host, opts.listen.port)
+    server.local = local
+    mode = (
+        f"digest {'/'.join(opts.digest)} for {len(passwords)} user(s)"
+        if passwords
+        else "open lab AS, no authentication"
+    )
+    print(f"fks as: listening on {opts.transport} {local} ({mode}; profile {opts.profile.name})", flush=True)
+    loop = asyncio.get_running_loop()
     httpd = None
-    if portal is not None:
+    if opts.portal is not None:
         try:
-            httpd = serve_portal(Portal(server, time.time), peer.send, loop, portal.host, portal.port, portal_token)
+            httpd = serve_portal(
+                Portal(server, time.time), peer.send, loop, opts.portal.host, opts.portal.port, opts.portal_token
+            )
         except ValueError as exc:
             peer.close()
             raise UsersError(str(exc)) from None
-        print(f"fks as: portal on http://{portal.host}:{httpd.server_address[1]}", flush=True)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        print(f"fks as: portal on http://{opts.portal.host}:{httpd.server_address[1]}", flush=True)
     try:
-        await stop.wait()
+        await _until_stopped(lambda: peer.send(server.due(time.time())))
     finally:
         if httpd is not None:
             httpd.shutdown()
@@ -100,16 +148,13 @@ async def serve_as(
         print("fks as: stopped", flush=True)
 
 
-def run_as(
-    listen: Endpoint,
-    users: str | None,
-    max_expires: int,
-    profile: Profile,
-    portal: Endpoint | None = None,
-    portal_token: str | None = None,
-) -> int:
+def run_as(opts: AsOptions) -> int:
+    return _run(serve_as(opts), opts.listen)
+
+
+def _run(main: Coroutine[Any, Any, None], listen: Endpoint) -> int:
     try:
-        asyncio.run(serve_as(listen, users, max_expires, profile, portal, portal_token))
+        asyncio.run(main)
     except UsersError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)
         return 2
@@ -119,32 +164,44 @@ def run_as(
     return 0
 
 
-async def serve_base(
-    listen: Endpoint, server: Endpoint, provisioning: str, model: str | None, internal: bool | None
-) -> None:
+async def serve_base(opts: BaseOptions) -> None:
     try:
-        prov = parse_provisioning(Path(provisioning).read_bytes(), model=model, internal_telephony=internal)
+        prov = parse_provisioning(
+            Path(opts.provisioning).read_bytes(), model=opts.model, internal_telephony=opts.internal_telephony
+        )
     except OSError as exc:
-        raise UsersError(f"cannot read provisioning file {provisioning}: {exc.strerror}") from None
+        raise UsersError(f"cannot read provisioning file {opts.provisioning}: {exc.strerror}") from None
     except ProvisioningError as exc:
-        raise UsersError(f"{provisioning}: {exc}") from None
-    handsets = {h.user: h for h in accounts_from(prov, model=model, internal_telephony=internal)}
-    base = Base(listen, server, handsets)
-    peer = UdpPeer(lambda data, src, now: base.receive(data, src, now), on_message=log_line)
-    base.local = await peer.start(listen.host, listen.port)
-    print(f"fks base: udp {base.local} -> AS {server}, {len(handsets)} handset(s) with feature sync", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        raise UsersError(f"{opts.provisioning}: {exc}") from None
+    accounts = accounts_from(prov, model=opts.model, internal_telephony=opts.internal_telephony, include_disabled=True)
+    handsets = {h.user: h for h in accounts}
+    base = Base(opts.listen, opts.server, handsets, expires=opts.expires, transport=opts.transport.upper())
+    peer = _transport(opts.transport, lambda data, src, now: base.receive(data, src, now))
+    base.local = await peer.start(opts.listen.host, opts.listen.port)
+    enabled = [hs for hs in handsets.values() if hs.feature_sync]
+    print(
+        f"fks base: {opts.transport} {base.local} -> AS {opts.server}, {len(handsets)} account(s), "
+        f"{len(enabled)} handset(s) with feature sync",
+        flush=True,
+    )
+    subscribed: set[str] = set()
+
+    def tick() -> None:
+        """Subscribe each enabled account once it is registered (GS: within T_subscribe), refresh when due."""
+        for hs in enabled:
+            if hs.user not in subscribed and (hs.registered or not opts.register):
+                subscribed.add(hs.user)
+                peer.send(base.subscribe(hs.user))
+        peer.send(base.due(time.time()))
+
     try:
-        for user in handsets:
-            peer.send(base.subscribe(user))
-        while not stop.is_set():
-            peer.send(base.due(time.time()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)  # the refresh timer's tick, not a synchronisation
-        active = [hs for hs in handsets.values() if hs.remote_tag]
+        if opts.register:
+            for hs in handsets.values():
+                peer.send(base.register(hs.user))
+            with contextlib.suppress(TimeoutError):  # the REGISTERs and their challenges: at most 5 s
+                await peer.wait_until(lambda: all(h.registered for h in handsets.values()) or peer.idle, 5.0)
+        await _until_stopped(tick)
+        active = [hs for hs in enabled if hs.remote_tag]
         for hs in active:
             peer.send(base.unsubscribe(hs.user))
         with contextlib.suppress(TimeoutError):  # challenges, the 2xx and the final NOTIFY: at most 5 s
@@ -154,13 +211,5 @@ async def serve_base(
         print("fks base: stopped", flush=True)
 
 
-def run_base(listen: Endpoint, server: Endpoint, provisioning: str, model: str | None, internal: bool | None) -> int:
-    try:
-        asyncio.run(serve_base(listen, server, provisioning, model, internal))
-    except UsersError as exc:
-        print(f"fks: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"fks: error: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
-        return 2
-    return 0
+def run_base(opts: BaseOptions) -> int:
+    return _run(serve_base(opts), opts.listen)

@@ -11,7 +11,9 @@ Binds to loopback by default.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from analyzer.sip import SipError, StreamFramer, parse_message
 from peers.outgoing import Outgoing
 
 T1, T2 = 0.5, 4.0
+RECEIVE_BUFFER = 4 * 1024 * 1024  # the kernel caps it at net.core.rmem_max
 _log = logging.getLogger(__name__)
 Handler = Callable[[bytes, Endpoint, float], list[Outgoing]]
 
@@ -99,6 +102,9 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
         self._changed = asyncio.Condition()
         transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
         self._transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        with contextlib.suppress(OSError):  # a base of 250 handsets restarting is a burst: room for it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         sockname = transport.get_extra_info("sockname")
         self.local = Endpoint(sockname[0], sockname[1])
         return self.local

@@ -168,3 +168,22 @@ def test_a_lab_step_that_does_not_happen_says_which() -> None:
     config = LabConfig(profile=PROFILES["no-initial-notify"], record=False, timeout=0.5)
     with Lab(config) as lab, pytest.raises(LabError, match="NOTIFY after subscribing 1001"):
         lab.subscribe("1001")
+
+
+def test_250_handsets_of_one_base_subscribe_at_once() -> None:
+    """An N870 with its maximum of 250 handsets restarts: every account gets its initial NOTIFY."""
+    users = [str(2000 + i) for i in range(250)]
+    config = LabConfig(handsets=[Handset(u, "example.test") for u in users], record=False)
+    with Lab(config) as lab:
+        lab.subscribe_all(users)
+        assert len(lab.server.subscriptions) == 250
+        assert len({lab.base.local} | {o.src for o in lab.observations if o.data.startswith(b"SUBSCRIBE")}) == 1
+        log = lab.observations
+    judgement, _ = judge(log, AuditSettings())  # T_notify 5 s: a burst may cost a datagram and a retransmission
+    assert len(judgement.subscriptions) == 250
+    bad = [
+        (r.rule, r.detail)
+        for r in judgement.results()
+        if r.rule in ("FKS-NTF-1", "FKS-NTF-2") and r.verdict.value != "pass"
+    ]
+    assert not bad

@@ -184,7 +184,9 @@ def test_fks_base_against_fks_as_both_processes(fks_as: tuple[Endpoint, subproce
     try:
         assert "1 handset(s) with feature sync" in read_until(base, r"fks base:")[0]
         seen = read_until(as_proc, r"<- .* 200 OK \(NOTIFY\)")
-        assert any("SUBSCRIBE [1001]" in line for line in seen) and not any("[1002]" in line for line in seen)
+        assert any("SUBSCRIBE [1001]" in line for line in seen)
+        assert any("REGISTER [1002]" in line for line in seen)  # every account registers,
+        assert not any("SUBSCRIBE [1002]" in line for line in seen)  # only the enabled one subscribes (PRV-1)
         base.send_signal(signal.SIGINT)
         read_until(as_proc, r"<- .* 200 OK \(NOTIFY\)")  # the base answered the terminating NOTIFY
         base.wait(timeout=10)
@@ -499,3 +501,114 @@ def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path)
     assert len(fragments) >= 3 and all(p["IP"].ttl == 3 for p in fragments)
     audit = audit_file(recorder.write(tmp_path / "fragments.pcapng"), AuditSettings())
     assert audit["sip_messages"] == 4 and worst_by_rule(audit)["FKS-NTF-2"] == "pass"
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "analyzer.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _stop(proc: subprocess.Popen[str], interrupt: bool = True) -> tuple[int, str]:
+    """End the process (SIGINT, unless it was already sent); its exit status and stderr."""
+    if interrupt and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return proc.returncode, proc.stderr.read() if proc.stderr else ""
+
+
+def test_fks_base_registers_and_subscribes_over_tcp_against_fks_as(tmp_path: Path) -> None:
+    """Both commands as processes over TCP, digest SHA-256: REGISTER, SUBSCRIBE, NOTIFY, clean unsubscribe."""
+    from tests.test_rules import provisioning
+
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"1001": {"password": "pw-1001", "dnd": True}, "1002": {"password": "pw-1002"}}))
+    as_proc = _start(
+        "as", "--listen", "127.0.0.1:0", "--users", str(users), "--transport", "tcp", "--digest", "SHA-256"
+    )
+    base = None
+    try:
+        server = re.search(r"listening on tcp ([\d.]+:\d+)", read_until(as_proc, "listening")[0]).group(1)  # type: ignore[union-attr]
+        prov = tmp_path / "n870.xml"
+        prov.write_bytes(
+            provisioning(("00001", "1001", "1"), ("00002", "1002", "0"))
+            .replace(
+                b'value="1001"/>', b'value="1001"/><param name="SipAccount.00001.AuthPassword" value="pw-1001"/>', 1
+            )
+            .replace(
+                b'value="1002"/>', b'value="1002"/><param name="SipAccount.00002.AuthPassword" value="pw-1002"/>', 1
+            )
+        )
+        base = _start("base", "--as", server, "--provisioning", str(prov), "--model", "N870", "--transport", "tcp")
+        assert "2 account(s), 1 handset(s) with feature sync" in read_until(base, "fks base:")[0]
+        seen = read_until(as_proc, r"<- .* 200 OK \(NOTIFY\)")
+        assert sum("REGISTER [100" in line for line in seen) >= 4  # two accounts, each challenged and retried
+        assert any("SUBSCRIBE [1001]" in line for line in seen) and not any("SUBSCRIBE [1002]" in line for line in seen)
+        base.send_signal(signal.SIGINT)
+        read_until(as_proc, r"<- .* 200 OK \(NOTIFY\)")  # the terminating NOTIFY, answered
+        code, err = _stop(base, interrupt=False)
+        assert code == 0 and "Traceback" not in err and _LINES[base.pid].rest()[-1] == "fks base: stopped"
+    finally:
+        if base is not None:
+            _stop(base)
+        code, err = _stop(as_proc)
+    assert code == 0 and "Traceback" not in err
+
+
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (Debian package sip-tester) is not installed")
+def test_sipp_as_server_against_fks_base(tmp_path: Path) -> None:
+    """An independent AS (SIPp, tests/sipp/as.xml) against ``fks base``: SIPp must finish its scenario."""
+    import socket
+
+    from tests.test_rules import provisioning
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sipp = subprocess.Popen(
+        [
+            "sipp",
+            "-sf",
+            str(Path(__file__).parent / "sipp" / "as.xml"),
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-timeout",
+            "30s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    prov = tmp_path / "n870.xml"
+    prov.write_bytes(provisioning(("00001", "1001", "1")))
+    base = _start("base", "--as", f"127.0.0.1:{port}", "--provisioning", str(prov), "--model", "N870", "--no-register")
+    try:
+        read_until(base, r"<- .* NOTIFY")  # the initial NOTIFY arrived from SIPp
+        read_until(base, r"-> .* 200 OK \(NOTIFY\)")
+        base.send_signal(signal.SIGINT)  # fks base unsubscribes on the way out
+        out, err = sipp.communicate(timeout=40)
+        assert sipp.returncode == 0, out[-2000:] + err[-2000:]
+        code, base_err = _stop(base, interrupt=False)
+        lines = _LINES[base.pid].rest()
+        assert code == 0 and "Traceback" not in base_err and lines[-1] == "fks base: stopped"
+        assert any("terminated" in line or "NOTIFY" in line for line in lines)
+    finally:
+        _stop(base)
+        if sipp.poll() is None:
+            sipp.kill()
