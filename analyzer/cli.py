@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument(
         "--no-register", dest="register", action="store_false", help="subscribe without registering first"
     )
+    base.add_argument("--menu", metavar="FILE", help="file or FIFO of handset-menu commands (e.g. 'dnd 1001 on')")
     return parser
 
 
@@ -215,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.transport,
                     args.register,
                     args.expires,
+                    args.menu,
                 )
             )
         raise UsageError(f"unknown command {args.command}")

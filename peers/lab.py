@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from analyzer.observation import Endpoint, Observation
+from analyzer.sip import SipError, SipMessage, parse_message
 from peers.broadworks import ApplicationServer
-from peers.features import FeatureState
+from peers.features import FORWARDING, FeatureState
 from peers.gigaset import Base, Handset
 from peers.impair import Impairment, UdpRelay
 from peers.outgoing import Outgoing
@@ -36,6 +37,9 @@ TRANSPORTS = ("udp", "tcp", "scapy")
 
 class LabError(RuntimeError):
     """A step of a live exchange did not happen in time: the message says which."""
+
+
+ROLES = ("both", "base", "as")
 
 
 @dataclass
@@ -56,6 +60,16 @@ class LabConfig:
     # portal, so that the change is recognisably unsolicited (FKS-AS-1 looks back T_notify for a SUBSCRIBE).
     quiet: float = 0.0
     host: str = "127.0.0.1"
+    # Which ends the lab plays: "both" (loopback), "base" (our base against the AS at ``remote``), "as" (our AS
+    # on ``listen``, a real base pointed at it; handset-menu actions go through ``operator``).
+    role: str = "both"
+    remote: Endpoint | None = None
+    listen: Endpoint | None = None
+    operator_timeout: float = 120.0  # how long a person gets for a handset-menu action
+
+
+class Unsupported(LabError):
+    """The target cannot perform this step (a real AS's profile cannot be switched, ...): skip, with why."""
 
 
 class Lab:
@@ -65,6 +79,15 @@ class Lab:
             raise ValueError(f"unknown transport {self.config.transport!r} (one of {', '.join(TRANSPORTS)})")
         if self.config.impairment is not None and self.config.transport == "tcp":
             raise ValueError("the impairment relay carries UDP only")
+        if self.config.role not in ROLES:
+            raise ValueError(f"unknown role {self.config.role!r} (one of {', '.join(ROLES)})")
+        if self.config.role == "base" and self.config.remote is None:
+            raise ValueError("playing the base needs the address of the AS under test")
+        # handset-menu actions of a real base are made by a person (or, in tests, a command): it is told here
+        # ``operator(instruction, action)``: ``action`` is the same as a ``fks base --menu`` line ("dnd 1001 on")
+        self.operator: Callable[[str, str], None] = lambda instruction, action: print(f"OPERATOR: {instruction}")
+        # a change on a real AS's portal: a callable (user, feature document) given by the target
+        self.portal: Callable[[str, bytes], None] | None = None
         self.server = ApplicationServer(
             Endpoint(self.config.host, 0),
             passwords=dict(self.config.passwords),
@@ -87,8 +110,23 @@ class Lab:
         self.sniffing = self.config.record and can_sniff()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fks-lab", daemon=True)
-        self._as_peer: UdpPeer | TcpPeer
-        self._base_peer: UdpPeer | TcpPeer
+        self._as_peer: UdpPeer | TcpPeer | None = None
+        self._base_peer: UdpPeer | TcpPeer | None = None
+
+    @property
+    def plays_as(self) -> bool:
+        return self.config.role in ("both", "as")
+
+    @property
+    def plays_base(self) -> bool:
+        return self.config.role in ("both", "base")
+
+    @property
+    def _peer_of_record(self) -> UdpPeer | TcpPeer:
+        """The peer whose log is the scenario's record: the phone side when we play it, else the AS."""
+        peer = self._base_peer or self._as_peer
+        assert peer is not None, "lab not started"
+        return peer
 
     # -- life cycle ----------------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -104,19 +142,26 @@ class Lab:
 
     async def _start(self) -> None:
         cfg = self.config
-        self._as_peer = self._peer(self.server.receive, scapy=cfg.transport == "scapy")
-        self.server.local = await self._as_peer.start(cfg.host, 0)
-        target = self.server.local
-        if cfg.impairment is not None:
-            self.relay = UdpRelay(self.server.local, cfg.impairment)
+        ports = []
+        target = cfg.remote
+        if self.plays_as:
+            listen = cfg.listen or Endpoint(cfg.host, 0)
+            self._as_peer = self._peer(self.server.receive, scapy=cfg.transport == "scapy")
+            self.server.local = target = await self._as_peer.start(listen.host, listen.port)
+            ports.append(self.server.local.port)
+        if cfg.impairment is not None and target is not None:
+            self.relay = UdpRelay(target, cfg.impairment)
             target = await self.relay.start(cfg.host, 0)
-        self.base.server = target
-        self._base_peer = self._peer(lambda data, src, now: self.base.receive(data, src, now), scapy=False)
-        self.base.local = await self._base_peer.start(cfg.host, 0)
-        self._as_peer._changed = self._base_peer._changed  # one condition: a wait wakes on either peer's traffic
+            ports = []  # with a relay only the base's hop is recorded: the other would show every message twice
+        if self.plays_base:
+            assert target is not None
+            self.base.server = target
+            self._base_peer = self._peer(lambda data, src, now: self.base.receive(data, src, now), scapy=False)
+            self.base.local = await self._base_peer.start(cfg.host, 0)
+            ports.append(self.base.local.port)
+        if self._as_peer is not None and self._base_peer is not None:
+            self._as_peer._changed = self._base_peer._changed  # one condition: waits wake on either peer's traffic
         if self.sniffing:
-            # with a relay, only the base's hop is recorded: the AS's hop would show every message twice
-            ports = [self.base.local.port] if self.relay else [self.base.local.port, self.server.local.port]
             self.recorder = Recorder(ports, tcp=cfg.transport == "tcp")
             await asyncio.to_thread(self.recorder.start)
 
@@ -131,8 +176,9 @@ class Lab:
             return
 
         async def stop() -> None:
-            self._base_peer.close()
-            self._as_peer.close()
+            for peer in (self._base_peer, self._as_peer):
+                if peer is not None:
+                    peer.close()
             if self.relay is not None:
                 self.relay.close()
             await asyncio.sleep(0)  # let closing transports run their callbacks
@@ -152,12 +198,12 @@ class Lab:
     # -- records -------------------------------------------------------------------------------------------
     @property
     def observations(self) -> list[Observation]:
-        """The base's message log (the phone side of the exchange)."""
-        return list(self._base_peer.observations)
+        """The message log of record: the base's (the phone side) when we play it, else the AS's."""
+        return list(self._peer_of_record.observations)
 
     @property
     def as_observations(self) -> list[Observation]:
-        return list(self._as_peer.observations)
+        return list(self._as_peer.observations) if self._as_peer else []
 
     def capture(self, path: str | Path) -> Path:
         """The wire capture as pcapng; from the message log (marked so) when this process cannot sniff."""
@@ -173,7 +219,7 @@ class Lab:
         """Block until ``predicate`` holds (re-checked on every message of the base); LabError names ``what``."""
 
         async def waiting() -> None:
-            await self._base_peer.wait_until(predicate, timeout or self.config.timeout)
+            await self._peer_of_record.wait_until(predicate, timeout or self.config.timeout)
 
         try:
             self._run(waiting(), timeout)
@@ -183,8 +229,10 @@ class Lab:
     def settle(self, timeout: float | None = None) -> None:
         """Wait until neither peer has a transaction waiting for its final response."""
 
+        peers = [p for p in (self._base_peer, self._as_peer) if p is not None]
+
         async def settled() -> None:
-            await self._base_peer.wait_until(lambda: self._base_peer.idle and self._as_peer.idle, timeout or 10)
+            await self._peer_of_record.wait_until(lambda: all(p.idle for p in peers), timeout or 10)
 
         try:
             self._run(settled(), timeout)
@@ -194,31 +242,52 @@ class Lab:
     def _send_from_base(self, make: Callable[[], Outgoing | list[Outgoing]]) -> int:
         """Build and send in the loop's thread; returns the log length before, to wait for what follows."""
 
+        if self._base_peer is None:
+            raise Unsupported("this target does not play the base")
+        peer = self._base_peer
+
         async def send() -> int:
-            before = len(self._base_peer.observations)
-            self._base_peer.send(make())
+            before = len(peer.observations)
+            peer.send(make())
             return before
 
         return self._run(send())
 
     def _send_from_as(self, make: Callable[[float], list[Outgoing]]) -> None:
+        if self._as_peer is None:
+            raise Unsupported("this target does not play the AS")
+        peer = self._as_peer
+
         async def send() -> None:
-            self._as_peer.send(make(time.time()))
+            peer.send(make(time.time()))
 
         self._run(send())
 
     # -- actions -------------------------------------------------------------------------------------------
+    # Each action plays the phone side itself when the lab plays the base; against a real base (role "as")
+    # it tells the operator what to do on the handset and waits for the request that proves it was done.
+
     def handset(self, user: str) -> Handset:
+        if not self.plays_base:
+            raise Unsupported("the handset's own display is not observable on a real base")
         return self.base.handsets[user]
 
     def register(self, user: str) -> bool:
         """REGISTER the account (answering a challenge); whether the AS accepted it."""
+        if not self.plays_base:
+            what = f"register handset {user} (power it on or re-register it)"
+            self._operate(what, f"register {user}", _is(user, "REGISTER"))
+            return True
         self._send_from_base(lambda: self.base.register(user))
         self.settle()
         return self.handset(user).registered
 
     def subscribe(self, user: str, notifies: int = 1) -> None:
-        """Subscribe (or refresh) and wait for the grant and ``notifies`` NOTIFYs, or for the exchange to end."""
+        """Subscribe (or refresh) and wait for the grant and ``notifies`` NOTIFYs."""
+        if not self.plays_base:
+            what = f"make handset {user} subscribe: enable feature key synchronization for it or restart the base"
+            self._operate(what, f"subscribe {user}", _is(user, "SUBSCRIBE", body=False, expires=True))
+            return
         hs = self.handset(user)
         seen = hs.notified
         self._send_from_base(lambda: self.base.subscribe(user))
@@ -239,13 +308,30 @@ class Lab:
 
     def subscribe_and_settle(self, user: str) -> None:
         """Subscribe without expecting a NOTIFY (a deviating AS may send none): wait for the transactions."""
+        if not self.plays_base:
+            return self.subscribe(user)
         self._send_from_base(lambda: self.base.subscribe(user))
         self.settle()
+        return None
 
     def set_dnd(self, user: str, on: bool) -> None:
+        if not self.plays_base:
+            state = "on" if on else "off"
+            self._operate(
+                f"on handset {user}, switch Do Not Disturb {state} in the menu",
+                f"dnd {user} {state}",
+                _is(user, "SUBSCRIBE", body=b"SetDoNotDisturb"),
+            )
+            return
         self._change(user, lambda: self.base.set_dnd(user, on))
 
     def set_forward(self, user: str, feature: str, on: bool, target: str = "", rings: int | None = None) -> None:
+        if not self.plays_base:
+            what = f"on handset {user}, switch {feature} {'on to ' + target if on else 'off'}"
+            what += f" after {rings} rings" if rings else ""
+            action = f"forward {user} {feature} " + (f"on {target} {rings or ''}".strip() if on else "off")
+            self._operate(what + " in the menu", action, _is(user, "SUBSCRIBE", body=FORWARDING[feature].encode()))
+            return
         self._change(user, lambda: self.base.set_forward(user, feature, on, target, rings))
 
     def _change(self, user: str, make: Callable[[], Outgoing]) -> None:
@@ -259,11 +345,21 @@ class Lab:
 
     def portal_change(self, user: str, doc: bytes) -> None:
         """A change on the web portal: the AS notifies every subscription of ``user``."""
-        hs = self.handset(user)
-        seen = hs.notified
         self._keep_quiet()
-        self._send_from_as(lambda now: self.server.portal_change(user, doc, now))
-        self.wait(f"the NOTIFY of {user}'s portal change", lambda: hs.notified > seen)
+        if not self.plays_as:
+            if self.portal is None:
+                raise Unsupported("no portal for the AS under test (give --fks-portal-cmd or --fks-portal-url)")
+            hs = self.handset(user)
+            seen = hs.notified
+            self.portal(user, doc)
+            self.wait(f"the NOTIFY of {user}'s portal change", lambda: hs.notified > seen)
+        elif self.plays_base:
+            hs = self.handset(user)
+            seen = hs.notified
+            self._send_from_as(lambda now: self.server.portal_change(user, doc, now))
+            self.wait(f"the NOTIFY of {user}'s portal change", lambda: hs.notified > seen)
+        else:
+            self._send_from_as(lambda now: self.server.portal_change(user, doc, now))
         self.settle()
 
     def _keep_quiet(self) -> None:
@@ -272,6 +368,11 @@ class Lab:
             time.sleep(gap)
 
     def dial(self, user: str, number: str, expect_notify: bool = True) -> None:
+        if not self.plays_base:
+            self._operate(
+                f"on handset {user}, dial {number}", f"dial {user} {number}", _is(user, "INVITE", number=number)
+            )
+            return
         hs = self.handset(user)
         seen, calls = hs.notified, len(hs.dialled)
         self._send_from_base(lambda: self.base.dial(user, number))
@@ -281,6 +382,10 @@ class Lab:
         self.settle()
 
     def unsubscribe(self, user: str) -> None:
+        if not self.plays_base:
+            what = f"make handset {user} unsubscribe: disable feature key synchronization for it"
+            self._operate(what, f"unsubscribe {user}", _is(user, "SUBSCRIBE", expires=False))
+            return
         hs = self.handset(user)
         self._send_from_base(lambda: self.base.unsubscribe(user))
         self.wait(f"the grant of {user}'s unsubscribe", lambda: hs.ended)
@@ -290,6 +395,8 @@ class Lab:
 
     def expire(self, user: str) -> None:
         """Let the AS's expiry timer run out (the base's refresh is not sent): the AS ends the subscription."""
+        if not (self.plays_as and self.plays_base):
+            raise Unsupported("expiry is played by advancing the AS emulator's clock: loopback only")
         hs = self.handset(user)
         hs.refresh_at = None
 
@@ -303,9 +410,25 @@ class Lab:
         self.wait(f"the NOTIFY ending {user}'s expired subscription", lambda: hs.terminated)
         self.settle()
 
-    def _final_status_of_last_subscribe(self, user: str) -> int | None:
-        from analyzer.sip import SipError, parse_message
+    def _operate(self, instruction: str, action: str, done: Callable[[SipMessage], bool]) -> None:
+        """Ask the operator for a handset action, then wait for the request that shows it happened."""
+        assert self._as_peer is not None
+        peer, before = self._as_peer, len(self._as_peer.observations)
 
+        def happened() -> bool:
+            for obs in peer.observations[before:]:
+                try:
+                    if obs.dst == self.server.local and done(parse_message(obs.data)):
+                        return True
+                except SipError:
+                    continue
+            return False
+
+        self.operator(instruction, action)
+        self.wait(f"waiting for the base after asking: {instruction}", happened, self.config.operator_timeout)
+        self.settle()
+
+    def _final_status_of_last_subscribe(self, user: str) -> int | None:
         call_id = self.handset(user).call_id
         for obs in reversed(self.observations):
             try:
@@ -315,3 +438,23 @@ class Lab:
             if msg.call_id == call_id and msg.cseq_method == "SUBSCRIBE" and msg.status and msg.status >= 200:
                 return msg.status
         return None
+
+
+def _is(
+    user: str, method: str, *, body: bool | bytes | None = None, expires: bool | None = None, number: str = ""
+) -> Callable[[SipMessage], bool]:
+    """A predicate on a received request: its method, its sender's user, and optionally its body and Expires
+    (``body``: False = none, bytes = contains them; ``expires``: True = above 0, False = 0)."""
+
+    def match(msg: SipMessage) -> bool:
+        if msg.method != method or msg.from_ is None or msg.from_.user != user:
+            return False
+        if body is False and msg.body.strip():
+            return False
+        if isinstance(body, bytes) and body not in msg.body:
+            return False
+        if expires is not None and (msg.expires is not None and msg.expires > 0) != expires:
+            return False
+        return not number or number in (msg.uri or "").replace("%2A", "*")
+
+    return match

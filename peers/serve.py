@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
+import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from analyzer.sip import SipError, parse_message
 from peers.broadworks import ApplicationServer
 from peers.features import FeatureState, Forward
 from peers.gigaset import Base, accounts_from
+from peers.menu import MenuError, menu_command
 from peers.portal import Portal, serve_portal
 from peers.profiles import PROFILES, Profile
 from peers.transport import Handler, TcpPeer, UdpPeer
@@ -89,6 +93,7 @@ class BaseOptions:
     transport: str = "udp"
     register: bool = True
     expires: int = 3600
+    menu: str | None = None  # a file or FIFO of handset-menu commands (peers/menu)
 
 
 def _transport(name: str, handler: Handler) -> UdpPeer | TcpPeer:
@@ -194,6 +199,8 @@ async def serve_base(opts: BaseOptions) -> None:
                 peer.send(base.subscribe(hs.user))
         peer.send(base.due(time.time()))
 
+    if opts.menu is not None:
+        _read_menu(opts.menu, base, peer, asyncio.get_running_loop())
     try:
         if opts.register:
             for hs in handsets.values():
@@ -209,6 +216,30 @@ async def serve_base(opts: BaseOptions) -> None:
     finally:
         peer.close()
         print("fks base: stopped", flush=True)
+
+
+def _read_menu(path: str, base: Base, peer: UdpPeer | TcpPeer, loop: asyncio.AbstractEventLoop) -> None:
+    """Read menu commands from ``path`` in a thread (a FIFO is reopened after each writer closes it)."""
+
+    def run(line: str) -> None:
+        try:
+            peer.send(menu_command(base, line))
+        except MenuError as exc:
+            print(f"fks base: menu: {exc}", flush=True)
+
+    def pump() -> None:
+        while True:
+            try:
+                with open(path, encoding="utf-8") as commands:
+                    for line in commands:
+                        loop.call_soon_threadsafe(run, line.strip())
+            except OSError as exc:
+                print(f"fks base: menu: cannot read {path}: {exc.strerror}", flush=True)
+                return
+            if not stat.S_ISFIFO(os.stat(path).st_mode):
+                return  # a plain file is read once
+
+    threading.Thread(target=pump, name="fks-menu", daemon=True).start()
 
 
 def run_base(opts: BaseOptions) -> int:
