@@ -238,3 +238,19 @@ def _model(model: str | None) -> str | None:
         return None
     canonical = model.strip().upper()
     return canonical if canonical in MODELS else model.strip()
+
+
+def build_provisioning(accounts: list[tuple[str, str, str | None, str | None]], domain: str = "example.test") -> bytes:
+    """A Gigaset provisioning file: ``(id, user, FeatureKeySyncActive or None for absent, password or None)``
+    per handset account, one provider with ``domain``. Used by scenarios and tests to provision the base."""
+    root = etree.Element("provisioning", version="1.1", productID="e2")
+    nvm = etree.SubElement(root, "nvm")
+    etree.SubElement(nvm, "param", name="SipProvider.0.Domain", value=domain)
+    for ident, user, fks, password in accounts:
+        etree.SubElement(nvm, "param", name=f"SipAccount.{ident}.UserName", value=user)
+        etree.SubElement(nvm, "param", name=f"SipAccount.{ident}.ProviderId", value="0")
+        if password is not None:
+            etree.SubElement(nvm, "param", name=f"SipAccount.{ident}.AuthPassword", value=password)
+        if fks is not None:
+            etree.SubElement(nvm, "param", name=f"SipAccount.{ident}.FeatureKeySyncActive", value=fks)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

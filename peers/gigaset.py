@@ -48,6 +48,7 @@ class Handset:
     cseq: int = 0
     view: FeatureState = field(default_factory=FeatureState)
     auth_name: str | None = None  # AuthName, when it differs from the user part
+    label: str = ""  # the base's name for it when one user has several handsets (default: the user part)
     feature_sync: bool = True  # FeatureKeySyncActive=1 (only these subscribe)
     reg_call_id: str = ""
     reg_cseq: int = 0
@@ -165,6 +166,19 @@ class Base:
         ]
         return self._send(hs, build_message(f"INVITE {uri} SIP/2.0", headers), authenticated=bool(extra))
 
+    def ping(self) -> Outgoing:
+        """An OPTIONS keep-alive to the AS (bases send them to keep NAT bindings open)."""
+        hs = next(iter(self.handsets.values()))
+        headers = [
+            *self._via(),
+            ("From", f"<{hs.aor}>;tag=p{next(self._counter)}"),
+            ("To", f"<sip:{hs.domain}>"),
+            ("Call-ID", f"ping-{next(self._counter)}@{self.local.host}"),
+            ("CSeq", "1 OPTIONS"),
+            *self._contact(hs),
+        ]
+        return self._send(hs, build_message(f"OPTIONS sip:{hs.domain} SIP/2.0", headers), authenticated=True)
+
     def register(self, user: str, expires: int = 3600) -> Outgoing:
         """REGISTER the handset account (every account registers; only enabled ones then subscribe)."""
         hs = self.handsets[user]
@@ -185,8 +199,12 @@ class Base:
         ]
         return self._send(hs, build_message(f"REGISTER sip:{hs.domain} SIP/2.0", headers), authenticated=bool(extra))
 
+    def change(self, user: str, doc: bytes) -> Outgoing:
+        """A change request carrying ``doc`` as it is (the menu actions build theirs; tests bring their own)."""
+        return self._subscribe(self._dialog(user), self.expires, doc)
+
     def _change(self, user: str, doc: bytes) -> Outgoing:
-        return self._subscribe(self.handsets[user], self.expires, doc)
+        return self.change(user, doc)
 
     # -- input ---------------------------------------------------------------------------------------------
     def due(self, now: float) -> list[Outgoing]:

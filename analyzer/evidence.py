@@ -1,0 +1,70 @@
+"""The evidence of one live scenario: its verdicts from the message log, from the wire capture, and whether
+they agree (DESIGN.md), rendered for a report (an HTML verdict table: rule, verdict, expectation vs
+observation, frames; escaped, since everything in it may come from the wire).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from lxml.builder import E
+
+from analyzer.audit import AuditSettings, judge, judgement_json, worst_by_rule
+from analyzer.observation import Observation
+
+_COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828", "inconclusive": "#6a1b9a"}
+
+
+@dataclass
+class Evidence:
+    """Verdicts of the log (and of the capture, once audited) in the JSON form of ``fks audit``."""
+
+    log: dict[str, Any]
+    capture: dict[str, Any] | None = None
+    disagreements: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def verdicts(self) -> list[dict[str, Any]]:
+        return [v for s in self.log["subscriptions"] for v in s["verdicts"]] + list(self.log["verdicts"])
+
+    def compare(self, capture: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        """Rule -> (log, capture) worst verdicts where the two records disagree."""
+        self.capture = capture
+        log, wire = worst_by_rule(self.log), worst_by_rule(capture)
+        self.disagreements = {rule: (log[rule], wire[rule]) for rule in log if log[rule] != wire[rule]}
+        return self.disagreements
+
+
+def from_log(observations: Iterable[Observation], settings: AuditSettings) -> Evidence:
+    judgement, count = judge(observations, settings)
+    subs, capture = judgement_json(judgement)
+    return Evidence({"sip_messages": count, "subscriptions": subs, "verdicts": capture})
+
+
+def verdict_table(verdicts: Sequence[Mapping[str, Any]], title: str = "") -> str:
+    """An HTML table of verdicts (fired rules first, not-applicable ones last)."""
+    order = sorted(verdicts, key=lambda v: v["verdict"] == "not_applicable")
+    rows = [
+        E.tr(
+            E.td(str(v["rule"])),
+            E.td(E.b(str(v["verdict"])), style=f"color:{_COLOURS.get(str(v['verdict']), '#555')}"),
+            E.td(str(v.get("detail", ""))),
+            E.td(str(v.get("expected", ""))),
+            E.td(str(v.get("observed", ""))),
+            E.td(", ".join(str(f) for f in v.get("frames", []))),
+        )
+        for v in order
+    ]
+    table = E.table(
+        E.thead(E.tr(*(E.th(h) for h in ("rule", "verdict", "detail", "expected", "observed", "frames")))),
+        E.tbody(*rows),
+        border="1",
+        cellpadding="4",
+        style="border-collapse:collapse;font-family:sans-serif;font-size:13px",
+    )
+    body = E.body(E.h3(title), table) if title else E.body(table)
+    page = E.html(E.head(E.meta(charset="utf-8")), body)
+    return etree.tostring(page, method="html", encoding="unicode", doctype="<!DOCTYPE html>")

@@ -1,0 +1,343 @@
+"""What a conformance scenario runs against: the four targets of DESIGN.md, behind one scenario object.
+
+A ``Scenario`` collects what the Given steps configure, starts the live exchange on first use (``lab``), and
+hands the When steps to the right end: on ``loopback`` the lab plays both emulators; on ``as`` it plays the
+base against a real AS (portal changes through a command or an Xsi-style URL); on ``base`` it plays the AS
+against a real base (handset-menu actions go to an operator); on ``pcap`` nothing is played and each When
+step looks for its traffic in a recorded capture. What a target cannot do raises ``Unsupported`` with the
+reason, which the suite turns into a skip that the report shows.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyzer.audit import AuditSettings, judge
+from analyzer.documents import DocumentError, FeatureDocument, build_document, parse_document
+from analyzer.fac import DEFAULT_FACS
+from analyzer.observation import Endpoint, Observation
+from analyzer.provisioning import Provisioning, ProvisioningError, build_provisioning, parse_provisioning
+from analyzer.rules import Judgement
+from analyzer.rules.base import Options
+from analyzer.sip import SipError, SipMessage, parse_message
+from peers.features import FORWARDING, FeatureState, Forward
+from peers.gigaset import Handset, accounts_from
+from peers.lab import Lab, LabConfig, LabError, Unsupported, request_matcher
+from peers.profiles import PROFILES
+
+TARGETS = ("loopback", "as", "base", "pcap")
+XSI_SERVICES = {"DND": "DoNotDisturb", "CFA": "CallForwardingAlways", "CFB": "CallForwardingBusy"}
+XSI_SERVICES["CFNA"] = "CallForwardingNoAnswer"
+
+__all__ = ["TARGETS", "LabError", "Scenario", "TargetOptions", "Unsupported"]
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """The run's choice of target and how to reach it (the suite's ``--fks-*`` options)."""
+
+    name: str = "loopback"
+    remote: Endpoint | None = None  # --fks-as: the AS under test
+    listen: Endpoint | None = None  # --fks-listen: where our AS waits for a real base
+    transport: str = "udp"
+    provisioning: str | None = None  # --fks-provisioning: the accounts (and passwords) of the base
+    portal_cmd: str | None = None  # e.g. "curl -X PUT ... {user} {feature} {state} {target}"
+    portal_url: str | None = None  # an Xsi-Actions base URL
+    portal_token: str | None = None
+    operator_cmd: str | None = None  # run with {action} and {instruction} for each handset-menu action
+    pcap: str | None = None
+    notify_timeout: float = 1.0  # T_notify the scenarios are judged with
+
+
+@dataclass
+class Scenario:
+    options: TargetOptions
+    profile: str = "broadworks"
+    handsets: dict[str, Handset] = field(default_factory=dict)
+    states: dict[str, FeatureState] = field(default_factory=dict)
+    algorithms: tuple[str, ...] = ()
+    policy: Callable[[str, FeatureDocument], FeatureDocument | int | None] | None = None
+    max_expires: int = 3600
+    transport: str | None = None
+    model: str | None = None
+    internal_telephony: bool | None = None
+    provisioning_xml: bytes | None = None
+    pending_provisioning: tuple[str, list[tuple[str, str, str]]] = ("N870", [])
+    _lab: Lab | None = None
+    _capture: list[Observation] | None = None
+
+    # -- the Given side ------------------------------------------------------------------------------------
+    @property
+    def target(self) -> str:
+        return self.options.name
+
+    def needs_emulated_as(self, what: str) -> None:
+        """A Given that configures the AS: only possible when the AS is ours."""
+        if self.target in ("as", "pcap"):
+            raise Unsupported(f"the AS under test cannot be made to {what} (target {self.target})")
+
+    def needs_emulated_base(self, what: str) -> None:
+        if self.target in ("base", "pcap"):
+            raise Unsupported(f"the base under test cannot be made to {what} (target {self.target})")
+
+    def play_profile(self, name: str) -> None:
+        if name not in PROFILES:
+            raise ValueError(f"unknown AS profile {name!r}")
+        if name != "broadworks":
+            self.needs_emulated_as(f"play the {name!r} profile")
+        self.profile = name
+
+    def add_handset(self, label: str, user: str | None = None) -> None:
+        """A handset account with feature sync (``user``: a second handset of that user, named ``label``)."""
+        user = user or label
+        hs = self.handsets.setdefault(label, Handset(user, "example.test", f"pw-{user}", label=label))
+        if self._lab is not None and self._lab.plays_base:
+            self._lab.add_handset(label, hs)
+
+    def challenge(self, algorithms: tuple[str, ...]) -> None:
+        self.needs_emulated_as("challenge with chosen digest algorithms")
+        self._before_start("configure the digest challenge")
+        self.algorithms = algorithms
+
+    def cap_expires(self, seconds: int) -> None:
+        self.needs_emulated_as(f"grant at most {seconds} s")
+        self._before_start("cap the granted expiry")
+        self.max_expires = seconds
+
+    def use_transport(self, name: str) -> None:
+        self._before_start("choose the transport")
+        if self.options.transport != name and self.target != "loopback":
+            raise Unsupported(f"this run is configured for {self.options.transport} (--fks-transport)")
+        self.transport = name
+
+    def set_policy(self, what: str, policy: Callable[[str, FeatureDocument], FeatureDocument | int | None]) -> None:
+        self.needs_emulated_as(what)
+        self.policy = policy
+        if self._lab is not None:
+            self._lab.set_policy(policy)
+
+    def set_state(self, user: str, feature: str, active: bool, target: str = "", rings: int | None = None) -> None:
+        """The user's state on the AS: preset on our AS (also while running); through the portal on a real one."""
+        if self.target == "pcap":
+            return  # the capture is what it is: the state is read from it, not set
+        if self.target == "as":
+            kind = "SetDoNotDisturb" if feature == "DND" else "SetForwarding"
+            doc = build_document(
+                kind,
+                device=user,
+                dnd=active if feature == "DND" else None,
+                forwarding_type=FORWARDING.get(feature),
+                active=None if feature == "DND" else active,
+                target=None if feature == "DND" else target,
+                ring_count=rings,
+            )
+            self.lab.portal_change(user, doc)
+            return
+        state = self.states.setdefault(user, FeatureState())
+        if feature == "DND":
+            state.dnd = active
+        else:
+            state.forwards[feature] = Forward(active, target, rings)
+        if self._lab is not None:
+            self._lab.preset(user, state)
+
+    def subscribed(self, user: str) -> bool:
+        """Whether the records show an establishing or refreshing as-feature-event SUBSCRIBE from ``user``."""
+        match = request_matcher(user, "SUBSCRIBE", expires=True)
+        for obs in self.observations():
+            try:
+                msg = parse_message(obs.data)
+            except SipError:
+                continue
+            if match(msg) and (msg.event or ("",))[0] == "as-feature-event":
+                return True
+        return False
+
+    def _before_start(self, what: str) -> None:
+        if self._lab is not None:
+            raise ValueError(f"cannot {what} once the exchange has started: put that Given first")
+
+    # -- the When side -------------------------------------------------------------------------------------
+    def act(self, what: str, action: Callable[[Lab], None], **request: object) -> None:
+        """Perform a step live, or, on target pcap, find the request that shows it in the capture."""
+        if self.target == "pcap":
+            user = str(request.pop("user"))
+            method = str(request.pop("method"))
+            self.find(what, request_matcher(user, method, **request))  # type: ignore[arg-type]
+            return
+        action(self.lab)
+
+    def send_garbage(self, datagrams: list[bytes]) -> None:
+        if self.target in ("base", "pcap"):
+            raise Unsupported(f"garbage is sent to an AS; target {self.target} has none of ours to check")
+        if (self.transport or self.options.transport) != "udp":
+            raise Unsupported("garbage datagrams need the UDP transport")
+        self.lab.send_raw(datagrams)
+
+    def provision(self, accounts: list[tuple[str, str, str | None]], model: str, internal: bool | None) -> None:
+        """The base reads this provisioning file: only its enabled accounts subscribe."""
+        self.needs_emulated_base("use a given provisioning file")
+        self.model, self.internal_telephony = model, internal
+        rows = [(ident, user, fks, f"pw-{user}") for ident, user, fks in accounts]
+        self.provisioning_xml = build_provisioning(rows)
+        try:
+            prov = parse_provisioning(self.provisioning_xml, model=model, internal_telephony=internal)
+        except ProvisioningError as exc:
+            raise ValueError(str(exc)) from None
+        for hs in accounts_from(prov, model=model, internal_telephony=internal, include_disabled=True):
+            self.handsets[hs.user] = hs
+
+    # -- the live exchange ---------------------------------------------------------------------------------
+    @property
+    def lab(self) -> Lab:
+        """The live exchange, started on first use with what the Givens configured."""
+        if self.target == "pcap":
+            raise Unsupported("target pcap replays nothing: this step needs a live exchange")
+        if self._lab is None:
+            self._lab = Lab(self._config())
+            self._lab.portal = self._portal()
+            self._lab.operator = self._operator
+            self._lab.start()
+        return self._lab
+
+    @property
+    def started(self) -> bool:
+        return self._lab is not None
+
+    def _config(self) -> LabConfig:
+        opts = self.options
+        handsets = list(self.handsets.values()) or [Handset("1001", "example.test", "pw-1001")]
+        if self.target == "as" and opts.provisioning:
+            prov = parse_provisioning(Path(opts.provisioning).read_bytes())
+            handsets = accounts_from(prov, include_disabled=True)
+        passwords = {hs.user: hs.password or "" for hs in handsets} if self.algorithms else {}
+        role = {"loopback": "both", "as": "base", "base": "as"}[self.target]
+        config = LabConfig(
+            transport=self.transport or opts.transport,
+            profile=PROFILES[self.profile],
+            handsets=handsets,
+            passwords=passwords,
+            states={u: s for u, s in self.states.items()},
+            algorithms=self.algorithms or ("MD5",),
+            max_expires=self.max_expires,
+            policy=self.policy,
+            quiet=opts.notify_timeout + 0.2,
+            timeout=10.0,
+            role=role,
+            remote=opts.remote,
+            listen=opts.listen,
+            strict=False,
+            follow_timeout=opts.notify_timeout,
+        )
+        return config
+
+    def _portal(self) -> Callable[[str, bytes], None] | None:
+        opts = self.options
+        if opts.portal_cmd:
+            return lambda user, doc: _run_portal_cmd(opts.portal_cmd or "", user, doc)
+        if opts.portal_url:
+            return lambda user, doc: _xsi_put(opts.portal_url or "", opts.portal_token, user, doc)
+        return None
+
+    def _operator(self, instruction: str, action: str) -> None:
+        print(f"\nOPERATOR: {instruction}", flush=True)
+        if self.options.operator_cmd:
+            command = self.options.operator_cmd.format(action=shlex.quote(action), instruction=shlex.quote(instruction))
+            subprocess.run(command, shell=True, check=True, timeout=30)
+
+    def close(self) -> None:
+        if self._lab is not None:
+            self._lab.close()
+
+    # -- the records ---------------------------------------------------------------------------------------
+    def observations(self) -> list[Observation]:
+        if self.target == "pcap":
+            return self._recorded()
+        return self.lab.observations if self.started else []
+
+    def _recorded(self) -> list[Observation]:
+        if self._capture is None:
+            if not self.options.pcap:
+                raise Unsupported("target pcap needs --fks-pcap FILE")
+            from analyzer.capture import CaptureReader
+
+            self._capture = list(CaptureReader(self.options.pcap))
+        return self._capture
+
+    def settings(self) -> AuditSettings:
+        prov: Provisioning | None = None
+        if self.provisioning_xml is not None:
+            prov = parse_provisioning(
+                self.provisioning_xml, model=self.model, internal_telephony=self.internal_telephony
+            )
+        options = Options(
+            notify_timeout=self.options.notify_timeout,
+            facs=dict(DEFAULT_FACS),
+            model=self.model,
+            internal_telephony=self.internal_telephony,
+        )
+        return AuditSettings(options, prov)
+
+    def judge(self) -> Judgement:
+        judgement, _ = judge(self.observations(), self.settings())
+        return judgement
+
+    # -- the pcap target: When steps find their traffic instead of making it --------------------------------
+    def find(self, what: str, predicate: Callable[[SipMessage], bool]) -> None:
+        """On target pcap: the capture must hold a request that ``predicate`` accepts, else the step skips."""
+        for obs in self._recorded():
+            try:
+                msg = parse_message(obs.data)
+            except SipError:
+                continue
+            if msg.is_request and predicate(msg):
+                return
+        raise Unsupported(f"the capture shows no {what}")
+
+
+def _run_portal_cmd(template: str, user: str, doc: bytes) -> None:
+    """Run the operator's portal command with the change spelled out in placeholders."""
+    fields = _change_fields(doc)
+    command = template.format(user=shlex.quote(user), **{k: shlex.quote(v) for k, v in fields.items()})
+    subprocess.run(command, shell=True, check=True, timeout=30)
+
+
+def _xsi_put(base_url: str, token: str | None, user: str, doc: bytes) -> None:
+    """PUT the change to an Xsi-Actions-style service (BroadWorks, or ``fks as --portal``)."""
+    fields = _change_fields(doc)
+    service = XSI_SERVICES[fields["feature"]]
+    active = "true" if fields["state"] == "on" else "false"
+    parts = [f"<active>{active}</active>"]
+    if fields["target"]:
+        parts.append(f"<forwardToPhoneNumber>{fields['target']}</forwardToPhoneNumber>")
+    if fields["rings"]:
+        parts.append(f"<numberOfRings>{fields['rings']}</numberOfRings>")
+    body = f'<{service} xmlns="http://schema.broadsoft.com/xsi">{"".join(parts)}</{service}>'.encode()
+    url = f"{base_url.rstrip('/')}/com.broadsoft.xsi-actions/v2.0/user/{user}/services/{service}"
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/xml"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if response.status >= 300:
+            raise LabError(f"portal PUT {url}: HTTP {response.status}")
+
+
+def _change_fields(doc: bytes) -> dict[str, str]:
+    try:
+        parsed = parse_document(doc)
+    except DocumentError as exc:
+        raise LabError(f"portal change: {exc}") from None
+    feature = parsed.feature or "DND"
+    active = parsed.dnd if feature == "DND" else parsed.active
+    return {
+        "feature": feature,
+        "state": "on" if active else "off",
+        "target": parsed.target or "",
+        "rings": str(parsed.ring_count) if parsed.ring_count is not None else "",
+        "forwarding_type": FORWARDING.get(feature, ""),
+    }

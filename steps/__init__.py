@@ -1,0 +1,1 @@
+"""pytest-bdd glue: binds the Gherkin of ``features/`` to ``peers/`` and ``analyzer/`` (no protocol logic here)."""

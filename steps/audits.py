@@ -1,0 +1,121 @@
+"""Steps of offline audits: reference and shared captures through ``fks audit``, unusable files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from analyzer.audit import AuditSettings, audit_file, worst_by_rule
+from steps.verdicts import VERDICT, assert_verdict
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "captures"
+FILES = {
+    "nothing": b"",
+    "random bytes": bytes(range(256)) * 16,
+    "a truncated header": b"\xd4\xc3\xb2\xa1\x02\x00",
+    "text": b"root:x:0:0:root:/root:/bin/bash\n",
+}
+
+
+class Audit(dict):  # type: ignore[type-arg]
+    """What an audit step found: the capture, its options, and (after ``it is audited``) the result."""
+
+
+@pytest.fixture
+def audit() -> Audit:
+    return Audit()
+
+
+@given(parsers.parse('the reference capture "{name}"'))
+def reference_capture(audit: Audit, name: str) -> None:
+    from tests.test_corpus import capture_for, settings_for  # the corpus's own reading of expected.json
+
+    expected = ROOT / "captures" / f"{name}.expected.json"
+    audit["spec"] = json.loads(expected.read_text())
+    audit["path"] = capture_for(expected)
+    audit["settings"] = settings_for(audit["spec"])
+
+
+@given(parsers.parse('the shared capture "{name}"'))
+def shared_capture(audit: Audit, name: str) -> None:
+    path = SHARED / name
+    if not path.exists():
+        pytest.skip(f"{path} is not here (the shared captures sit beside the project)")
+    audit["path"], audit["settings"] = path, AuditSettings()
+
+
+@given(parsers.parse('SIP is decoded on "{rule}"'))
+def decode_as(audit: Audit, rule: str) -> None:
+    settings: AuditSettings = audit["settings"]
+    audit["settings"] = AuditSettings(settings.options, settings.provisioning, (*settings.decode_as, rule))
+
+
+@when("it is audited")
+def audited(audit: Audit) -> None:
+    audit["result"] = audit_file(audit["path"], audit["settings"])
+
+
+@then("every rule gets the verdict its expected.json names")
+def expected_verdicts(audit: Audit) -> None:
+    result, spec = audit["result"], audit["spec"]
+    got = worst_by_rule(result)
+    diff = {rule: (want, got[rule]) for rule, want in spec["verdicts"].items() if got[rule] != want}
+    assert result["errors"] == [] and len(result["subscriptions"]) == spec["subscriptions"]
+    assert not diff, f"(expected, observed): {diff}"
+
+
+@then("every fail and warn names its frames")
+def frames_named(audit: Audit) -> None:
+    result: dict[str, Any] = audit["result"]
+    for v in [v for s in result["subscriptions"] for v in s["verdicts"]] + result["verdicts"]:
+        if v["verdict"] in ("fail", "warn") and v["rule"] not in ("FKS-PRV-3", "FKS-PRV-4"):
+            assert v["frames"], v
+
+
+@then(parsers.re(rf"(?P<rule>FKS-[A-Z]+-\d+) is {VERDICT} at frame (?P<frame>\d+)$"))
+def verdict_at_frame(audit: Audit, rule: str, verdict: str, frame: str) -> None:
+    assert_verdict(audit["result"], rule, verdict, frame=int(frame))
+
+
+@then(parsers.parse("the audit finds {count:d} subscription"))
+def finds_subscriptions(audit: Audit, count: int) -> None:
+    assert len(audit["result"]["subscriptions"]) == count
+
+
+@then("no rule fails in the audit")
+def audit_no_fail(audit: Audit) -> None:
+    assert "fail" not in worst_by_rule(audit["result"]).values()
+
+
+@given(parsers.parse("a file holding {content}"))
+def file_holding(audit: Audit, tmp_path: Path, content: str) -> None:
+    path = tmp_path / "input.pcap"
+    path.write_bytes(FILES[content])
+    audit["path"] = path
+
+
+@when("fks audit reads it")
+def fks_audit_reads(audit: Audit) -> None:
+    audit["run"] = subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", "audit", str(audit["path"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+@then(parsers.parse("it exits with status {status:d} and one line on stderr"))
+def exits_with(audit: Audit, status: int) -> None:
+    run = audit["run"]
+    assert run.returncode == status, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr, run.stderr

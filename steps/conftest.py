@@ -1,0 +1,174 @@
+"""The conformance suite's fixtures and hooks: target options, one ``Scenario`` per test, and its evidence.
+
+After every scenario (``pytest_bdd_after_scenario``) the live exchange is stopped, its capture written to
+``reports/captures/``, the message log judged, the capture audited through tshark, and the two verdict sets
+compared (they must agree); the verdict table, the capture, the ladder diagram and the message log are
+attached to the scenario's Allure result. A step the target cannot perform skips the scenario with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import allure
+import pytest
+
+from analyzer.audit import audit_file
+from analyzer.evidence import Evidence, from_log, verdict_table
+from analyzer.ladder import ladder_svg
+from analyzer.observation import Endpoint
+from analyzer.rules import CATALOGUE
+from analyzer.sip import SipError, parse_message
+from peers.targets import TARGETS, Scenario, TargetOptions, Unsupported
+from steps.audits import *  # noqa: F403  (step definitions, collected by pytest-bdd from this module)
+from steps.exchange import *  # noqa: F403
+from steps.verdicts import *  # noqa: F403
+
+ROOT = Path(__file__).resolve().parents[1]
+OPTIONS = {
+    "target": ("loopback", f"where the scenarios run: {', '.join(TARGETS)}"),
+    "as": ("", "HOST:PORT of the AS under test (target as)"),
+    "listen": ("127.0.0.1:5070", "HOST:PORT where our AS waits for a real base (target base)"),
+    "transport": ("udp", "udp or tcp"),
+    "provisioning": ("", "Gigaset provisioning file: the accounts and passwords our base uses (target as)"),
+    "portal-cmd": ("", "command for a portal change; placeholders {user} {feature} {state} {target} {rings}"),
+    "portal-url": ("", "Xsi-Actions base URL for portal changes (target as)"),
+    "portal-token": ("", "bearer token for --fks-portal-url"),
+    "operator-cmd": ("", "command run for each handset-menu action (target base); placeholders {action} {instruction}"),
+    "pcap": ("", "the recorded capture (target pcap)"),
+    "notify-timeout": ("1.0", "T_notify the scenarios are judged with, seconds"),
+    "reports": ("reports", "where captures of the scenarios go"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fks", "Feature Key Synchronization conformance suite")
+    for name, (default, text) in OPTIONS.items():
+        group.addoption(f"--fks-{name}", default=None, help=f"{text} (default: {default or 'none'})")
+        parser.addini(f"fks_{name.replace('-', '_')}", text, default=default)
+
+
+def _option(config: pytest.Config, name: str) -> str:
+    value = config.getoption(f"--fks-{name}")
+    return str(value if value is not None else config.getini(f"fks_{name.replace('-', '_')}"))
+
+
+def _endpoint(text: str) -> Endpoint | None:
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    return Endpoint(host, int(port))
+
+
+def target_options(config: pytest.Config) -> TargetOptions:
+    name = _option(config, "target")
+    if name not in TARGETS:
+        raise pytest.UsageError(f"--fks-target {name!r}: one of {', '.join(TARGETS)}")
+    return TargetOptions(
+        name=name,
+        remote=_endpoint(_option(config, "as")),
+        listen=_endpoint(_option(config, "listen")),
+        transport=_option(config, "transport"),
+        provisioning=_option(config, "provisioning") or None,
+        portal_cmd=_option(config, "portal-cmd") or None,
+        portal_url=_option(config, "portal-url") or None,
+        portal_token=_option(config, "portal-token") or None,
+        operator_cmd=_option(config, "operator-cmd") or None,
+        pcap=_option(config, "pcap") or None,
+        notify_timeout=float(_option(config, "notify-timeout")),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for rule in CATALOGUE:
+        config.addinivalue_line("markers", f"{rule.id}: scenario covers {rule.title}")
+    for area in (
+        "subscription",
+        "notify",
+        "portal",
+        "fac",
+        "handset",
+        "termination",
+        "provisioning",
+        "deviations",
+        "audit",
+        "bad-input",
+        "robustness",
+    ):
+        config.addinivalue_line("markers", f"{area}: scenarios of the {area} area")
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest) -> Iterator[Scenario]:
+    scenario = Scenario(target_options(request.config))
+    request.node.stash[_WORLD] = scenario
+    yield scenario
+    scenario.close()
+
+
+_WORLD = pytest.StashKey[Scenario]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_step_error(exception: Exception, **_: Any) -> None:
+    """A step the target cannot perform skips the scenario, with the reason in the report."""
+    if isinstance(exception, Unsupported):
+        pytest.skip(str(exception))
+
+
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    world = request.node.stash.get(_WORLD, None)
+    if world is None or not world.started:
+        return
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:120]
+    folder = Path(_option(request.config, "reports")) / "captures"
+    folder.mkdir(parents=True, exist_ok=True)
+    lab = world.lab
+    pcap = lab.capture(folder / f"{name}.pcapng")
+    world.close()
+    observations = lab.observations
+    evidence = from_log(observations, world.settings())
+    _attach(evidence, observations, lab, pcap)
+    if shutil.which("tshark") is None:
+        return
+    disagreements = evidence.compare(audit_file(pcap, world.settings()))
+    allure.attach(
+        json.dumps({"log": evidence.log, "capture": evidence.capture}, indent=1),
+        name="verdicts (log and capture).json",
+        attachment_type=allure.attachment_type.JSON,
+    )
+    assert not disagreements, f"message log and capture disagree (rule: (log, capture)): {disagreements}"
+
+
+def _attach(evidence: Evidence, observations: list[Any], lab: Any, pcap: Path) -> None:
+    labels: dict[Endpoint, str] = {}
+    if lab.plays_base:
+        labels[lab.base.local] = "base (handsets)"
+    if lab.plays_as:
+        labels[lab.server.local] = "AS"
+    allure.attach(
+        verdict_table(evidence.verdicts, "verdicts (message log)"),
+        name="verdicts",
+        attachment_type=allure.attachment_type.HTML,
+    )
+    allure.attach(
+        ladder_svg(observations, evidence.verdicts, labels), name="ladder", attachment_type=allure.attachment_type.SVG
+    )
+    allure.attach.file(str(pcap), name=pcap.name, attachment_type=allure.attachment_type.PCAP)
+    allure.attach("\n".join(_log_lines(observations)), name="message log", attachment_type=allure.attachment_type.TEXT)
+
+
+def _log_lines(observations: list[Any]) -> list[str]:
+    lines = []
+    for obs in observations:
+        try:
+            summary = parse_message(obs.data).summary
+        except SipError:
+            summary = f"unparsable ({len(obs.data)} bytes)"
+        lines.append(f"#{obs.index} {obs.time:.3f} {obs.src} -> {obs.dst} {summary}")
+    return lines
