@@ -9,25 +9,48 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 CORPUS := $(wildcard captures/*.pcap captures/*.pcapng)
 
-.PHONY: run test setup os-deps audit lint captures record clean
+ALLURE := allure/node_modules/.bin/allure
+JOBS   ?= 2
 
-## run: the main job: audit the reference captures of captures/ into reports/ (text, JSON, JUnit)
-run: setup audit
+.PHONY: run test setup os-deps audit lint captures record clean conformance report
 
-## test: the whole test suite (unit, property, rule, capture and corpus tests); "no tests" is a failure
-test: setup
+## run: the main job: the loopback conformance run (every scenario of features/, the offline audit of
+## captures/ among them) -> reports/allure-results, the single-file HTML report reports/html/index.html,
+## and fks audit of captures/ -> reports/audit.{txt,json,junit.xml}
+run: setup $(ALLURE)
+	@rm -rf reports/allure-results reports/html
+	@$(PY) -m pytest steps -q -n $(JOBS) -p no:cacheprovider --alluredir=reports/allure-results \
+	   --junitxml=reports/conformance.junit.xml; rc=$$?; \
+	 $(MAKE) --no-print-directory report audit || exit 1; \
+	 if [ $$rc -eq 5 ]; then echo "no scenarios collected: failing the run" >&2; exit 1; fi; exit $$rc
+
+## report: the single-file Allure HTML report from reports/allure-results
+report: $(ALLURE)
+	@$(ALLURE) generate --single-file --clean reports/allure-results -o reports/html >/dev/null
+	@echo "report: reports/html/index.html"
+
+## test: the whole test suite (unit, property, rule, capture, corpus, live peers, SIPp, the conformance
+## scenarios, the HTML report in headless Chromium); "no tests" is a failure
+test: setup $(ALLURE)
 	@mkdir -p reports
-	@$(PY) -m pytest -q --junitxml=reports/junit.xml; rc=$$?; \
+	@$(PY) -m pytest -q -n $(JOBS) --junitxml=reports/junit.xml; rc=$$?; \
 	 if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing the run" >&2; exit 1; fi; exit $$rc
 
 setup: os-deps $(VENV)/.installed
 
 os-deps:
-	@if ! command -v tshark >/dev/null || ! command -v sipp >/dev/null \
+	@if ! command -v tshark >/dev/null || ! command -v sipp >/dev/null || ! command -v java >/dev/null \
+	   || ! command -v chromium >/dev/null || ! command -v npm >/dev/null \
 	   || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
-	  $(APT) update -qq && $(APT) install -y -qq tshark sip-tester python3-venv >/dev/null; \
+	  $(APT) update -qq && $(APT) install -y -qq tshark sip-tester python3-venv default-jre-headless \
+	    chromium npm >/dev/null; \
 	fi
+
+# The Allure command line from the npm registry, at the version package-lock.json pins.
+$(ALLURE): allure/package.json allure/package-lock.json
+	@cd allure && npm ci --no-audit --no-fund --silent
+	@touch $@
 
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)

@@ -48,7 +48,7 @@ class TargetOptions:
     provisioning: str | None = None  # --fks-provisioning: the accounts (and passwords) of the base
     portal_cmd: str | None = None  # e.g. "curl -X PUT ... {user} {feature} {state} {target}"
     portal_url: str | None = None  # an Xsi-Actions base URL
-    portal_token: str | None = None
+    portal_token: str | None = field(default=None, repr=False)
     operator_cmd: str | None = None  # run with {action} and {instruction} for each handset-menu action
     pcap: str | None = None
     notify_timeout: float = 1.0  # T_notify the scenarios are judged with
@@ -70,6 +70,9 @@ class Scenario:
     pending_provisioning: tuple[str, list[tuple[str, str, str]]] = ("N870", [])
     _lab: Lab | None = None
     _capture: list[Observation] | None = None
+
+    def __repr__(self) -> str:  # what a report shows as the step's fixture: short, and no credentials
+        return f"Scenario(target={self.target}, profile={self.profile}, handsets={sorted(self.handsets)})"
 
     # -- the Given side ------------------------------------------------------------------------------------
     @property
@@ -230,7 +233,7 @@ class Scenario:
             timeout=10.0,
             role=role,
             remote=opts.remote,
-            listen=opts.listen,
+            listen=opts.listen if self.target == "base" else None,
             strict=False,
             follow_timeout=opts.notify_timeout,
         )

@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import allure
 import pytest
 
-from analyzer.audit import audit_file
+from analyzer.audit import audit_file, verdicts_of
 from analyzer.evidence import Evidence, from_log, verdict_table
 from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint
@@ -41,7 +44,7 @@ OPTIONS = {
     "portal-token": ("", "bearer token for --fks-portal-url"),
     "operator-cmd": ("", "command run for each handset-menu action (target base); placeholders {action} {instruction}"),
     "pcap": ("", "the recorded capture (target pcap)"),
-    "notify-timeout": ("1.0", "T_notify the scenarios are judged with, seconds"),
+    "notify-timeout": ("0.5", "T_notify the scenarios are judged with, seconds (loopback answers in ms)"),
     "reports": ("reports", "where captures of the scenarios go"),
 }
 
@@ -142,7 +145,16 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
         name="verdicts (log and capture).json",
         attachment_type=allure.attachment_type.JSON,
     )
-    assert not disagreements, f"message log and capture disagree (rule: (log, capture)): {disagreements}"
+    if disagreements:
+        records = {"log": evidence.log, "capture": evidence.capture or {}}
+        detail = {
+            rule: {
+                name: [(v["verdict"], v["detail"], v["frames"]) for v in verdicts_of(rec) if v["rule"] == rule]
+                for name, rec in records.items()
+            }
+            for rule in disagreements
+        }
+        raise AssertionError(f"message log and capture disagree (rule: (log, capture)): {disagreements}; {detail}")
 
 
 def _attach(evidence: Evidence, observations: list[Any], lab: Any, pcap: Path) -> None:
@@ -172,3 +184,57 @@ def _log_lines(observations: list[Any]) -> list[str]:
             summary = f"unparsable ({len(obs.data)} bytes)"
         lines.append(f"#{obs.index} {obs.time:.3f} {obs.src} -> {obs.dst} {summary}")
     return lines
+
+
+CATEGORIES = [
+    {
+        "name": "Product defects (a conformance rule failed)",
+        "matchedStatuses": ["failed"],
+        "messageRegex": r"(?s).*FKS-[A-Z]+-\d+: expected .*",
+    },
+    {
+        "name": "Records disagree (message log vs capture)",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"(?s).*message log and capture disagree.*",
+    },
+    {"name": "Not performable on this target", "matchedStatuses": ["skipped"]},
+    {"name": "Test errors (the run itself broke)", "matchedStatuses": ["broken", "failed"]},
+]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Allure's environment (target, addresses, versions) and categories, written once per run."""
+    config = session.config
+    folder = config.getoption("--alluredir", None)
+    if not folder or hasattr(config, "workerinput"):
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / "categories.json").write_text(json.dumps(CATEGORIES, indent=1))
+    opts = target_options(config)
+    env = {
+        "target": opts.name,
+        "transport": opts.transport,
+        "AS under test": str(opts.remote or "the AS emulator (loopback)"),
+        "our AS listens on": str(opts.listen) if opts.name == "base" else "-",
+        "T_notify (s)": str(opts.notify_timeout),
+        "tshark": _version(["tshark", "--version"]),
+        "python": sys.version.split()[0],
+        **{name: _package(name) for name in ("pyshark", "scapy", "lxml", "pytest-bdd", "allure-pytest-bdd")},
+    }
+    lines = [f"{k.replace(' ', '.')}={v}" for k, v in env.items()]
+    (Path(folder) / "environment.properties").write_text("\n".join(lines) + "\n")
+
+
+def _version(command: list[str]) -> str:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    return out.splitlines()[0] if out else "unknown"
+
+
+def _package(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
