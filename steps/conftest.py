@@ -18,9 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import allure
 import pytest
 
+import allure
 from analyzer.audit import audit_file, verdicts_of
 from analyzer.evidence import Evidence, from_log, verdict_table
 from analyzer.ladder import ladder_svg
