@@ -12,6 +12,7 @@ gives the refreshes that are due. Every method returns the ``Outgoing`` messages
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -115,6 +116,8 @@ class Base:
     _sent: dict[str, Sent] = field(default_factory=dict)  # branch -> request awaiting its final response
     _acks: dict[str, Outgoing] = field(default_factory=dict)  # INVITE branch -> its ACK, for retransmissions
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # unique per base instance: a long-running AS must never mistake a new run's dialog for an old one
+    _run: str = field(default_factory=lambda: secrets.token_hex(3))
 
     # -- handset actions -----------------------------------------------------------------------------------
     def subscribe(self, user: str) -> Outgoing:
@@ -124,9 +127,15 @@ class Base:
     def _dialog(self, user: str) -> Handset:
         hs = self.handsets[user]
         if not hs.call_id:
-            hs.call_id = f"fks-{user}-{next(self._counter)}@{self.local.host}"
-            hs.tag = f"hs{next(self._counter)}"
+            hs.call_id = f"fks-{user}-{next(self._counter)}-{self._run}@{self.local.host}"
+            hs.tag = f"hs{next(self._counter)}{self._run}"
         return hs
+
+    def forget(self, user: str) -> None:
+        """Drop the handset's subscription dialog (the base restarted): its next SUBSCRIBE establishes anew."""
+        hs = self.handsets[user]
+        hs.call_id, hs.tag, hs.remote_tag, hs.remote_cseq = "", "", None, None
+        hs.refresh_at, hs.ended, hs.terminated = None, False, False
 
     def set_dnd(self, user: str, on: bool) -> Outgoing:
         return self._change(user, build_document("SetDoNotDisturb", device=user, dnd=on))
@@ -150,7 +159,7 @@ class Base:
         """Dial a number (a feature access code such as ``*78``) from the handset: an INVITE, ACKed when it
         fails (RFC 3261 17.1.1.3), retried once with credentials when challenged."""
         hs = self.handsets[user]
-        call_id = f"fac-{next(self._counter)}@{self.local.host}"
+        call_id = f"fac-{next(self._counter)}-{self._run}@{self.local.host}"
         return self._invite(hs, number, call_id, f"d{next(self._counter)}", 1)
 
     def _invite(self, hs: Handset, number: str, call_id: str, tag: str, cseq: int, extra: Extras = ()) -> Outgoing:
@@ -173,7 +182,7 @@ class Base:
             *self._via(),
             ("From", f"<{hs.aor}>;tag=p{next(self._counter)}"),
             ("To", f"<sip:{hs.domain}>"),
-            ("Call-ID", f"ping-{next(self._counter)}@{self.local.host}"),
+            ("Call-ID", f"ping-{next(self._counter)}-{self._run}@{self.local.host}"),
             ("CSeq", "1 OPTIONS"),
             *self._contact(hs),
         ]
@@ -182,7 +191,7 @@ class Base:
     def register(self, user: str, expires: int = 3600) -> Outgoing:
         """REGISTER the handset account (every account registers; only enabled ones then subscribe)."""
         hs = self.handsets[user]
-        hs.reg_call_id = hs.reg_call_id or f"reg-{user}-{next(self._counter)}@{self.local.host}"
+        hs.reg_call_id = hs.reg_call_id or f"reg-{user}-{next(self._counter)}-{self._run}@{self.local.host}"
         return self._register(hs, expires)
 
     def _register(self, hs: Handset, expires: int, extra: Extras = ()) -> Outgoing:

@@ -3,7 +3,7 @@
 One command per line (``fks base --menu FIFO`` reads them; the conformance suite's ``base`` target writes
 them through ``--fks-operator-cmd`` when no person stands by the handsets):
 
-    register USER | subscribe USER | unsubscribe USER | dnd USER on|off
+    register USER | subscribe USER (a new subscription) | unsubscribe USER | dnd USER on|off
     forward USER CFA|CFB|CFNA on TARGET [RINGS] | forward USER CFA|CFB|CFNA off | dial USER NUMBER
 """
 
@@ -30,7 +30,10 @@ def menu_command(base: Base, line: str) -> list[Outgoing]:
     if not args or args[0] not in base.handsets:
         raise MenuError(f"{line!r}: no handset account {args[0] if args else ''!r} on this base ({USAGE})")
     user = args[0]
-    if verb in ("register", "subscribe", "unsubscribe") and len(args) == 1:
+    if verb == "subscribe" and len(args) == 1:
+        base.forget(user)  # feature sync (re)enabled for the handset: a new subscription, as after a restart
+        return [base.subscribe(user)]
+    if verb in ("register", "unsubscribe") and len(args) == 1:
         return [getattr(base, verb)(user)]
     if verb == "dnd" and len(args) == 2 and args[1] in ("on", "off"):
         return [base.set_dnd(user, args[1] == "on")]

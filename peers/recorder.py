@@ -46,8 +46,13 @@ class Recorder:
         self.packets: list[Packet] = []
         self._lock = threading.Condition()
         self._started = threading.Event()
+        # The kernel filters first (BPF): a busy loopback must not overflow the capture socket's buffer
+        # with other traffic. IP fragments pass, since only the first carries the ports.
+        proto = "tcp" if tcp else "udp"
+        ports = " or ".join(f"{proto} port {p}" for p in sorted(self.ports))
         self._sniffer = AsyncSniffer(
             iface=iface,
+            filter=f"({ports}) or (ip[6:2] & 0x3fff != 0)",
             lfilter=self._wanted,
             prn=self._keep,
             store=False,
