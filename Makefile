@@ -21,7 +21,7 @@ run: setup $(ALLURE)
 	@rm -rf reports/allure-results reports/html
 	@$(PY) -m pytest steps -q -n $(JOBS) -p no:cacheprovider --alluredir=reports/allure-results \
 	   --junitxml=reports/conformance.junit.xml; rc=$$?; \
-	 $(MAKE) --no-print-directory report audit || exit 1; \
+	 $(MAKE) --no-print-directory audit report || exit 1; \
 	 if [ $$rc -eq 5 ]; then echo "no scenarios collected: failing the run" >&2; exit 1; fi; exit $$rc
 
 ## report: the single-file Allure HTML report from reports/allure-results
@@ -58,14 +58,16 @@ $(VENV)/.installed: pyproject.toml
 	@$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
-## audit: fks audit over captures/ (exit status 1 = some rule failed, which the corpus holds on purpose)
+## audit: fks audit over captures/ -> text, JSON, JUnit, HTML and Allure results (exit status 1 = some rule
+## failed, which the corpus holds on purpose)
 audit: setup
 	@mkdir -p reports
 	@$(FKS) audit $(CORPUS) --jobs 2 --format json --output reports/audit.json || [ $$? -eq 1 ]
 	@$(FKS) audit $(CORPUS) --jobs 2 --format junit --output reports/audit.junit.xml || [ $$? -eq 1 ]
-	@$(FKS) audit $(CORPUS) --jobs 2 --output reports/audit.txt || [ $$? -eq 1 ]
+	@$(FKS) audit $(CORPUS) --jobs 2 --output reports/audit.txt --html reports/audit.html || [ $$? -eq 1 ]
+	@$(FKS) audit $(CORPUS) --jobs 2 --format allure --output reports/allure-results || [ $$? -eq 1 ]
 	@tail -n 1 reports/audit.txt
-	@echo "reports: reports/audit.txt reports/audit.json reports/audit.junit.xml"
+	@echo "reports: reports/audit.txt reports/audit.json reports/audit.junit.xml reports/audit.html"
 
 ## lint: ruff over the project
 lint: setup

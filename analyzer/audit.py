@@ -6,7 +6,7 @@ and every report format renders from the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,18 +34,39 @@ class AuditSettings:
     keylog: str | None = None
 
 
-def subscription_json(sub: Subscription, results: Sequence[Result]) -> dict[str, Any]:
-    return {
+MAX_DRAWN = 2000  # messages kept per subscription for a ladder (--html, --format allure)
+
+
+def subscription_json(sub: Subscription, results: Sequence[Result], messages: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "aor": sub.aor,
         "call_id": sub.call_id,
         "client": str(sub.client),
         "server": str(sub.server),
         "verdicts": [r.to_json() for r in results],
     }
+    if messages:
+        kept = sub.messages()
+        out["messages"] = [message_json(m.obs) for m in kept[:MAX_DRAWN]]
+        if len(kept) > MAX_DRAWN:
+            out["messages_truncated"] = len(kept) - MAX_DRAWN
+    return out
 
 
-def judgement_json(judgement: Judgement) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    subs = [subscription_json(sub, results) for sub, results in judgement.subscriptions]
+def message_json(obs: Observation) -> dict[str, Any]:
+    """A message in plain data (for ladders drawn in another process): its bytes as latin-1 text."""
+    return {
+        "index": obs.index,
+        "time": obs.time,
+        "src": str(obs.src),
+        "dst": str(obs.dst),
+        "transport": obs.transport,
+        "text": obs.data.decode("latin-1"),
+    }
+
+
+def judgement_json(judgement: Judgement, messages: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    subs = [subscription_json(sub, results, messages) for sub, results in judgement.subscriptions]
     return subs, [r.to_json() for r in judgement.capture]
 
 
@@ -59,13 +80,21 @@ def judge(observations: Iterable[Observation], settings: AuditSettings) -> tuple
     return evaluate(ctx), trace.sip_messages
 
 
-def audit_file(path: str | Path, settings: AuditSettings) -> dict[str, Any]:
-    """Audit one capture file. Raises ``CaptureError`` when the file is unusable."""
+def audit_file(
+    path: str | Path,
+    settings: AuditSettings,
+    messages: bool = False,
+    watch: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Audit one capture file (``messages``: keep each subscription's messages, for ladders). Raises
+    ``CaptureError`` when the file is unusable. ``watch`` gets the reader first (for a progress display)."""
     from analyzer.capture import CaptureReader  # the one pyshark import, kept off the sans-IO import path
 
     reader = CaptureReader(path, decode_as=settings.decode_as, keylog=settings.keylog)
+    if watch is not None:
+        watch(reader)
     judgement, _ = judge(reader, settings)
-    subs, capture = judgement_json(judgement)
+    subs, capture = judgement_json(judgement, messages)
     return {
         "file": str(path),
         "packets": reader.packets,

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, NoReturn
 
 from analyzer import __version__
+from analyzer.allure_report import write_allure
 from analyzer.audit import AuditSettings, audit_file, document, unusable
 from analyzer.fac import DEFAULT_FACS, parse_facs
+from analyzer.html_report import render_html
 from analyzer.observation import Endpoint
+from analyzer.progress import Progress
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.report import RENDERERS
 from analyzer.rules.base import Options
@@ -68,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="tshark decode-as, e.g. udp.port==5072,sip",
     )
     audit.add_argument("--keylog", metavar="FILE", help="TLS key log file for SIP over TLS")
-    audit.add_argument("--format", choices=sorted(RENDERERS), default="text")
-    audit.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    audit.add_argument("--format", choices=[*sorted(RENDERERS), "allure"], default="text")
+    audit.add_argument("--output", metavar="FILE", help="write the report here instead of stdout (allure: a folder)")
+    audit.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with ladder diagrams")
     audit.add_argument("--notify-timeout", type=_positive, default=5.0, metavar="S", help="T_notify (default 5)")
     audit.add_argument("--subscribe-timeout", type=_positive, default=5.0, metavar="S", help="T_subscribe (default 5)")
     audit.add_argument("--final-timeout", type=_positive, default=32.0, metavar="S", help="T_final (default 32)")
@@ -140,17 +144,35 @@ def _settings(args: argparse.Namespace) -> AuditSettings:
     return AuditSettings(options, provisioning, tuple(args.decode_as), args.keylog)
 
 
-def _audit_one(path: str, settings: AuditSettings) -> tuple[dict[str, Any], str | None]:
+def _audit_one(
+    path: str, settings: AuditSettings, messages: bool = False, progress: Progress | None = None
+) -> tuple[dict[str, Any], str | None]:
     """Audit one file; an unusable file becomes an entry with its reason, never an exception."""
     from analyzer.capture import CaptureError
 
     try:
-        return audit_file(path, settings), None
+        return audit_file(path, settings, messages, progress.watch if progress else None), None
     except CaptureError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else "unreadable capture"
     except Exception as exc:  # a defect of ours must not lose the other files' results
         reason = f"internal error while auditing: {type(exc).__name__}: {exc}".splitlines()[0]
+    finally:
+        if progress is not None:
+            progress.file_done()
     return unusable(path, reason), reason
+
+
+def _audit_all(
+    args: argparse.Namespace, settings: AuditSettings, messages: bool
+) -> list[tuple[dict[str, Any], str | None]]:
+    with Progress(len(args.pcaps)) as progress:
+        if args.jobs > 1 and len(args.pcaps) > 1:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                futures = [pool.submit(_audit_one, p, settings, messages) for p in args.pcaps]
+                for _ in as_completed(futures):
+                    progress.file_done()
+                return [f.result() for f in futures]
+        return [_audit_one(p, settings, messages, progress) for p in args.pcaps]
 
 
 def audit(args: argparse.Namespace) -> int:
@@ -158,26 +180,38 @@ def audit(args: argparse.Namespace) -> int:
     for path in args.pcaps:
         if Path(path).is_dir():
             raise UsageError(f"{path} is a directory, not a capture")
-    if args.jobs > 1 and len(args.pcaps) > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            outcomes = list(pool.map(_audit_one, args.pcaps, [settings] * len(args.pcaps)))
-    else:
-        outcomes = [_audit_one(p, settings) for p in args.pcaps]
+    if args.format == "allure" and not args.output:
+        raise UsageError("--format allure needs --output DIR (the allure-results folder)")
+    outcomes = _audit_all(args, settings, messages=bool(args.html) or args.format == "allure")
     doc = document([entry for entry, _ in outcomes])
-    text = RENDERERS[args.format](doc)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
-    else:
-        sys.stdout.write(text)
+    try:
+        if args.html:
+            Path(args.html).write_text(render_html(doc), encoding="utf-8")
+        if args.format == "allure":
+            write_allure(doc, args.output)
+        else:
+            _strip_messages(doc)
+            text = RENDERERS[args.format](doc)
+            if args.output:
+                Path(args.output).write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename}: {exc.strerror}") from None
     reasons = [f"{entry['file']}: {reason}" for entry, reason in outcomes if reason]
     for reason in reasons:
         print(f"fks: {reason}", file=sys.stderr)
     if reasons:
         return EXIT_UNUSABLE
     return EXIT_FAIL if doc["summary"]["fail"] else EXIT_OK
+
+
+def _strip_messages(doc: dict[str, Any]) -> None:
+    """The messages kept for ladders are not part of the stable JSON output."""
+    for cap in doc["captures"]:
+        for sub in cap["subscriptions"]:
+            sub.pop("messages", None)
+            sub.pop("messages_truncated", None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,161 @@
+"""``fks audit --html``: one self-contained HTML page for an audit (no network, opens from ``file://``).
+
+A summary (captures, subscriptions, verdict counts), then per capture and subscription its verdict table
+(rule, verdict, expectation vs observation, frames) and its ladder diagram; clicking an arrow shows that
+message's full text. Everything is collapsed by default and each ladder is kept in a ``<template>`` until its
+subscription is opened, so an audit of thousands of subscriptions stays responsive. Every string from the wire
+is escaped by lxml (a body with ``<script>`` renders as text); the page's only script is its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lxml import etree
+from lxml.builder import E
+
+from analyzer import __version__
+from analyzer.audit import VERDICT_WORDS, verdicts_of
+from analyzer.ladder import ladder_svg
+from analyzer.observation import Endpoint, Observation
+
+COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828", "inconclusive": "#6a1b9a"}
+COLOURS["not_applicable"] = "#757575"
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em} .muted{color:#666}
+.badge{display:inline-block;padding:.2em .6em;margin-right:.4em;border-radius:1em;color:#fff;font-weight:600}
+details{margin:.4em 0 .4em 1em} summary{cursor:pointer;padding:.2em 0}
+table{border-collapse:collapse;margin:.5em 0;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;
+vertical-align:top;text-align:left} th{background:#f3f3f3}
+.ladder{overflow:auto;max-height:80vh;border:1px solid #ddd;margin:.5em 0}
+.ladder .msg{cursor:pointer} pre.message{background:#f7f7f7;border:1px solid #ddd;padding:.5em;
+white-space:pre-wrap;word-break:break-all;max-height:40vh;overflow:auto}
+.errors{color:#c62828}
+"""
+
+# Open a subscription: instantiate its ladder from the <template>; click an arrow: show that message.
+SCRIPT = """
+document.addEventListener('toggle', function (ev) {
+  var d = ev.target;
+  if (!d.open || !d.dataset || !d.dataset.ladder) return;
+  var holder = d.querySelector('.ladder');
+  if (holder && !holder.firstElementChild) {
+    holder.appendChild(document.getElementById(d.dataset.ladder).content.cloneNode(true));
+  }
+}, true);
+document.addEventListener('click', function (ev) {
+  var g = ev.target.closest ? ev.target.closest('g.msg') : null;
+  if (!g) return;
+  var box = g.closest('details');
+  var shown = box.querySelector('pre.message[data-frame="' + g.getAttribute('data-frame') + '"]');
+  box.querySelectorAll('pre.message').forEach(function (p) { p.hidden = p !== shown; });
+  if (shown) shown.scrollIntoView({block: 'nearest'});
+});
+"""
+
+
+def render_html(doc: Mapping[str, Any]) -> str:
+    """The page for a whole audit document (DESIGN.md's JSON, with each subscription's ``messages``)."""
+    captures = list(doc["captures"])
+    subs = sum(len(c["subscriptions"]) for c in captures)
+    summary = E.p(
+        *(_badge(word, doc["summary"].get(word, 0)) for word in VERDICT_WORDS),
+        E.span(f"{len(captures)} capture(s), {subs} subscription(s)", {"class": "muted"}),
+        id="summary",
+    )
+    body = E.body(E.h1("Feature Key Synchronization audit"), summary)
+    for n, cap in enumerate(captures):
+        body.append(_capture(cap, n))
+    body.append(E.p(f"fks {__version__}", {"class": "muted"}))
+    page = E.html(
+        E.head(E.meta(charset="utf-8"), E.title("fks audit"), E.style(STYLE)),
+        body,
+        E.script(SCRIPT),
+        lang="en",
+    )
+    return etree.tostring(page, method="html", encoding="unicode", doctype="<!DOCTYPE html>")
+
+
+def _badge(word: str, count: int) -> etree._Element:
+    return E.span(f"{count} {word}", {"class": f"badge {word}"}, style=f"background:{COLOURS[word]}")
+
+
+def _worst(verdicts: Sequence[Mapping[str, Any]]) -> str:
+    order = {w: i for i, w in enumerate(("not_applicable", "pass", "inconclusive", "warn", "fail"))}
+    return max((str(v["verdict"]) for v in verdicts), key=order.__getitem__, default="not_applicable")
+
+
+def _capture(cap: Mapping[str, Any], n: int) -> etree._Element:
+    worst = _worst(verdicts_of(dict(cap)))
+    head = E.summary(
+        E.b(str(cap["file"])),
+        f" - {cap['packets']} packets, {cap['sip_messages']} SIP messages, "
+        f"{len(cap['subscriptions'])} subscription(s) - ",
+        E.span(worst, style=f"color:{COLOURS[worst]};font-weight:600"),
+    )
+    box = E.details(head, {"class": "capture"})
+    if cap.get("errors"):
+        box.append(E.ul(*(E.li(str(e)) for e in cap["errors"]), {"class": "errors"}))
+    if cap.get("verdicts"):
+        box.append(E.details(E.summary("capture-level rules"), verdict_table(cap["verdicts"])))
+    for m, sub in enumerate(cap["subscriptions"]):
+        box.append(_subscription(sub, f"l{n}-{m}"))
+    return box
+
+
+def _subscription(sub: Mapping[str, Any], key: str) -> etree._Element:
+    worst = _worst(sub["verdicts"])
+    messages = sub.get("messages") or []
+    head = E.summary(
+        f"{sub['aor']}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']} - ",
+        E.span(worst, style=f"color:{COLOURS[worst]};font-weight:600"),
+    )
+    box = E.details(head, {"class": "subscription", "data-ladder": key})
+    box.append(verdict_table(sub["verdicts"]))
+    if messages:
+        observations = [_observation(m) for m in messages]
+        labels = {_endpoint(sub["client"]): "phone (base)", _endpoint(sub["server"]): "AS"}
+        svg = etree.fromstring(ladder_svg(observations, sub["verdicts"], labels).encode())
+        for el in svg.iter():  # inline SVG in HTML: the HTML parser puts <svg> in its namespace by itself
+            if isinstance(el.tag, str):
+                el.tag = etree.QName(el).localname
+        etree.cleanup_namespaces(svg)
+        box.append(E.template(svg, id=key))
+        box.append(E.div({"class": "ladder"}))
+        box.append(E.p("Click an arrow to see the message.", {"class": "muted"}))
+        for m in messages:
+            box.append(E.pre(str(m["text"]), {"class": "message", "data-frame": str(m["index"])}, hidden="hidden"))
+        if sub.get("messages_truncated"):
+            box.append(E.p(f"{sub['messages_truncated']} more messages not drawn", {"class": "muted"}))
+    return box
+
+
+def verdict_table(verdicts: Sequence[Mapping[str, Any]]) -> etree._Element:
+    rows = [
+        E.tr(
+            E.td(str(v["rule"])),
+            E.td(E.b(str(v["verdict"])), style=f"color:{COLOURS.get(str(v['verdict']), '#222')}"),
+            E.td(str(v.get("detail", ""))),
+            E.td(str(v.get("expected", ""))),
+            E.td(str(v.get("observed", ""))),
+            E.td(", ".join(str(f) for f in v.get("frames", []))),
+        )
+        for v in sorted(verdicts, key=lambda v: v["verdict"] == "not_applicable")
+    ]
+    heads = ("rule", "verdict", "detail", "expected", "observed", "frames")
+    return E.table(E.thead(E.tr(*(E.th(h) for h in heads))), E.tbody(*rows), {"class": "verdicts"})
+
+
+def _endpoint(text: str) -> Endpoint:
+    host, _, port = text.rpartition(":")
+    return Endpoint(host.strip("[]"), int(port or 0))
+
+
+def _observation(m: Mapping[str, Any]) -> Observation:
+    src, dst = _endpoint(str(m["src"])), _endpoint(str(m["dst"]))
+    return Observation(
+        int(m["index"]), float(m["time"]), src, dst, str(m["transport"]), str(m["text"]).encode("latin-1")
+    )
