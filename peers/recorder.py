@@ -39,8 +39,6 @@ class Recorder:
     """Capture UDP (or TCP) packets from or to ``ports`` on ``iface`` while a scenario runs."""
 
     def __init__(self, ports: Iterable[int], iface: str = "lo", tcp: bool = False) -> None:
-        from scapy.arch.linux import L2Socket
-
         self.ports = set(ports)
         self.layer = TCP if tcp else UDP
         self.packets: list[Packet] = []
@@ -57,7 +55,7 @@ class Recorder:
             prn=self._keep,
             store=False,
             started_callback=self._started.set,
-            L2socket=L2Socket,
+            L2socket=_roomy_l2socket(),
         )
 
     def _wanted(self, pkt: Packet) -> bool:
@@ -97,6 +95,27 @@ class Recorder:
             for pkt in self.packets:
                 writer.write(pkt)
         return path
+
+
+def _roomy_l2socket() -> type:
+    """scapy's ``L2Socket`` (one copy per packet on ``lo``) with a large receive buffer: under load a burst of
+    packets, or one 60 kB datagram, must not be dropped before the sniffer thread reads it."""
+    import socket
+
+    from scapy.arch.linux import L2Socket
+
+    class RoomyL2Socket(L2Socket):  # type: ignore[misc]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            force = getattr(socket, "SO_RCVBUFFORCE", 33)  # root may exceed net.core.rmem_max
+            for option in (force, socket.SO_RCVBUF):
+                try:
+                    self.ins.setsockopt(socket.SOL_SOCKET, option, 16 * 1024 * 1024)
+                    break
+                except OSError:
+                    continue
+
+    return RoomyL2Socket
 
 
 def write_from_log(path: str | Path, observations: Iterable[Observation]) -> Path:
