@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--digest", default="MD5", metavar="ALGS", help="digest algorithms offered, preferred first (MD5,SHA-256)"
     )
+    synth = commands.add_parser("synth", help="write a large realistic capture (deterministic from --seed)")
+    synth.add_argument(
+        "--subscriptions", type=int, default=1000, metavar="N", help="handset accounts with feature sync"
+    )
+    synth.add_argument("--messages", type=int, metavar="M", help="aim at about M SIP messages instead of N accounts")
+    synth.add_argument("--bases", type=int, metavar="M", help="bases (default: 250 accounts per base)")
+    synth.add_argument("--noise", type=float, default=3.0, metavar="X", help="other SIP messages per feature-sync one")
+    synth.add_argument("--rtp", type=int, default=20, metavar="N", help="RTP packets per call")
+    synth.add_argument("--tcp-share", type=float, default=0.2, metavar="F", help="share of bases on TCP")
+    synth.add_argument("--seed", type=int, default=1)
+    synth.add_argument("--output", required=True, metavar="FILE", help="the pcap to write")
     base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
     base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
     base.add_argument("--provisioning", required=True, metavar="FILE", help="Gigaset provisioning file")
@@ -206,6 +217,26 @@ def audit(args: argparse.Namespace) -> int:
     return EXIT_FAIL if doc["summary"]["fail"] else EXIT_OK
 
 
+def synth(args: argparse.Namespace) -> int:
+    from peers.synth import SynthOptions, synthesize
+
+    if args.subscriptions < 1 or (args.messages is not None and args.messages < 1) or args.noise < 0:
+        raise UsageError("--subscriptions, --messages and --noise must be positive")
+    subscriptions = args.subscriptions
+    if args.messages is not None:  # about 18 feature-sync messages per account, plus the noise around them
+        subscriptions = max(1, round(args.messages / (18 * (1 + args.noise))))
+    opts = SynthOptions(subscriptions, args.bases, args.noise, args.rtp, args.tcp_share, args.seed)
+    try:
+        stats = synthesize(args.output, opts)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    print(
+        f"{args.output}: {stats.packets} packets, {stats.sip_messages} SIP messages "
+        f"({stats.feature_sync_messages} feature sync), {stats.subscriptions} subscriptions"
+    )
+    return EXIT_OK
+
+
 def _strip_messages(doc: dict[str, Any]) -> None:
     """The messages kept for ladders are not part of the stable JSON output."""
     for cap in doc["captures"]:
@@ -219,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "audit":
             return audit(args)
+        if args.command == "synth":
+            return synth(args)
         if args.command == "as":
             from peers.serve import AsOptions, run_as
 

@@ -113,6 +113,7 @@ class Lab:
             transport="TCP" if self.config.transport == "tcp" else "UDP",
         )
         self.recorder: Recorder | None = None
+        self._first = 0  # the log's first message of record (see _start)
         self._raw_sent = 0  # datagrams sent outside the peers' logs (send_raw): the capture holds them too
         self.relay: UdpRelay | None = None
         self.sniffing = self.config.record and can_sniff()
@@ -172,6 +173,9 @@ class Lab:
         if self.sniffing:
             self.recorder = Recorder(ports, tcp=cfg.transport == "tcp")
             await asyncio.to_thread(self.recorder.start)
+        # The record starts now: what a real peer sent before the capture ran (a base retransmitting its boot
+        # SUBSCRIBE to an AS that was not up yet) is in neither record, so both records stay alike.
+        self._first = len(self._peer_of_record.observations)
 
     def _peer(self, handler: Callable[[bytes, Endpoint, float], list[Outgoing]], scapy: bool) -> UdpPeer | TcpPeer:
         t1 = self.config.t1
@@ -207,7 +211,7 @@ class Lab:
     @property
     def observations(self) -> list[Observation]:
         """The message log of record: the base's (the phone side) when we play it, else the AS's."""
-        return list(self._peer_of_record.observations)
+        return list(self._peer_of_record.observations[self._first :])
 
     @property
     def as_observations(self) -> list[Observation]:
@@ -403,12 +407,14 @@ class Lab:
 
     def _change(self, user: str, make: Callable[[], Outgoing]) -> None:
         hs = self.handset(user)
-        seen = hs.notified
+        # every subscribed handset of the same user is to be told (FKS-HS-4), not only the one that asked
+        told = [h for h in self.base.handsets.values() if h.user == hs.user and h.remote_tag and not h.ended]
+        seen = {id(h): h.notified for h in told}
         self._send_from_base(make)
         self.settle()
         # the confirming NOTIFY; a refused change gets none, so its absence is not an error here
         if self._final_status_of_last_subscribe(user) in range(200, 300):
-            self._follows(f"the NOTIFY confirming {user}'s change", lambda: hs.notified > seen)
+            self._follows(f"the NOTIFY confirming {user}'s change", lambda: all(h.notified > seen[id(h)] for h in told))
 
     def portal_change(self, user: str, doc: bytes) -> None:
         """A change on the web portal: the AS notifies every subscription of ``user``."""
