@@ -32,6 +32,7 @@ class AuditSettings:
     provisioning: Provisioning | None = None
     decode_as: tuple[str, ...] = ()
     keylog: str | None = None
+    reader: str = "fields"  # "fields": tshark -T fields (fast); "pyshark": pyshark's JSON (needed for TLS)
 
 
 MAX_DRAWN = 2000  # messages kept per subscription for a ladder (--html, --format allure)
@@ -88,9 +89,13 @@ def audit_file(
 ) -> dict[str, Any]:
     """Audit one capture file (``messages``: keep each subscription's messages, for ladders). Raises
     ``CaptureError`` when the file is unusable. ``watch`` gets the reader first (for a progress display)."""
-    from analyzer.capture import CaptureReader  # the one pyshark import, kept off the sans-IO import path
+    from analyzer.capture import CaptureReader, FieldsReader  # kept off the sans-IO import path
 
-    reader = CaptureReader(path, decode_as=settings.decode_as, keylog=settings.keylog)
+    reader: CaptureReader | FieldsReader
+    if settings.keylog or settings.reader == "pyshark":
+        reader = CaptureReader(path, decode_as=settings.decode_as, keylog=settings.keylog)
+    else:
+        reader = FieldsReader(path, decode_as=settings.decode_as)
     if watch is not None:
         watch(reader)
     judgement, _ = judge(reader, settings)

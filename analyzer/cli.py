@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="feature access codes, e.g. '*78=DND:on,*79=DND:off' (default: PROTOCOL.md)",
     )
     audit.add_argument("--jobs", type=int, default=1, metavar="N", help="audit N files in parallel")
+    audit.add_argument(
+        "--reader",
+        choices=["fields", "pyshark"],
+        default="fields",
+        help="how tshark's dissection is read: its fields (fast, default) or pyshark's JSON (TLS with --keylog)",
+    )
     server = commands.add_parser("as", help="run the BroadWorks-like AS emulator (UDP) until Ctrl-C")
     server.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 5070), metavar="HOST:PORT")
     server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
@@ -152,7 +158,7 @@ def _settings(args: argparse.Namespace) -> AuditSettings:
     )
     if args.keylog and not Path(args.keylog).is_file():
         raise UsageError(f"cannot read key log file {args.keylog}")
-    return AuditSettings(options, provisioning, tuple(args.decode_as), args.keylog)
+    return AuditSettings(options, provisioning, tuple(args.decode_as), args.keylog, args.reader)
 
 
 def _audit_one(

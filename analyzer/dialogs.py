@@ -20,6 +20,7 @@ The engine knows nothing of sockets, files, clocks or which side is the device u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -37,6 +38,13 @@ from analyzer.sip import (
 )
 
 PACKAGE = "as-feature-event"
+
+# The cheap look at raw bytes that lets the engine skip what is certainly not feature sync (``_irrelevant``).
+_START = re.compile(rb"(?:([A-Z]+) (\S+) SIP/2\.0|SIP/2\.0 \d{3} )")
+_CSEQ = re.compile(rb"\r\ncseq[ \t]*:[ \t]*\d+[ \t]+([a-z]+)", re.I)
+_CALL_ID = re.compile(rb"\r\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.I)
+_OURS = re.compile(rb"as-feature-event", re.I)
+_SERVICE_CODE = re.compile(rb"(?:sips?|tel):(?:\*|#|%2a|%23)", re.I)
 
 
 @dataclass(eq=False, slots=True)
@@ -287,6 +295,8 @@ class Engine:
             trace.start_time = obs.time
         if trace.end_time is None or obs.time > trace.end_time:
             trace.end_time = obs.time
+        if self._irrelevant(obs.data):
+            return
         try:
             sip = parse_message(obs.data)
         except SipError as exc:
@@ -301,6 +311,28 @@ class Engine:
             self._request(msg)
         else:
             self._response(msg)
+
+    def _irrelevant(self, data: bytes) -> bool:
+        """Most SIP at a site is not feature sync: tell it from the raw bytes, without parsing, when that is
+        certain (a well-formed start line; a method or CSeq the engine has no use for; a SUBSCRIBE or NOTIFY
+        of another package whose Call-ID is no feature-sync dialog's). Doubtful messages are parsed."""
+        start = _START.match(data)
+        if start is None:
+            return False  # not obviously SIP: the parser decides (and keeps what claims feature sync)
+        method = start.group(1)
+        if method is None:  # a response: only those to SUBSCRIBE, NOTIFY and REGISTER are filed
+            cseq = _CSEQ.search(data)
+            return cseq is not None and cseq.group(1).upper() not in (b"SUBSCRIBE", b"NOTIFY", b"REGISTER")
+        if method == b"REGISTER":
+            return False
+        if method == b"INVITE":  # only calls to service codes (feature access codes) are kept
+            return _SERVICE_CODE.match(start.group(2)) is None
+        if method not in (b"SUBSCRIBE", b"NOTIFY"):
+            return True
+        if _OURS.search(data):
+            return False
+        call_id = _CALL_ID.search(data)
+        return call_id is not None and call_id.group(1).strip().decode("latin-1") not in self._by_call_id
 
     # -- requests ----------------------------------------------------------------------------------------
     def _request_key(self, msg: Message) -> tuple[str, str, Endpoint]:

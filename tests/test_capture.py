@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.capture import CaptureError, CaptureReader
+from analyzer.capture import CaptureError, CaptureReader, FieldsReader
 from analyzer.observation import Endpoint
 from analyzer.sip import build_message, parse_message
 from peers.wire import WireMessage, corrupt, truncate, write_capture
@@ -37,15 +37,20 @@ def sip(n: int, body: bytes = b"", transport: str = "UDP") -> bytes:
     )
 
 
-def read(path: Path, **kwargs: object) -> tuple[list, CaptureReader]:
-    reader = CaptureReader(path, **kwargs)  # type: ignore[arg-type]
+# Both readers must give the same observations: pyshark's JSON objects, and tshark's fields (the fast one).
+READERS = pytest.mark.parametrize("reader_cls", [CaptureReader, FieldsReader], ids=["pyshark", "fields"])
+
+
+def read(reader_cls: type, path: Path, **kwargs: object) -> tuple[list, CaptureReader]:
+    reader = reader_cls(path, **kwargs)
     return list(reader), reader
 
 
-def test_udp_pcap_and_pcapng(tmp_path: Path) -> None:
+@READERS
+def test_udp_pcap_and_pcapng(reader_cls: type, tmp_path: Path) -> None:
     for name in ("a.pcap", "a.pcapng"):
         msgs = [WireMessage(10.0 + i, AS, BASE, sip(i)) for i in range(3)]
-        obs, reader = read(write_capture(tmp_path / name, msgs))
+        obs, reader = read(reader_cls, write_capture(tmp_path / name, msgs))
         assert [o.data for o in obs] == [m.data for m in msgs]
         assert [o.index for o in obs] == [1, 2, 3]
         assert obs[0].src == Endpoint(*AS) and obs[0].dst == Endpoint(*BASE) and obs[0].transport == "udp"
@@ -53,14 +58,15 @@ def test_udp_pcap_and_pcapng(tmp_path: Path) -> None:
         assert (reader.packets, reader.sip_messages, reader.errors) == (3, 3, [])
 
 
-def test_tcp_several_messages_in_one_segment_and_one_message_over_segments(tmp_path: Path) -> None:
+@READERS
+def test_tcp_several_messages_in_one_segment_and_one_message_over_segments(reader_cls: type, tmp_path: Path) -> None:
     big = sip(3, b"x" * 2500, "TCP")
     msgs = [
         WireMessage(1.0, AS, BASE, sip(1, transport="TCP"), "tcp"),
         WireMessage(1.0, AS, BASE, sip(2, transport="TCP"), "tcp", coalesce=True),
         WireMessage(2.0, AS, BASE, big, "tcp", segments=3),
     ]
-    obs, reader = read(write_capture(tmp_path / "tcp.pcap", msgs))
+    obs, reader = read(reader_cls, write_capture(tmp_path / "tcp.pcap", msgs))
     assert [o.data for o in obs] == [msgs[0].data, msgs[1].data, big]
     assert obs[0].index == obs[1].index == 4  # handshake is frames 1-3; both messages ride frame 4
     assert obs[2].index == 7  # the frame completing the reassembly
@@ -68,46 +74,53 @@ def test_tcp_several_messages_in_one_segment_and_one_message_over_segments(tmp_p
     assert reader.packets == 7
 
 
-def test_ipv4_fragments_are_reassembled(tmp_path: Path) -> None:
+@READERS
+def test_ipv4_fragments_are_reassembled(reader_cls: type, tmp_path: Path) -> None:
     big = sip(1, b"y" * 4000)
-    obs, reader = read(write_capture(tmp_path / "frag.pcap", [WireMessage(1.0, AS, BASE, big)], fragsize=1000))
+    obs, reader = read(
+        reader_cls, write_capture(tmp_path / "frag.pcap", [WireMessage(1.0, AS, BASE, big)], fragsize=1000)
+    )
     assert [o.data for o in obs] == [big]
     assert reader.packets > 3 and obs[0].index == reader.packets
 
 
-def test_ipv6_vlan_and_gre(tmp_path: Path) -> None:
+@READERS
+def test_ipv6_vlan_and_gre(reader_cls: type, tmp_path: Path) -> None:
     v6 = [WireMessage(1.0, ("2001:db8::20", 5060), ("2001:db8::10", 5060), sip(1))]
-    (obs,), _ = read(write_capture(tmp_path / "v6.pcap", v6))
+    (obs,), _ = read(reader_cls, write_capture(tmp_path / "v6.pcap", v6))
     assert obs.src == Endpoint("2001:db8::20", 5060) and str(obs.src) == "[2001:db8::20]:5060"
-    (obs,), _ = read(write_capture(tmp_path / "vlan.pcap", [WireMessage(1.0, AS, BASE, sip(1))], vlan=42))
+    (obs,), _ = read(reader_cls, write_capture(tmp_path / "vlan.pcap", [WireMessage(1.0, AS, BASE, sip(1))], vlan=42))
     assert obs.data == sip(1)
-    (obs,), _ = read(write_capture(tmp_path / "gre.pcap", [WireMessage(1.0, AS, BASE, sip(1))], gre=True))
+    (obs,), _ = read(reader_cls, write_capture(tmp_path / "gre.pcap", [WireMessage(1.0, AS, BASE, sip(1))], gre=True))
     assert obs.src == Endpoint(*AS) and obs.data == sip(1)  # the inner addresses, not the tunnel's
 
 
-def test_decode_as_for_an_odd_port(tmp_path: Path) -> None:
+@READERS
+def test_decode_as_for_an_odd_port(reader_cls: type, tmp_path: Path) -> None:
     odd = [WireMessage(1.0, ("198.51.100.20", 5072), ("192.0.2.10", 5072), sip(1))]
     path = write_capture(tmp_path / "odd.pcap", odd)
-    assert read(path)[0] == []
-    obs, _ = read(path, decode_as=["udp.port==5072,sip"])
+    assert read(reader_cls, path)[0] == []
+    obs, _ = read(reader_cls, path, decode_as=["udp.port==5072,sip"])
     assert [o.data for o in obs] == [sip(1)]
     with pytest.raises(CaptureError, match="decode-as"):
-        CaptureReader(path, decode_as=["udp.port5072"])
+        reader_cls(path, decode_as=["udp.port5072"])
 
 
-def test_truncated_capture_keeps_what_was_read(tmp_path: Path) -> None:
+@READERS
+def test_truncated_capture_keeps_what_was_read(reader_cls: type, tmp_path: Path) -> None:
     path = write_capture(tmp_path / "t.pcap", [WireMessage(1.0 + i, AS, BASE, sip(i, b"z" * 200)) for i in range(5)])
     truncate(path, path.stat().st_size - 100)
-    obs, reader = read(path)
+    obs, reader = read(reader_cls, path)
     assert [o.data for o in obs] == [sip(i, b"z" * 200) for i in range(4)]
     assert len(reader.errors) == 1 and "cut short" in reader.errors[0]
 
 
-def test_corrupt_block_in_the_middle(tmp_path: Path) -> None:
+@READERS
+def test_corrupt_block_in_the_middle(reader_cls: type, tmp_path: Path) -> None:
     path = write_capture(tmp_path / "c.pcapng", [WireMessage(1.0 + i, AS, BASE, sip(i, b"z" * 200)) for i in range(6)])
     size = path.stat().st_size
     corrupt(path, size // 2, 48)
-    obs, reader = read(path)
+    obs, reader = read(reader_cls, path)
     assert obs and obs[0].data == sip(0, b"z" * 200)
     assert len(obs) < 6 or reader.errors  # the damage is either skipped around or reported
 
@@ -121,11 +134,12 @@ def test_corrupt_block_in_the_middle(tmp_path: Path) -> None:
         (b"\xd4\xc3\xb2\xa1" + b"\x00" * 10, "cut short"),
     ],
 )
-def test_not_a_capture(tmp_path: Path, content: bytes, reason: str) -> None:
+@READERS
+def test_not_a_capture(reader_cls: type, tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "x.pcap"
     path.write_bytes(content)
     with pytest.raises(CaptureError, match=reason) as info:
-        list(CaptureReader(path))
+        list(reader_cls(path))
     assert "\n" not in str(info.value)
 
 
@@ -137,20 +151,22 @@ def test_missing_keylog_and_missing_file(tmp_path: Path) -> None:
         list(CaptureReader(tmp_path / "absent.pcap"))
 
 
-def test_garbage_on_the_sip_port_is_not_taken_for_sip(tmp_path: Path) -> None:
+@READERS
+def test_garbage_on_the_sip_port_is_not_taken_for_sip(reader_cls: type, tmp_path: Path) -> None:
     msgs = [WireMessage(1.0, AS, BASE, b"\x00\x01garbage" * 20), WireMessage(2.0, AS, BASE, sip(1))]
-    obs, reader = read(write_capture(tmp_path / "g.pcap", msgs))
+    obs, reader = read(reader_cls, write_capture(tmp_path / "g.pcap", msgs))
     assert [o.data for o in obs] == [sip(1)] and reader.packets == 2
 
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "captures"
 
 
-def test_opensips_multipart_notify_bytes_are_intact() -> None:
+@READERS
+def test_opensips_multipart_notify_bytes_are_intact(reader_cls: type) -> None:
     path = SHARED / "opensips-3.6.8_presence_dfks_loopback.pcapng"
     if not path.exists():
         pytest.skip(f"{path.name} not found beside the project")
-    obs, reader = read(path)
+    obs, reader = read(reader_cls, path)
     assert len(obs) == reader.packets == 12
     notify = parse_message(obs[2].data)
     assert notify.method == "NOTIFY" and notify.problems == []
