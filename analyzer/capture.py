@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,25 +97,43 @@ def _raw_messages(pkt: Any) -> list[bytes]:
     return out
 
 
-def _count_frames(path: Path, tshark: str) -> tuple[int | None, str | None]:
+class _FrameCount:
     """All frames of the file (not only SIP) and the damage capinfos reports, reading without dissecting.
 
     capinfos is the deterministic judge of a damaged file: pyshark notices tshark's failure only when it
-    reaps the process in time, which depends on the event loop.
+    reaps the process in time, which depends on the event loop. It runs beside tshark (``start`` before
+    reading, ``result`` after), so the count costs no wall time on a multi-core machine.
     """
-    capinfos = shutil.which("capinfos") or str(Path(tshark).with_name("capinfos"))
-    try:
-        run = subprocess.run([capinfos, "-c", "-M", "-T", "-r", str(path)], capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    count = None
-    for line in run.stdout.splitlines():
-        fields = line.split("\t")
-        if len(fields) >= 2 and fields[-1].strip().isdigit():
-            count = int(fields[-1])
-    problems = [ln.split("capinfos: ", 1)[-1].strip() for ln in run.stderr.splitlines() if "capinfos:" in ln]
-    problems = [p for p in problems if not p.startswith("An error occurred after reading")]
-    return count, (problems[0][:200] if run.returncode and problems else None)
+
+    def __init__(self, path: Path, tshark: str) -> None:
+        capinfos = shutil.which("capinfos") or str(Path(tshark).with_name("capinfos"))
+        try:
+            self._proc: subprocess.Popen[str] | None = subprocess.Popen(
+                [capinfos, "-c", "-M", "-T", "-r", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        except OSError:
+            self._proc = None
+
+    def result(self) -> tuple[int | None, str | None]:
+        if self._proc is None:
+            return None, None
+        try:
+            out, err = self._proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            return None, None
+        count = None
+        for line in out.splitlines():
+            fields = line.split("\t")
+            if len(fields) >= 2 and fields[-1].strip().isdigit():
+                count = int(fields[-1])
+        problems = [ln.split("capinfos: ", 1)[-1].strip() for ln in err.splitlines() if "capinfos:" in ln]
+        problems = [p for p in problems if not p.startswith("An error occurred after reading")]
+        return count, (problems[0][:200] if self._proc.returncode and problems else None)
+
+
+def _count_frames(path: Path, tshark: str) -> tuple[int | None, str | None]:
+    return _FrameCount(path, tshark).result()
 
 
 _FIELDS = (
@@ -206,8 +225,12 @@ class FieldsReader:
         for name in _FIELDS:
             command += ["-e", name]
         last_frame = 0
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-            assert proc.stdout is not None and proc.stderr is not None
+        counter = _FrameCount(self.path, self.tshark_path)
+        with (
+            tempfile.TemporaryFile() as errors,
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors) as proc,
+        ):
+            assert proc.stdout is not None
             try:
                 for line in proc.stdout:
                     fields = line.rstrip(b"\n").split(b"\t")
@@ -218,8 +241,10 @@ class FieldsReader:
             finally:
                 if proc.poll() is None:
                     proc.kill()
-                complaint = proc.stderr.read().decode("utf-8", "replace")
-        self._finish(last_frame, proc.returncode, complaint)
+                proc.wait()
+                errors.seek(0)
+                complaint = errors.read(65536).decode("utf-8", "replace")  # a file: tshark can never block on it
+        self._finish(last_frame, proc.returncode, complaint, counter.result())
 
     def _observations(self, f: list[bytes]) -> Iterator[Observation]:
         number, when, protocols = int(f[0]), float(f[1]), f[2].decode("ascii", "replace").split(":")
@@ -245,8 +270,10 @@ class FieldsReader:
             self.sip_messages += 1
             yield Observation(number, when, src, dst, transport, data)
 
-    def _finish(self, last_frame: int, returncode: int | None, complaint: str) -> None:
-        counted, damage = _count_frames(self.path, self.tshark_path or "tshark")
+    def _finish(
+        self, last_frame: int, returncode: int | None, complaint: str, count: tuple[int | None, str | None]
+    ) -> None:
+        counted, damage = count
         if last_frame == 0 and not counted and damage:
             raise CaptureError(damage)
         if last_frame == 0 and returncode and not damage:
