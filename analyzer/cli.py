@@ -113,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--output", required=True, metavar="FILE", help="the pcap to write")
     base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
     base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
-    base.add_argument("--provisioning", required=True, metavar="FILE", help="Gigaset provisioning file")
+    base.add_argument("--provisioning", metavar="FILE", help="Gigaset provisioning file (required but for --storm)")
+    base.add_argument("--storm", type=int, metavar="N", help="N accounts subscribe at --rate, refresh once, then stop")
+    base.add_argument("--rate", type=float, default=500.0, metavar="R", help="storm SUBSCRIBEs per second")
     base.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 0), metavar="HOST:PORT")
     base.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model")
     base.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
@@ -223,6 +225,22 @@ def audit(args: argparse.Namespace) -> int:
     return EXIT_FAIL if doc["summary"]["fail"] else EXIT_OK
 
 
+def run_storm(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from peers.storm import storm
+
+    if args.storm < 1 or args.rate <= 0:
+        raise UsageError("--storm and --rate must be positive")
+    expires = args.expires if args.expires != 3600 else 600
+    try:
+        result = asyncio.run(storm(args.server, args.storm, args.rate, expires=expires, host=args.listen.host))
+    except OSError as exc:
+        raise UsageError(f"cannot run the storm from {args.listen}: {exc.strerror}") from None
+    print(result.line(), flush=True)
+    return EXIT_OK if result.failed == 0 else EXIT_FAIL
+
+
 def synth(args: argparse.Namespace) -> int:
     from peers.synth import SynthOptions, synthesize
 
@@ -276,9 +294,13 @@ def main(argv: list[str] | None = None) -> int:
                     digest,
                 )
             )
+        if args.command == "base" and args.storm is not None:
+            return run_storm(args)
         if args.command == "base":
             from peers.serve import BaseOptions, run_base
 
+            if not args.provisioning:
+                raise UsageError("fks base needs --provisioning FILE (or --storm N)")
             return run_base(
                 BaseOptions(
                     args.server,

@@ -11,6 +11,7 @@ bodies (RFC 2046) and digest authentication (RFC 2617 / RFC 7616: MD5 and SHA-25
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -157,13 +158,20 @@ def split_commas(value: str) -> list[str]:
     return [p for p in parts if p]
 
 
+@functools.lru_cache(maxsize=1024)
+def _key(name: str) -> str:
+    """The lookup key of a header name (canonical, lower case); cached: the same few names come again and again."""
+    return canonical_name(name).lower()
+
+
 class Headers:
     """Ordered, case-insensitive SIP headers; compact names are stored under their canonical names."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_keys")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in items]
+        self._keys = [n.lower() for n, _ in self._items]
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)
@@ -176,43 +184,46 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of ``name`` (as written, not split on commas)."""
-        key = canonical_name(name).lower()
-        for n, v in self._items:
-            if n.lower() == key:
-                return v
-        return default
+        key = _key(name)
+        try:
+            return self._items[self._keys.index(key)][1]
+        except ValueError:
+            return default
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``; multi-valued headers are split on their separating commas."""
-        key = canonical_name(name).lower()
+        key = _key(name)
         out: list[str] = []
-        for n, v in self._items:
-            if n.lower() == key:
+        for k, (_, v) in zip(self._keys, self._items, strict=True):
+            if k == key:
                 out.extend(split_commas(v) if key in _MULTI_VALUED else [v])
         return out
 
     def add(self, name: str, value: str) -> None:
         self._items.append((canonical_name(name), value))
+        self._keys.append(_key(name))
 
     def set(self, name: str, value: str) -> None:
         """Replace every ``name`` header by one with ``value`` (kept at the first one's place)."""
-        key = canonical_name(name).lower()
+        key = _key(name)
         out: list[tuple[str, str]] = []
         done = False
-        for n, v in self._items:
-            if n.lower() == key:
+        for k, item in zip(self._keys, self._items, strict=True):
+            if k == key:
                 if not done:
                     out.append((canonical_name(name), value))
                     done = True
             else:
-                out.append((n, v))
+                out.append(item)
         if not done:
             out.append((canonical_name(name), value))
         self._items = out
+        self._keys = [n.lower() for n, _ in out]
 
     def remove(self, name: str) -> None:
-        key = canonical_name(name).lower()
-        self._items = [(n, v) for n, v in self._items if n.lower() != key]
+        key = _key(name)
+        self._items = [item for k, item in zip(self._keys, self._items, strict=True) if k != key]
+        self._keys = [n.lower() for n, _ in self._items]
 
     def copy(self) -> Headers:
         return Headers(self._items)

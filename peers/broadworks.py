@@ -44,6 +44,7 @@ from peers.outgoing import Outgoing
 from peers.profiles import PROFILES, Profile
 
 BOUNDARY = "as-feature-event-boundary"
+ANSWERED_LIMIT = 50_000  # responses kept to answer retransmitted requests (bounded under a storm or a flood)
 
 
 @dataclass
@@ -86,6 +87,8 @@ class ApplicationServer:
 
     # -- input ---------------------------------------------------------------------------------------------
     def receive(self, data: bytes, src: Endpoint, now: float) -> list[Outgoing]:
+        if data.startswith(b"SIP/2.0 "):
+            return []  # a response (200 to our NOTIFY): the transport ends its retransmissions; nothing to parse
         try:
             msg = parse_message(data)
         except SipError:
@@ -98,6 +101,8 @@ class ApplicationServer:
         out = self._request(msg, src, now)
         if out and not out[0].request:
             self._answered[key] = out[0].data
+            if len(self._answered) > ANSWERED_LIMIT:  # a transaction lasts 32 s at most: forget the oldest
+                del self._answered[next(iter(self._answered))]
         return out
 
     def _request(self, msg: SipMessage, src: Endpoint, now: float) -> list[Outgoing]:
@@ -262,8 +267,9 @@ class ApplicationServer:
             state = f"active;expires={max(0, round(sub.expires_at - now))}"
         if self.profile.malformed_state and state.startswith("active;expires="):
             state = "active, " + state.removeprefix("active;expires=")
+        branch = f"z9hG4bK-fks{next(self._counter)}"
         headers = [
-            ("Via", f"SIP/2.0/{self.transport} {self.local};branch=z9hG4bK-fks{next(self._counter)}"),
+            ("Via", f"SIP/2.0/{self.transport} {self.local};branch={branch}"),
             ("Max-Forwards", "70"),
             ("From", f"<sip:{sub.user}@{self.realm}>;tag={sub.local_tag}"),
             ("To", f"<sip:{sub.user}@{self.realm}>;tag={sub.remote_tag}"),
@@ -282,4 +288,4 @@ class ApplicationServer:
             headers.append(("Content-Type", f"multipart/mixed;boundary={BOUNDARY}"))
             body = build_multipart(parts, BOUNDARY)
         target = sub.contact.strip("<>").split(">")[0] or f"sip:{sub.user}@{sub.remote}"
-        return Outgoing(build_message(f"NOTIFY {target} SIP/2.0", headers, body), sub.remote, request=True)
+        return Outgoing(build_message(f"NOTIFY {target} SIP/2.0", headers, body), sub.remote, True, branch)

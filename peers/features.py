@@ -5,11 +5,37 @@ Shared by the AS emulator (the authoritative state) and the base emulator (the h
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from analyzer.documents import NS, FeatureDocument, build_document
 
 FORWARDING = {"CFA": "forwardImmediate", "CFB": "forwardBusy", "CFNA": "forwardNoAns"}
+
+
+@functools.lru_cache(maxsize=8192)
+def _document(
+    root: str,
+    device: str,
+    namespace: str | None,
+    dnd: bool | None,
+    feature: str = "",
+    active: bool | None = None,
+    target: str = "",
+    rings: int | None = None,
+) -> bytes:
+    """Documents are the same bytes for the same state: built once (a storm re-sends the same few states)."""
+    if root == "DoNotDisturbEvent":
+        return build_document(root, device=device, dnd=dnd, namespace=namespace)
+    return build_document(
+        root,
+        device=device,
+        forwarding_type=FORWARDING[feature],
+        active=active,
+        target=target,
+        ring_count=rings if feature == "CFNA" else None,
+        namespace=namespace,
+    )
 
 
 @dataclass
@@ -43,17 +69,10 @@ class FeatureState:
     def document(self, feature: str, device: str, namespace: str | None = NS) -> bytes:
         """The event document reporting one feature (``DoNotDisturbEvent`` or ``ForwardingEvent``)."""
         if feature == "DND":
-            return build_document("DoNotDisturbEvent", device=device, dnd=self.dnd, namespace=namespace)
+            return _document("DoNotDisturbEvent", device, namespace, self.dnd)
         fwd = self.forwards[feature]
-        return build_document(
-            "ForwardingEvent",
-            device=device,
-            forwarding_type=FORWARDING[feature],
-            active=fwd.active,
-            target=fwd.target if fwd.active else "",
-            ring_count=fwd.rings if feature == "CFNA" else None,
-            namespace=namespace,
-        )
+        target = fwd.target if fwd.active else ""
+        return _document("ForwardingEvent", device, namespace, None, feature, fwd.active, target, fwd.rings)
 
     def documents(self, device: str, namespace: str | None = NS) -> list[bytes]:
         return [self.document(feature, device, namespace) for feature in ("DND", *FORWARDING)]

@@ -115,6 +115,7 @@ class Base:
     transport: str = "UDP"  # for the Via
     _sent: dict[str, Sent] = field(default_factory=dict)  # branch -> request awaiting its final response
     _acks: dict[str, Outgoing] = field(default_factory=dict)  # INVITE branch -> its ACK, for retransmissions
+    _dialogs: dict[str, Handset] = field(default_factory=dict)  # Call-ID -> handset (250 handsets, or a storm)
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     # unique per base instance: a long-running AS must never mistake a new run's dialog for an old one
     _run: str = field(default_factory=lambda: secrets.token_hex(3))
@@ -128,12 +129,14 @@ class Base:
         hs = self.handsets[user]
         if not hs.call_id:
             hs.call_id = f"fks-{user}-{next(self._counter)}-{self._run}@{self.local.host}"
+            self._dialogs[hs.call_id] = hs
             hs.tag = f"hs{next(self._counter)}{self._run}"
         return hs
 
     def forget(self, user: str) -> None:
         """Drop the handset's subscription dialog (the base restarted): its next SUBSCRIBE establishes anew."""
         hs = self.handsets[user]
+        self._dialogs.pop(hs.call_id, None)
         hs.call_id, hs.tag, hs.remote_tag, hs.remote_cseq = "", "", None, None
         hs.refresh_at, hs.ended, hs.terminated = None, False, False
 
@@ -231,7 +234,7 @@ class Base:
         except SipError:
             return []
         if msg.is_request:
-            hs = next((h for h in self.handsets.values() if h.call_id and h.call_id == msg.call_id), None)
+            hs = self._dialogs.get(msg.call_id or "")
             return self._request(msg, src, hs)
         if msg.status is None or msg.status < 200:
             return []

@@ -14,3 +14,4 @@ class Outgoing:
     data: bytes
     dst: Endpoint
     request: bool = False
+    branch: str | None = None  # the request's top Via branch, when the builder knows it (saves a parse)

@@ -51,13 +51,17 @@ class _Peer:
     handler: Handler
     on_message: Callable[[str, Observation], None] | None = None
     observations: list[Observation] = field(default_factory=list)
+    keep_log: bool = True  # False for long-running peers (fks as): log lines only, memory stays flat
+    _count: int = 0
     local: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 0))
     _changed: asyncio.Condition | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def _record(self, direction: str, src: Endpoint, dst: Endpoint, data: bytes, transport: str = "udp") -> None:
-        obs = Observation(len(self.observations) + 1, time.time(), src, dst, transport, data)
-        self.observations.append(obs)
+        self._count += 1
+        obs = Observation(self._count, time.time(), src, dst, transport, data)
+        if self.keep_log:
+            self.observations.append(obs)
         if self.on_message:
             self.on_message(direction, obs)
         self._wake()
@@ -126,7 +130,7 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
     def send(self, outgoing: list[Outgoing] | Outgoing) -> None:
         for out in [outgoing] if isinstance(outgoing, Outgoing) else outgoing:
             self._send(out)
-            branch = _branch(out.data) if out.request else None
+            branch = (out.branch or _branch(out.data)) if out.request else None
             if branch:
                 loop = asyncio.get_running_loop()
                 pending = _Pending(out, self.t1, loop.time() + 64 * self.t1)
@@ -257,7 +261,7 @@ class TcpPeer(_Peer):
                 conn.backlog.append(out.data)
             else:
                 self._write(conn, out.data)
-            branch = _branch(out.data) if out.request else None
+            branch = (out.branch or _branch(out.data)) if out.request else None
             if branch:
                 loop = asyncio.get_running_loop()
                 self._pending[branch] = loop.call_later(64 * self.t1, self._timeout, branch)
