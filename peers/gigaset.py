@@ -113,6 +113,7 @@ class Base:
     expires: int = 3600
     user_agent: str = "fks Gigaset-like base"
     transport: str = "UDP"  # for the Via
+    track_view: bool = True  # read NOTIFY bodies into each handset's view (a storm has no use for it)
     _sent: dict[str, Sent] = field(default_factory=dict)  # branch -> request awaiting its final response
     _acks: dict[str, Outgoing] = field(default_factory=dict)  # INVITE branch -> its ACK, for retransmissions
     _dialogs: dict[str, Handset] = field(default_factory=dict)  # Call-ID -> handset (250 handsets, or a storm)
@@ -278,7 +279,8 @@ class Base:
             hs.notified += 1
             hs.remote_tag = hs.remote_tag or msg.from_tag
             hs.terminated = (msg.headers.get("Subscription-State") or "").strip().lower().startswith("terminated")
-            self._update_view(hs, msg)
+            if self.track_view:
+                self._update_view(hs, msg)
         return [Outgoing(self._answer(msg, 200, "OK"), src)]
 
     def _update_view(self, hs: Handset, msg: SipMessage) -> None:

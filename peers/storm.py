@@ -68,7 +68,7 @@ async def storm(
     host: str = "127.0.0.1",
 ) -> StormResult:
     handsets = {str(first_user + i): Handset(str(first_user + i), domain) for i in range(accounts)}
-    base = Base(Endpoint(host, 0), server, handsets, expires=expires)
+    base = Base(Endpoint(host, 0), server, handsets, expires=expires, track_view=False)
     sent_at: dict[str, float] = {}
     result = StormResult(accounts, rate)
 

@@ -1,0 +1,153 @@
+"""The AS emulator under a re-subscription storm: driven by ``fks base --storm`` and by SIPp, same flow.
+
+    .venv/bin/python benchmarks/storm.py [--accounts 6000] [--rates 500,1000,2000]
+
+For each rate, ``fks as`` is started as its own process, then one client runs the storm against it (each
+account: SUBSCRIBE, 200, initial NOTIFY, 200): SIPp (``tests/sipp/storm.xml``, ``-r RATE -m ACCOUNTS``) or
+the base emulator (``fks base --storm ACCOUNTS --rate RATE``, which then refreshes once). Printed per run:
+subscriptions per second achieved, failed ones, p50/p99 SUBSCRIBE -> initial NOTIFY (SIPp: from its
+``-trace_rtt`` file), and the AS process's CPU seconds and peak RSS. One ``key=value`` line per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def start_as() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    address = re.search(r"udp ([\d.]+:\d+)", proc.stdout.readline()).group(1)  # type: ignore[union-attr]
+    subprocess.Popen(["cat"], stdin=proc.stdout, stdout=subprocess.DEVNULL)  # keep draining its log lines
+    return proc, address
+
+
+def usage(pid: int) -> tuple[float, float]:
+    """CPU seconds so far and peak RSS (MB) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICK
+    hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
+    return cpu, int(hwm.split()[1]) / 1024
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
+
+
+def with_sipp(address: str, accounts: int, rate: int, folder: Path) -> str:
+    start = time.perf_counter()
+    run = subprocess.run(
+        [
+            "sipp",
+            "-sf",
+            str(ROOT / "tests" / "sipp" / "storm.xml"),
+            "-r",
+            str(rate),
+            "-m",
+            str(accounts),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-nostdin",
+            "-timeout",
+            "120s",
+            "-trace_stat",
+            "-trace_rtt",
+            "-rtt_freq",
+            "1",
+            address,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=300,
+    )
+    wall = time.perf_counter() - start
+    stat = next(folder.glob("storm_*_.csv"), None) or next(folder.glob("storm_*.csv"))
+    head, last = stat.read_text().splitlines()[0].split(";"), stat.read_text().splitlines()[-1].split(";")
+    row = dict(zip(head, last, strict=False))
+    ok, failed = int(row["SuccessfulCall(C)"]), int(row["FailedCall(C)"])
+    rtts = []
+    for rtt in folder.glob("storm_*_rtt.csv"):
+        for line in rtt.read_text().splitlines()[1:]:
+            parts = line.split(";")
+            if len(parts) >= 2:
+                rtts.append(float(parts[1]))
+    for f in folder.glob("storm_*"):
+        f.unlink()
+    return (
+        f"achieved_per_s={ok / wall:.0f} ok={ok} failed={failed} p50_ms={percentile(rtts, 0.5):.1f} "
+        f"p99_ms={percentile(rtts, 0.99):.1f} sipp_exit={run.returncode}"
+    )
+
+
+def with_base(address: str, accounts: int, rate: int) -> str:
+    run = subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", "base", "--as", address, "--storm", str(accounts), "--rate", str(rate)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    line = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else "storm failed"
+    keep = ("achieved_per_s", "notified", "failed", "p50_ms", "p99_ms", "refreshed")
+    return " ".join(f for f in line.split() if f.split("=")[0] in keep)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=6000)
+    parser.add_argument("--rates", default="500,1000,2000")
+    args = parser.parse_args()
+    print(f"machine cpus={os.cpu_count()} python={sys.version.split()[0]}", flush=True)
+    clients = ["sipp", "fks-base"] if shutil.which("sipp") else ["fks-base"]
+    with tempfile.TemporaryDirectory(prefix="fks-storm-") as tmp:
+        for rate in (int(r) for r in args.rates.split(",")):
+            for client in clients:
+                proc, address = start_as()
+                try:
+                    if client == "sipp":
+                        result = with_sipp(address, args.accounts, rate, Path(tmp))
+                    else:
+                        result = with_base(address, args.accounts, rate)
+                    cpu, rss = usage(proc.pid)
+                finally:
+                    stop(proc)
+                print(
+                    f"client={client} accounts={args.accounts} rate={rate} {result} as_cpu_s={cpu:.1f} "
+                    f"as_peak_rss_mb={rss:.0f}",
+                    flush=True,
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
