@@ -114,7 +114,6 @@ class Lab:
         )
         self.recorder: Recorder | None = None
         self._first = 0  # the log's first message of record (see _start)
-        self._raw_sent = 0  # datagrams sent outside the peers' logs (send_raw): the capture holds them too
         self.relay: UdpRelay | None = None
         self.sniffing = self.config.record and can_sniff()
         self._loop = asyncio.new_event_loop()
@@ -171,6 +170,9 @@ class Lab:
         if self._as_peer is not None and self._base_peer is not None:
             self._as_peer._changed = self._base_peer._changed  # one condition: waits wake on either peer's traffic
         if self.sniffing:
+            # Playing the base, its port alone selects the exchange (datagrams that others send to the AS,
+            # garbage or a flood, are in neither record); playing only the AS, its port does.
+            ports = [self.base.local.port] if self.plays_base else ports
             self.recorder = Recorder(ports, tcp=cfg.transport == "tcp")
             await asyncio.to_thread(self.recorder.start)
         # The record starts now: what a real peer sent before the capture ran (a base retransmitting its boot
@@ -222,7 +224,7 @@ class Lab:
         if self.recorder is None:
             return write_from_log(path, self.observations)
         # at least one packet with data per message (more for fragments or a message over several segments)
-        if not self.recorder.wait_for(len(self.observations) + self._raw_sent, 5.0, payload=True):
+        if not self.recorder.wait_for(len(self.observations), 5.0, payload=True):
             raise LabError("the capture holds fewer packets than the peers exchanged")
         return self.recorder.write(path)
 
@@ -399,7 +401,6 @@ class Lab:
             sock.bind((self.config.host, 0))
             for data in datagrams:
                 sock.sendto(data, (target.host, target.port))
-                self._raw_sent += 1
 
     def send_change(self, user: str, body: bytes) -> None:
         """A change request with exactly this body (hostile or malformed documents, for bad-input scenarios)."""

@@ -27,6 +27,7 @@ from analyzer.rules.base import Options
 from analyzer.sip import SipError, SipMessage, parse_message
 from peers.features import FORWARDING, FeatureState, Forward
 from peers.gigaset import Handset, accounts_from
+from peers.impair import Impairment
 from peers.lab import Lab, LabConfig, LabError, Unsupported, request_matcher
 from peers.profiles import PROFILES
 
@@ -68,8 +69,22 @@ class Scenario:
     internal_telephony: bool | None = None
     provisioning_xml: bytes | None = None
     pending_provisioning: tuple[str, list[tuple[str, str, str]]] = ("N870", [])
+    impairment: Impairment | None = None
+    notify_timeout: float | None = None  # this scenario's T_notify, when it differs from the run's
     _lab: Lab | None = None
     _capture: list[Observation] | None = None
+
+    @property
+    def t_notify(self) -> float:
+        return self.notify_timeout if self.notify_timeout is not None else self.options.notify_timeout
+
+    def impair(self, spec: Impairment) -> None:
+        """The network between our base and the AS drops, duplicates, reorders and delays (seeded)."""
+        self._before_start("impair the network")
+        if self.target != "loopback" or (self.transport or self.options.transport) != "udp":
+            raise Unsupported("the impairment relay sits between our two emulators over UDP (loopback only)")
+        self.impairment = spec
+        self.notify_timeout = 5.0  # the catalogue's T_notify: retransmissions must have time to succeed
 
     def __repr__(self) -> str:  # what a report shows as the step's fixture: short, and no credentials
         return f"Scenario(target={self.target}, profile={self.profile}, handsets={sorted(self.handsets)})"
@@ -175,6 +190,18 @@ class Scenario:
             return
         action(self.lab)
 
+    def flood(self, count: int) -> None:
+        """``count`` SUBSCRIBEs from users the AS does not know, one datagram each, from one socket."""
+        if self.target != "loopback":
+            raise Unsupported("flooding is done against our own AS emulator only")
+        template = (
+            "SUBSCRIBE sip:{u}@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-f{u}\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:{u}@example.test>;tag=f{u}\r\nTo: <sip:{u}@example.test>\r\n"
+            "Call-ID: flood-{u}\r\nCSeq: 1 SUBSCRIBE\r\nEvent: as-feature-event\r\nExpires: 3600\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        self.lab.send_raw([template.format(u=900000 + i).encode() for i in range(count)])
+
     def send_garbage(self, datagrams: list[bytes]) -> None:
         if self.target in ("base", "pcap"):
             raise Unsupported(f"garbage is sent to an AS; target {self.target} has none of ours to check")
@@ -229,13 +256,15 @@ class Scenario:
             algorithms=self.algorithms or ("MD5",),
             max_expires=self.max_expires,
             policy=self.policy,
-            quiet=opts.notify_timeout + 0.2,
+            quiet=self.t_notify + 0.2,
             timeout=10.0,
             role=role,
             remote=opts.remote,
             listen=opts.listen if self.target == "base" else None,
             strict=False,
-            follow_timeout=opts.notify_timeout,
+            follow_timeout=self.t_notify,
+            impairment=self.impairment,
+            t1=0.05 if self.impairment else 0.5,  # through a lossy network: retransmit fast, judge with 5 s
         )
         return config
 
@@ -279,7 +308,7 @@ class Scenario:
                 self.provisioning_xml, model=self.model, internal_telephony=self.internal_telephony
             )
         options = Options(
-            notify_timeout=self.options.notify_timeout,
+            notify_timeout=self.t_notify,
             facs=dict(DEFAULT_FACS),
             model=self.model,
             internal_telephony=self.internal_telephony,

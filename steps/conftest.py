@@ -30,6 +30,7 @@ from analyzer.sip import SipError, parse_message
 from peers.targets import TARGETS, Scenario, TargetOptions, Unsupported
 from steps.audits import *  # noqa: F403  (step definitions, collected by pytest-bdd from this module)
 from steps.exchange import *  # noqa: F403
+from steps.robustness import *  # noqa: F403
 from steps.verdicts import *  # noqa: F403
 
 ROOT = Path(__file__).resolve().parents[1]
