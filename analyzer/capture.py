@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.observation import Endpoint, Observation
+from analyzer.sip import is_number
 
 # Magic numbers of the formats tshark reads that people hand us: pcap (both byte orders, micro and nano
 # seconds), pcapng, and gzip-compressed captures.
@@ -125,7 +126,7 @@ class _FrameCount:
         count = None
         for line in out.splitlines():
             fields = line.split("\t")
-            if len(fields) >= 2 and fields[-1].strip().isdigit():
+            if len(fields) >= 2 and is_number(fields[-1].strip()):
                 count = int(fields[-1])
         problems = [ln.split("capinfos: ", 1)[-1].strip() for ln in err.splitlines() if "capinfos:" in ln]
         problems = [p for p in problems if not p.startswith("An error occurred after reading")]
@@ -172,7 +173,7 @@ def _stream_messages(data: bytes) -> list[bytes]:
     try:
         return StreamFramer().feed(data)
     except SipError:
-        return []
+        return [data]  # cannot be framed (oversized, a broken Content-Length): the parser will say why
 
 
 def _tcp_messages(reassembled: bytes, payload: bytes, count: int) -> list[bytes]:

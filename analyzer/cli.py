@@ -22,6 +22,7 @@ from analyzer.progress import Progress
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.report import RENDERERS
 from analyzer.rules.base import Options
+from analyzer.sip import is_number
 from peers.profiles import PROFILES
 
 EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _endpoint(text: str) -> Endpoint:
     host, colon, port = text.rpartition(":")
-    if not colon or not port.isdigit() or not host or int(port) > 65535:
+    if not colon or not is_number(port) or not host or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
     return Endpoint(host.strip("[]"), int(port))
 

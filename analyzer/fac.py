@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from analyzer.sip import is_number
+
 
 @dataclass(frozen=True, slots=True)
 class Fac:
@@ -36,7 +38,7 @@ def match_fac(user: str, facs: Mapping[str, Fac]) -> tuple[str, Fac, str] | None
     The longest code that prefixes ``user`` wins, so ``*721002`` is CFA on to 1002.
     """
     for code in sorted(facs, key=len, reverse=True):
-        if user == code or (user.startswith(code) and user[len(code) :].lstrip("#").isdigit()):
+        if user == code or (user.startswith(code) and is_number(user[len(code) :].lstrip("#"))):
             return code, facs[code], user[len(code) :].lstrip("#")
     return None
 

@@ -118,6 +118,11 @@ _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+) (\d{3})(?: (.*))?$")
 _HEADER_NAME = re.compile(rf"^{_TOKEN}$")
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``¹`` or ``²``, which ``int()`` then refuses."""
+    return text.isascii() and text.isdigit()
+
+
 class SipError(ValueError):
     """The bytes are not a SIP message (the one error ``parse_message`` raises)."""
 
@@ -372,7 +377,7 @@ class SipMessage:
         if value is None:
             return None
         parts = value.split()
-        if len(parts) != 2 or not parts[0].isdigit():
+        if len(parts) != 2 or not is_number(parts[0]):
             return None
         return int(parts[0]), parts[1].upper()
 
@@ -432,7 +437,7 @@ class SipMessage:
     @property
     def expires(self) -> int | None:
         value = self.headers.get("Expires")
-        if value is None or not value.strip().isdigit():
+        if value is None or not is_number(value.strip()):
             return None
         return int(value.strip())
 
@@ -535,7 +540,7 @@ def _check_body(msg: SipMessage, body: bytes, problems: list[str]) -> bytes:
     if len(values) > 1 and len(set(values)) > 1:
         problems.append(f"conflicting Content-Length headers {values}")
     value = values[0].strip()
-    if not value.isdigit():
+    if not is_number(value):
         problems.append(f"Content-Length {value!r} is not a number")
         return body
     length = int(value)
@@ -559,7 +564,7 @@ def _check_mandatory(msg: SipMessage, problems: list[str]) -> None:
             problems.append(f"malformed CSeq {msg.headers.get('CSeq')!r}")
         elif msg.is_request and cseq[1] != msg.method:
             problems.append(f"CSeq method {cseq[1]} differs from {msg.method}")
-    if msg.headers.get("Max-Forwards") is not None and not msg.headers.get("Max-Forwards", "").strip().isdigit():
+    if msg.headers.get("Max-Forwards") is not None and not is_number(msg.headers.get("Max-Forwards", "").strip()):
         problems.append("Max-Forwards is not a number")
 
 
@@ -641,7 +646,7 @@ def _stream_content_length(head: bytes) -> int:
     if m is None:
         return 0  # on a stream a missing Content-Length means no body (FKS-SIP-1 reports the omission)
     value = m.group(1)
-    if not value.isdigit():
+    if not is_number(value):
         raise SipError(f"Content-Length {value[:20]!r} is not a number")
     return int(value)
 
@@ -689,7 +694,7 @@ def parse_multipart(body: bytes, boundary: str) -> list[Part]:
                 head, content = piece, b""
         headers = Headers(_part_headers(head))
         declared = headers.get("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) < len(content):
+        if declared is not None and is_number(declared.strip()) and int(declared) < len(content):
             content = content[: int(declared)]
         parts.append(Part(headers, content))
     if not closed:
@@ -851,7 +856,7 @@ def parse_subscription_state(value: str) -> SubscriptionState:
     problem = None
     expires = None
     if "expires" in params:
-        if params["expires"].isdigit():
+        if is_number(params["expires"]):
             expires = int(params["expires"])
         else:
             problem = f"expires={params['expires']!r} is not a number"

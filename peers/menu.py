@@ -9,6 +9,7 @@ them through ``--fks-operator-cmd`` when no person stands by the handsets):
 
 from __future__ import annotations
 
+from analyzer.sip import is_number
 from peers.gigaset import Base
 from peers.outgoing import Outgoing
 
@@ -43,7 +44,7 @@ def menu_command(base: Base, line: str) -> list[Outgoing]:
         feature, state = args[1].upper(), args[2]
         if state == "off" and len(args) == 3:
             return [base.set_forward(user, feature, False)]
-        if state == "on" and len(args) in (4, 5) and (len(args) == 4 or args[4].isdigit()):
+        if state == "on" and len(args) in (4, 5) and (len(args) == 4 or is_number(args[4])):
             rings = int(args[4]) if len(args) == 5 else None
             return [base.set_forward(user, feature, True, args[3], rings)]
     raise MenuError(f"{line!r}: not a menu command ({USAGE})")

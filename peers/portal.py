@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from lxml import etree
 
 from analyzer.documents import build_document
+from analyzer.sip import is_number
 from peers.broadworks import ApplicationServer
 from peers.features import FORWARDING
 from peers.outgoing import Outgoing
@@ -94,7 +95,7 @@ class Portal:
         if on and not target:
             raise ValueError("<forwardToPhoneNumber> is needed to activate forwarding")
         rings = fields.get("numberOfRings")
-        if rings is not None and not rings.isdigit():
+        if rings is not None and not is_number(rings):
             raise ValueError("<numberOfRings> must be a number")
         return build_document(
             "SetForwarding",

@@ -329,3 +329,21 @@ def test_stream_framer_raises_only_sip_error(chunks: list[bytes]) -> None:
     with contextlib.suppress(SipError):
         for chunk in chunks:
             framer.feed(chunk)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"SIP/0.0 000\nContent-Length:\xb9",
+        b"SIP/0.0 000\nContent-Length:\xb2",
+        b"% \x00 SIP/0.0\nCSeq:\xb9\t\x00",
+        b"A \x00 SIP/0.0\n\x00\nCSeq:\xb9\t\x00",
+        b"SUBSCRIBE sip:a@b SIP/2.0\r\nCSeq: \xb2 SUBSCRIBE\r\nContent-Length: \xb9\r\n\r\n",
+    ],
+)
+def test_campaign_findings_superscript_digits_are_refused_cleanly(data: bytes) -> None:
+    """Found by the fuzzing campaign: '¹' passes str.isdigit() but not int(); only SipError may come out."""
+    try:
+        parse_message(data)
+    except SipError:
+        pass
