@@ -224,6 +224,8 @@ class TcpPeer(_Peer):
     """
 
     t1: float = T1
+    idle_timeout: float = 120.0  # a connection that delivers no complete message for this long is closed
+    max_connections: int = 1024  # beyond this, new connections are refused (a flood of half-open ones)
     _server: asyncio.AbstractServer | None = None
     _connections: dict[Endpoint, _Connection] = field(default_factory=dict)
     _pending: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
@@ -295,6 +297,9 @@ class TcpPeer(_Peer):
         await self._read(conn, reader)
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= self.max_connections:
+            writer.close()  # bounded state: a flood of connections must not take the peer down
+            return
         peername = writer.get_extra_info("peername")
         conn = _Connection(self.local, Endpoint(peername[0], peername[1]), writer)
         self._connections[conn.remote] = conn
@@ -303,12 +308,20 @@ class TcpPeer(_Peer):
     # -- receiving -----------------------------------------------------------------------------------------
     async def _read(self, conn: _Connection, reader: asyncio.StreamReader) -> None:
         framer = StreamFramer()
+        last_message = time.monotonic()
         try:
-            while chunk := await reader.read(65536):
+            while True:
+                left = self.idle_timeout - (time.monotonic() - last_message)
+                chunk = await asyncio.wait_for(reader.read(65536), max(left, 0.001))
+                if not chunk:
+                    break
                 for data in framer.feed(chunk):
+                    last_message = time.monotonic()
                     self._received(conn, data)
         except SipError as exc:
             _log.warning("closing the connection from %s: %s", conn.remote, exc)
+        except TimeoutError:
+            _log.info("closing the idle or trickling connection from %s", conn.remote)  # slowloris, half-open
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:

@@ -612,3 +612,45 @@ def test_sipp_as_server_against_fks_base(tmp_path: Path) -> None:
         _stop(base)
         if sipp.poll() is None:
             sipp.kill()
+
+
+def test_tcp_as_survives_half_open_and_trickling_connections() -> None:
+    """Connections that never finish a message (half-open, slowloris) are closed after the idle timeout, a
+    flood of them is capped, and a real handset is served all the while."""
+    from peers.broadworks import ApplicationServer
+    from peers.transport import TcpPeer
+
+    async def run() -> tuple[int, bool]:
+        server = ApplicationServer(Endpoint("127.0.0.1", 0))
+        as_peer = TcpPeer(server.receive, idle_timeout=0.5, max_connections=20)
+        server.local = await as_peer.start()
+        hostile = []
+        for _ in range(40):  # twice the cap: half of them are refused at once
+            reader, writer = await asyncio.open_connection(server.local.host, server.local.port)
+            writer.write(b"SUBSCRIBE sip:x@y SIP/2.0\r\nVia: SIP/2.0/TCP 1.2.3.4")  # never finished
+            hostile.append((reader, writer))
+        await asyncio.sleep(0)  # let the accepts run (not a synchronisation: the checks below wait)
+        base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")}, transport="TCP")
+        base_peer = TcpPeer(lambda data, src, now: base.receive(data, src, now))
+        base.local = await base_peer.start()
+        closed = 0
+        try:
+            # the trickling connections are closed by the AS (EOF on our side) within the idle timeout
+            for reader, _ in hostile:
+                try:
+                    ended = await asyncio.wait_for(reader.read(100), 5) == b""
+                except ConnectionResetError:  # refused over the cap: reset with our bytes unread
+                    ended = True
+                closed += ended
+            base_peer.send(base.subscribe("1001"))
+            await base_peer.wait_until(lambda: base.handsets["1001"].notified >= 1, 10)
+            served = True
+        finally:
+            for _, writer in hostile:
+                writer.close()
+            base_peer.close()
+            as_peer.close()
+        return closed, served
+
+    closed, served = asyncio.run(asyncio.wait_for(run(), 30))
+    assert closed == 40 and served
