@@ -13,9 +13,8 @@ from lxml import etree
 from lxml.builder import E
 
 from analyzer.audit import AuditSettings, judge, judgement_json, worst_by_rule
+from analyzer.html_report import verdict_table as html_table
 from analyzer.observation import Observation
-
-_COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828", "inconclusive": "#6a1b9a"}
 
 
 @dataclass
@@ -45,26 +44,11 @@ def from_log(observations: Iterable[Observation], settings: AuditSettings) -> Ev
 
 
 def verdict_table(verdicts: Sequence[Mapping[str, Any]], title: str = "") -> str:
-    """An HTML table of verdicts (fired rules first, not-applicable ones last)."""
-    order = sorted(verdicts, key=lambda v: v["verdict"] == "not_applicable")
-    rows = [
-        E.tr(
-            E.td(str(v["rule"])),
-            E.td(E.b(str(v["verdict"])), style=f"color:{_COLOURS.get(str(v['verdict']), '#555')}"),
-            E.td(str(v.get("detail", ""))),
-            E.td(str(v.get("expected", ""))),
-            E.td(str(v.get("observed", ""))),
-            E.td(", ".join(str(f) for f in v.get("frames", []))),
-        )
-        for v in order
-    ]
-    table = E.table(
-        E.thead(E.tr(*(E.th(h) for h in ("rule", "verdict", "detail", "expected", "observed", "frames")))),
-        E.tbody(*rows),
-        border="1",
-        cellpadding="4",
-        style="border-collapse:collapse;font-family:sans-serif;font-size:13px",
-    )
+    """A page holding the verdict table of ``fks audit --html`` (fired rules first, not-applicable last)."""
+    table = html_table(verdicts)
+    table.set("style", "border-collapse:collapse;font-family:sans-serif;font-size:13px")
+    table.set("border", "1")
+    table.set("cellpadding", "4")
     body = E.body(E.h3(title), table) if title else E.body(table)
     page = E.html(E.head(E.meta(charset="utf-8")), body)
     return etree.tostring(page, method="html", encoding="unicode", doctype="<!DOCTYPE html>")
