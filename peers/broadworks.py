@@ -44,6 +44,7 @@ from peers.outgoing import Outgoing
 from peers.profiles import PROFILES, Profile
 
 BOUNDARY = "as-feature-event-boundary"
+TIMER_F = 32.0
 ANSWERED_LIMIT = 50_000  # responses kept to answer retransmitted requests (bounded under a storm or a flood)
 
 
@@ -76,7 +77,8 @@ class ApplicationServer:
     transport: str = "UDP"  # for the Via of the AS's own requests
     states: dict[str, FeatureState] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], Subscription] = field(default_factory=dict)
-    _answered: dict[tuple[str, str, Endpoint], bytes] = field(default_factory=dict)
+    # request key -> (when, response): kept for Timer F (32 s) to answer retransmissions, never longer
+    _answered: dict[tuple[str, str, Endpoint], tuple[float, bytes]] = field(default_factory=dict)
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -97,12 +99,16 @@ class ApplicationServer:
             return []  # 200 OK to our NOTIFYs: the transport stops retransmitting, nothing else to do
         key = (msg.branch or "", msg.method or "", src)
         if key in self._answered:
-            return [Outgoing(self._answered[key], src)]
+            return [Outgoing(self._answered[key][1], src)]
         out = self._request(msg, src, now)
         if out and not out[0].request:
-            self._answered[key] = out[0].data
-            if len(self._answered) > ANSWERED_LIMIT:  # a transaction lasts 32 s at most: forget the oldest
-                del self._answered[next(iter(self._answered))]
+            self._answered[key] = (now, out[0].data)
+            # a transaction lasts 32 s at most (Timer F): forget older answers, and never hold too many
+            while self._answered:
+                oldest = next(iter(self._answered))
+                if self._answered[oldest][0] > now - TIMER_F and len(self._answered) <= ANSWERED_LIMIT:
+                    break
+                del self._answered[oldest]
         return out
 
     def _request(self, msg: SipMessage, src: Endpoint, now: float) -> list[Outgoing]:

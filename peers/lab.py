@@ -150,29 +150,29 @@ class Lab:
 
     async def _start(self) -> None:
         cfg = self.config
-        ports = []
         target = cfg.remote
         if self.plays_as:
             listen = cfg.listen or Endpoint(cfg.host, 0)
             self._as_peer = self._peer(self.server.receive, scapy=cfg.transport == "scapy")
             self.server.local = target = await self._as_peer.start(listen.host, listen.port)
-            ports.append(self.server.local.port)
         if cfg.impairment is not None and target is not None:
             self.relay = UdpRelay(target, cfg.impairment)
-            target = await self.relay.start(cfg.host, 0)
-            ports = []  # with a relay only the base's hop is recorded: the other would show every message twice
+            target = await self.relay.start(cfg.host, 0)  # only the base's hop is recorded (see below)
         if self.plays_base:
             assert target is not None
             self.base.server = target
             self._base_peer = self._peer(lambda data, src, now: self.base.receive(data, src, now), scapy=False)
             self.base.local = await self._base_peer.start(cfg.host, 0)
-            ports.append(self.base.local.port)
         if self._as_peer is not None and self._base_peer is not None:
             self._as_peer._changed = self._base_peer._changed  # one condition: waits wake on either peer's traffic
         if self.sniffing:
-            # Playing the base, its port alone selects the exchange (datagrams that others send to the AS,
-            # garbage or a flood, are in neither record); playing only the AS, its port does.
-            ports = [self.base.local.port] if self.plays_base else ports
+            # One port selects the exchange. Over UDP, playing the base, the base's: datagrams that others
+            # send to the AS (garbage, a flood) are then in neither record. Over TCP the base connects from
+            # an ephemeral port, so the AS's port, where every connection of the exchange ends.
+            if cfg.transport == "tcp":
+                ports = [self.server.local.port if self.plays_as else (cfg.remote or self.base.server).port]
+            else:
+                ports = [self.base.local.port if self.plays_base else self.server.local.port]
             self.recorder = Recorder(ports, tcp=cfg.transport == "tcp")
             await asyncio.to_thread(self.recorder.start)
         # The record starts now: what a real peer sent before the capture ran (a base retransmitting its boot
@@ -189,16 +189,8 @@ class Lab:
         if not self._thread.is_alive():
             return
 
-        async def stop() -> None:
-            for peer in (self._base_peer, self._as_peer):
-                if peer is not None:
-                    peer.close()
-            if self.relay is not None:
-                self.relay.close()
-            await asyncio.sleep(0)  # let closing transports run their callbacks
-
         try:
-            self._run(stop())
+            self.halt()
         finally:
             if self.recorder is not None:
                 self.recorder.stop()
@@ -220,13 +212,33 @@ class Lab:
         return list(self._as_peer.observations) if self._as_peer else []
 
     def capture(self, path: str | Path) -> Path:
-        """The wire capture as pcapng; from the message log (marked so) when this process cannot sniff."""
+        """The wire capture as pcapng; from the message log (marked so) when this process cannot sniff.
+
+        The record ends here: the peers stop receiving first, so a real peer's later traffic (the next
+        retransmission, the next scenario's SUBSCRIBE) is in neither the log nor the capture."""
+        self.halt()
+        ended = time.time()
         if self.recorder is None:
             return write_from_log(path, self.observations)
         # at least one packet with data per message (more for fragments or a message over several segments)
         if not self.recorder.wait_for(len(self.observations), 5.0, payload=True):
             raise LabError("the capture holds fewer packets than the peers exchanged")
-        return self.recorder.write(path)
+        return self.recorder.write(path, until=ended)
+
+    def halt(self) -> None:
+        """Stop the peers (no message in or out any more); ``close`` still has to be called."""
+        if not self._thread.is_alive():
+            return
+
+        async def stop() -> None:
+            for peer in (self._base_peer, self._as_peer):
+                if peer is not None:
+                    peer.close()
+            if self.relay is not None:
+                self.relay.close()
+            await asyncio.sleep(0)  # let closing transports run their callbacks
+
+        self._run(stop())
 
     # -- waiting -------------------------------------------------------------------------------------------
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float | None = None) -> None:

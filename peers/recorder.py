@@ -89,11 +89,13 @@ class Recorder:
         if self._sniffer.running:
             self._sniffer.stop()
 
-    def write(self, path: str | Path) -> Path:
+    def write(self, path: str | Path, until: float | None = None) -> Path:
+        """The packets captured (``until``: only those captured by then, epoch seconds) as pcapng."""
         path = Path(path)
         with PcapNgWriter(str(path)) as writer:
             for pkt in self.packets:
-                writer.write(pkt)
+                if until is None or float(pkt.time) <= until:
+                    writer.write(pkt)
         return path
 
 

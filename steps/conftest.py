@@ -34,27 +34,6 @@ from steps.robustness import *  # noqa: F403
 from steps.verdicts import *  # noqa: F403
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONS = {
-    "target": ("loopback", f"where the scenarios run: {', '.join(TARGETS)}"),
-    "as": ("", "HOST:PORT of the AS under test (target as)"),
-    "listen": ("127.0.0.1:5070", "HOST:PORT where our AS waits for a real base (target base)"),
-    "transport": ("udp", "udp or tcp"),
-    "provisioning": ("", "Gigaset provisioning file: the accounts and passwords our base uses (target as)"),
-    "portal-cmd": ("", "command for a portal change; placeholders {user} {feature} {state} {target} {rings}"),
-    "portal-url": ("", "Xsi-Actions base URL for portal changes (target as)"),
-    "portal-token": ("", "bearer token for --fks-portal-url"),
-    "operator-cmd": ("", "command run for each handset-menu action (target base); placeholders {action} {instruction}"),
-    "pcap": ("", "the recorded capture (target pcap)"),
-    "notify-timeout": ("0.5", "T_notify the scenarios are judged with, seconds (loopback answers in ms)"),
-    "reports": ("reports", "where captures of the scenarios go"),
-}
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("fks", "Feature Key Synchronization conformance suite")
-    for name, (default, text) in OPTIONS.items():
-        group.addoption(f"--fks-{name}", default=None, help=f"{text} (default: {default or 'none'})")
-        parser.addini(f"fks_{name.replace('-', '_')}", text, default=default)
 
 
 def _option(config: pytest.Config, name: str) -> str:
