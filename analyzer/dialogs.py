@@ -34,6 +34,8 @@ from analyzer.sip import (
     SubscriptionState,
     parse_message,
     parse_subscription_state,
+    peek_call_id,
+    peek_cseq_method,
     uri_user,
 )
 
@@ -41,8 +43,6 @@ PACKAGE = "as-feature-event"
 
 # The cheap look at raw bytes that lets the engine skip what is certainly not feature sync (``_irrelevant``).
 _START = re.compile(rb"(?:([A-Z]+) (\S+) SIP/2\.0|SIP/2\.0 \d{3} )")
-_CSEQ = re.compile(rb"\r\ncseq[ \t]*:[ \t]*\d+[ \t]+([a-z]+)", re.I)
-_CALL_ID = re.compile(rb"\r\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.I)
 _OURS = re.compile(rb"as-feature-event", re.I)
 _SERVICE_CODE = re.compile(rb"(?:sips?|tel):(?:\*|#|%2a|%23)", re.I)
 
@@ -321,8 +321,8 @@ class Engine:
             return False  # not obviously SIP: the parser decides (and keeps what claims feature sync)
         method = start.group(1)
         if method is None:  # a response: only those to SUBSCRIBE, NOTIFY and REGISTER are filed
-            cseq = _CSEQ.search(data)
-            return cseq is not None and cseq.group(1).upper() not in (b"SUBSCRIBE", b"NOTIFY", b"REGISTER")
+            cseq = peek_cseq_method(data)
+            return cseq is not None and cseq not in ("SUBSCRIBE", "NOTIFY", "REGISTER")
         if method == b"REGISTER":
             return False
         if method == b"INVITE":  # only calls to service codes (feature access codes) are kept
@@ -331,8 +331,8 @@ class Engine:
             return True
         if _OURS.search(data):
             return False
-        call_id = _CALL_ID.search(data)
-        return call_id is not None and call_id.group(1).strip().decode("latin-1") not in self._by_call_id
+        call_id = peek_call_id(data)
+        return call_id is not None and call_id not in self._by_call_id
 
     # -- requests ----------------------------------------------------------------------------------------
     def _request_key(self, msg: Message) -> tuple[str, str, Endpoint]:

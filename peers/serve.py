@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
 import stat
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import ProvisioningError, parse_provisioning
+from analyzer.sip import peek_cseq_method, peek_from_user
 from peers.broadworks import ApplicationServer
 from peers.features import FeatureState, Forward
 from peers.gigaset import Base, accounts_from
@@ -59,24 +59,20 @@ def load_users(path: str) -> tuple[dict[str, str], dict[str, FeatureState]]:
     return passwords, states
 
 
-_FROM_USER = re.compile(rb"\r\n(?:from|f)[ \t]*:[^\r\n]*?sips?:([^@;>\r\n]+)@", re.I)
-_CSEQ_METHOD = re.compile(rb"\r\ncseq[ \t]*:[ \t]*\d+[ \t]+([A-Za-z]+)", re.I)
-
-
 def log_line(direction: str, obs: Observation) -> None:
-    """One line per message: the start line (responses with their CSeq method) and the From user. Read with
-    two regular expressions, not a parse: ``fks as`` logs every message of a storm. Passwords never shown."""
+    """One line per message: the start line (responses with their CSeq method) and the From user. Peeked at,
+    not parsed: ``fks as`` logs every message of a storm. Passwords never shown."""
     first = obs.data.split(b"\r\n", 1)[0]
     if first.startswith(b"SIP/2.0 "):
-        method = _CSEQ_METHOD.search(obs.data)
-        summary = first[8:].decode("latin-1") + (f" ({method.group(1).decode()})" if method else "")
+        method = peek_cseq_method(obs.data)
+        summary = first[8:].decode("latin-1") + (f" ({method})" if method else "")
     elif first.endswith(b" SIP/2.0"):
         summary = first.split(b" ", 1)[0].decode("latin-1")
     else:
         summary = f"unparsable datagram of {len(obs.data)} bytes"
-    user = _FROM_USER.search(obs.data)
+    user = peek_from_user(obs.data)
     if user and not summary.startswith("unparsable"):
-        summary += f" [{user.group(1).decode('latin-1')}]"
+        summary += f" [{user}]"
     arrow = "<-" if direction == "recv" else "->"
     peer = obs.src if direction == "recv" else obs.dst
     print(f"{obs.time:.3f} {arrow} {peer} {summary}", flush=True)

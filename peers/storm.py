@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
 
 from analyzer.observation import Endpoint
+from analyzer.sip import peek_call_id
 from peers.gigaset import Base, Handset
 from peers.outgoing import Outgoing
 from peers.transport import UdpPeer
-
-_CALL_ID = re.compile(rb"\r\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.I)
 
 
 @dataclass
@@ -75,8 +73,7 @@ async def storm(
     by_call_id: dict[str, Handset] = {}
 
     def handler(data: bytes, src: Endpoint, now: float) -> list[Outgoing]:
-        found = _CALL_ID.search(data)
-        hs = by_call_id.get(found.group(1).strip().decode("latin-1")) if found else None
+        hs = by_call_id.get(peek_call_id(data) or "")
         first = hs is not None and hs.notified == 0
         out = base.receive(data, src, now)
         if first and hs is not None and hs.notified:

@@ -20,6 +20,9 @@ from analyzer.sip import (
     parse_message,
     parse_multipart,
     parse_subscription_state,
+    peek_call_id,
+    peek_cseq_method,
+    peek_from_user,
     split_commas,
     verify_authorization,
 )
@@ -345,3 +348,14 @@ def test_campaign_findings_superscript_digits_are_refused_cleanly(data: bytes) -
     """Found by the fuzzing campaign: '¹' passes str.isdigit() but not int(); only SipError may come out."""
     with contextlib.suppress(SipError):
         parse_message(data)
+
+
+def test_peeking_at_raw_bytes_agrees_with_the_parser() -> None:
+    data = (
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nf: <sips:1001@example.test>;tag=x\r\n"
+        b"To: <sip:1001@example.test>\r\ni:  abc@host \r\nCSeq: 7 subscribe\r\nContent-Length: 0\r\n\r\n"
+    )
+    msg = parse_message(data)
+    assert peek_call_id(data) == msg.call_id == "abc@host"
+    assert peek_cseq_method(data) == "SUBSCRIBE" and peek_from_user(data) == "1001"
+    assert peek_call_id(b"garbage") is None and peek_cseq_method(b"x") is None and peek_from_user(b"") is None
