@@ -38,6 +38,28 @@ class AuditSettings:
 MAX_DRAWN = 2000  # messages kept per subscription for a ladder (--html, --format allure)
 
 
+def expected_settings(spec: dict[str, Any], folder: Path) -> AuditSettings:
+    """The audit options a reference capture's ``expected.json`` names (its provisioning file beside it)."""
+    from analyzer.fac import DEFAULT_FACS
+    from analyzer.provisioning import parse_provisioning
+
+    opts = spec.get("options", {})
+    provisioning = None
+    if opts.get("provisioning"):
+        provisioning = parse_provisioning(
+            (folder / opts["provisioning"]).read_bytes(),
+            model=opts.get("model"),
+            internal_telephony=opts.get("internal_telephony"),
+        )
+    options = Options(
+        notify_timeout=float(opts.get("notify_timeout") or 5.0),
+        facs=dict(DEFAULT_FACS),
+        model=opts.get("model"),
+        internal_telephony=opts.get("internal_telephony"),
+    )
+    return AuditSettings(options, provisioning, tuple(opts.get("decode_as") or ()))
+
+
 def subscription_json(sub: Subscription, results: Sequence[Result], messages: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "aor": sub.aor,

@@ -58,6 +58,20 @@ def hostile_document(kind: str, http_url: str = "http://127.0.0.1:9/") -> bytes:
     raise ValueError(f"unknown hostile document {kind!r}")
 
 
+def hostile_change(kind: str, user: str) -> bytes:
+    """A hostile change request (the body of a handset's SUBSCRIBE): the AS must refuse it, expand nothing."""
+    request = _dnd(user.encode()).replace(b"DoNotDisturbEvent", b"SetDoNotDisturb")
+    if kind == "billion laughs":
+        return hostile_document(kind).replace(b"DoNotDisturbEvent", b"SetDoNotDisturb")
+    if kind == "external entity":
+        return hostile_document("external file entity").replace(b"DoNotDisturbEvent", b"SetDoNotDisturb")
+    if kind == "not xml":
+        return request[: len(request) // 2]
+    if kind == "bad boolean":
+        return request.replace(b">true<", b">maybe<")
+    raise ValueError(f"unknown hostile change request {kind!r}")
+
+
 def capture_with_document(path: Path, doc: bytes) -> Path:
     """A correct subscription whose initial NOTIFY carries ``doc``, over TCP (any size fits)."""
     flow = Flow(transport="TCP")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from analyzer.audit import AuditSettings, audit_file, worst_by_rule
+from analyzer.audit import AuditSettings, audit_file, expected_settings, worst_by_rule
 from steps.verdicts import VERDICT, assert_verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,12 +36,10 @@ def audit() -> Audit:
 
 @given(parsers.parse('the reference capture "{name}"'))
 def reference_capture(audit: Audit, name: str) -> None:
-    from tests.test_corpus import capture_for, settings_for  # the corpus's own reading of expected.json
-
-    expected = ROOT / "captures" / f"{name}.expected.json"
-    audit["spec"] = json.loads(expected.read_text())
-    audit["path"] = capture_for(expected)
-    audit["settings"] = settings_for(audit["spec"])
+    folder = ROOT / "captures"
+    audit["spec"] = json.loads((folder / f"{name}.expected.json").read_text())
+    audit["path"] = next(p for p in (folder / f"{name}.pcap", folder / f"{name}.pcapng") if p.exists())
+    audit["settings"] = expected_settings(audit["spec"], folder)
 
 
 @given(parsers.parse('the shared capture "{name}"'))

@@ -9,18 +9,8 @@ from pytest_bdd import given, parsers, when
 
 from analyzer.documents import build_document
 from peers.features import FORWARDING
+from peers.hostile import hostile_change
 from peers.targets import Scenario
-
-HOSTILE_CHANGES = {
-    "billion laughs": b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">'
-    b'<!ENTITY c "&b;&b;&b;&b;&b;">]><SetDoNotDisturb xmlns="http://www.ecma-international.org/standards/'
-    b'ecma-323/csta/ed3"><device>&c;</device><doNotDisturbOn>true</doNotDisturbOn></SetDoNotDisturb>',
-    "external entity": b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-    b'<SetDoNotDisturb xmlns="http://www.ecma-international.org/standards/ecma-323/csta/ed3"><device>&x;'
-    b"</device><doNotDisturbOn>true</doNotDisturbOn></SetDoNotDisturb>",
-    "not xml": b"<SetDoNotDisturb><device>1001</device><doNotDisturbOn>true",
-    "bad boolean": build_document("SetDoNotDisturb", device="1001", dnd=True).replace(b">true<", b">maybe<"),
-}
 
 
 def _on(state: str) -> bool:
@@ -153,7 +143,7 @@ def fetches(world: Scenario, user: str) -> None:
 
 @when(parsers.parse('handset {user} sends the change request "{kind}"'))
 def sends_hostile(world: Scenario, user: str, kind: str) -> None:
-    world.lab.send_change(user, HOSTILE_CHANGES[kind])
+    world.lab.send_change(user, hostile_change(kind, user))
 
 
 @when(parsers.parse("the subscription of handset {user} expires"))

@@ -13,11 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, audit_file, worst_by_rule
-from analyzer.fac import DEFAULT_FACS
-from analyzer.provisioning import parse_provisioning
+from analyzer.audit import AuditSettings, audit_file, expected_settings, worst_by_rule
 from analyzer.rules import CATALOGUE
-from analyzer.rules.base import Options
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"
 EXPECTED = sorted(CAPTURES.glob("*.expected.json"))
@@ -34,21 +31,7 @@ def capture_for(expected: Path) -> Path:
 
 
 def settings_for(spec: dict) -> AuditSettings:
-    opts = spec.get("options", {})
-    provisioning = None
-    if opts.get("provisioning"):
-        provisioning = parse_provisioning(
-            (CAPTURES / opts["provisioning"]).read_bytes(),
-            model=opts.get("model"),
-            internal_telephony=opts.get("internal_telephony"),
-        )
-    options = Options(
-        notify_timeout=float(opts.get("notify_timeout") or 5.0),
-        facs=dict(DEFAULT_FACS),
-        model=opts.get("model"),
-        internal_telephony=opts.get("internal_telephony"),
-    )
-    return AuditSettings(options, provisioning, tuple(opts.get("decode_as") or ()))
+    return expected_settings(spec, CAPTURES)
 
 
 @functools.cache
