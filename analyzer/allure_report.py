@@ -19,7 +19,7 @@ from typing import Any
 
 from lxml import etree
 
-from analyzer.html_report import _endpoint, _observation, _worst, verdict_table
+from analyzer.html_report import endpoint_of, observation_of, verdict_table, worst_verdict
 from analyzer.ladder import ladder_svg
 
 STATUS = {"fail": "failed", "inconclusive": "skipped", "warn": "passed", "pass": "passed"}
@@ -63,7 +63,7 @@ def _write(
     errors: Sequence[str],
 ) -> None:
     fired = [v for v in verdicts if v["verdict"] != "not_applicable"]
-    worst = _worst(verdicts)
+    worst = worst_verdict(verdicts)
     steps = [
         {
             "name": f"{v['rule']} {v['verdict'].upper() if v['verdict'] in ('warn', 'fail') else v['verdict']}: "
@@ -106,8 +106,8 @@ def _subscription_attachments(out: Path, sub: Mapping[str, Any]) -> list[dict[st
     attachments = [_attach_text(out, "verdicts", f"<!DOCTYPE html><meta charset='utf-8'>{table}", "text/html", "html")]
     messages = sub.get("messages") or []
     if messages:
-        labels = {_endpoint(sub["client"]): "phone (base)", _endpoint(sub["server"]): "AS"}
-        svg = ladder_svg([_observation(m) for m in messages], sub["verdicts"], labels)
+        labels = {endpoint_of(sub["client"]): "phone (base)", endpoint_of(sub["server"]): "AS"}
+        svg = ladder_svg([observation_of(m) for m in messages], sub["verdicts"], labels)
         attachments.insert(0, _attach_text(out, "ladder", svg, "image/svg+xml", "svg"))
     return attachments
 

@@ -83,13 +83,13 @@ def _badge(word: str, count: int) -> etree._Element:
     return E.span(f"{count} {word}", {"class": f"badge {word}"}, style=f"background:{COLOURS[word]}")
 
 
-def _worst(verdicts: Sequence[Mapping[str, Any]]) -> str:
+def worst_verdict(verdicts: Sequence[Mapping[str, Any]]) -> str:
     order = {w: i for i, w in enumerate(("not_applicable", "pass", "inconclusive", "warn", "fail"))}
     return max((str(v["verdict"]) for v in verdicts), key=order.__getitem__, default="not_applicable")
 
 
 def _capture(cap: Mapping[str, Any], n: int) -> etree._Element:
-    worst = _worst(verdicts_of(dict(cap)))
+    worst = worst_verdict(verdicts_of(dict(cap)))
     head = E.summary(
         E.b(str(cap["file"])),
         f" - {cap['packets']} packets, {cap['sip_messages']} SIP messages, "
@@ -107,7 +107,7 @@ def _capture(cap: Mapping[str, Any], n: int) -> etree._Element:
 
 
 def _subscription(sub: Mapping[str, Any], key: str) -> etree._Element:
-    worst = _worst(sub["verdicts"])
+    worst = worst_verdict(sub["verdicts"])
     messages = sub.get("messages") or []
     head = E.summary(
         f"{sub['aor']}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']} - ",
@@ -116,8 +116,8 @@ def _subscription(sub: Mapping[str, Any], key: str) -> etree._Element:
     box = E.details(head, {"class": "subscription", "data-ladder": key})
     box.append(verdict_table(sub["verdicts"]))
     if messages:
-        observations = [_observation(m) for m in messages]
-        labels = {_endpoint(sub["client"]): "phone (base)", _endpoint(sub["server"]): "AS"}
+        observations = [observation_of(m) for m in messages]
+        labels = {endpoint_of(sub["client"]): "phone (base)", endpoint_of(sub["server"]): "AS"}
         svg = etree.fromstring(ladder_svg(observations, sub["verdicts"], labels).encode())
         for el in svg.iter():  # inline SVG in HTML: the HTML parser puts <svg> in its namespace by itself
             if isinstance(el.tag, str):
@@ -149,13 +149,13 @@ def verdict_table(verdicts: Sequence[Mapping[str, Any]]) -> etree._Element:
     return E.table(E.thead(E.tr(*(E.th(h) for h in heads))), E.tbody(*rows), {"class": "verdicts"})
 
 
-def _endpoint(text: str) -> Endpoint:
+def endpoint_of(text: str) -> Endpoint:
     host, _, port = text.rpartition(":")
     return Endpoint(host.strip("[]"), int(port or 0))
 
 
-def _observation(m: Mapping[str, Any]) -> Observation:
-    src, dst = _endpoint(str(m["src"])), _endpoint(str(m["dst"]))
+def observation_of(m: Mapping[str, Any]) -> Observation:
+    src, dst = endpoint_of(str(m["src"])), endpoint_of(str(m["dst"]))
     return Observation(
         int(m["index"]), float(m["time"]), src, dst, str(m["transport"]), str(m["text"]).encode("latin-1")
     )
