@@ -207,10 +207,6 @@ class Lab:
         """The message log of record: the base's (the phone side) when we play it, else the AS's."""
         return list(self._peer_of_record.observations[self._first :])
 
-    @property
-    def as_observations(self) -> list[Observation]:
-        return list(self._as_peer.observations) if self._as_peer else []
-
     def capture(self, path: str | Path) -> Path:
         """The wire capture as pcapng; from the message log (marked so) when this process cannot sniff.
 

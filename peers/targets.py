@@ -29,11 +29,11 @@ from peers.features import FORWARDING, FeatureState, Forward
 from peers.gigaset import Handset, accounts_from
 from peers.impair import Impairment
 from peers.lab import Lab, LabConfig, LabError, Unsupported, request_matcher
+from peers.portal import SERVICES
 from peers.profiles import PROFILES
 
 TARGETS = ("loopback", "as", "base", "pcap")
-XSI_SERVICES = {"DND": "DoNotDisturb", "CFA": "CallForwardingAlways", "CFB": "CallForwardingBusy"}
-XSI_SERVICES["CFNA"] = "CallForwardingNoAnswer"
+XSI_SERVICES = {feature: service for service, feature in SERVICES.items()}  # "DND" -> "DoNotDisturb", ...
 
 __all__ = ["TARGETS", "LabError", "Scenario", "TargetOptions", "Unsupported"]
 
