@@ -15,7 +15,7 @@ from analyzer import __version__
 from analyzer.dialogs import Engine, Subscription
 from analyzer.observation import Observation
 from analyzer.provisioning import Provisioning
-from analyzer.rules import CATALOGUE, Judgement, evaluate
+from analyzer.rules import CATALOGUE, Judgement, evaluate, judge_capture, judge_subscription
 from analyzer.rules.base import Context, Options
 from analyzer.verdicts import Result, Verdict
 
@@ -94,13 +94,48 @@ def judgement_json(judgement: Judgement, messages: bool = False) -> tuple[list[d
 
 
 def judge(observations: Iterable[Observation], settings: AuditSettings) -> tuple[Judgement, int]:
-    """Judge a stream of observations (a live log or a capture): the judgement and the message count."""
+    """Judge a stream of observations (a live log or a capture) at its end, every dialog in memory: the
+    judgement and the message count."""
     engine = Engine()
     for obs in observations:
         engine.feed(obs)
     trace = engine.finish()
     ctx = Context(trace, settings.options, settings.provisioning)
     return evaluate(ctx), trace.sip_messages
+
+
+def horizon(options: Options) -> float:
+    """How long after a dialog's end its judgement can still change: every timer a rule waits for after a
+    dialog's last message (T_final, T_notify, T_subscribe), plus a margin for late retransmissions."""
+    return options.final_timeout + options.notify_timeout + options.subscribe_timeout + 32.0
+
+
+def judge_stream(
+    observations: Iterable[Observation],
+    settings: AuditSettings,
+    keep: Callable[[Subscription, tuple[Result, ...]], None],
+) -> tuple[tuple[Result, ...], int]:
+    """Judge a long stream (a site's capture) as it goes: each subscription is judged once it has settled
+    (``Engine.settle``), handed to ``keep`` and forgotten, so memory follows the open subscriptions. The same
+    verdicts as ``judge``; ``keep`` sees subscriptions in the order they settle. Returns the capture-scope
+    results and the message count."""
+    engine = Engine(horizon(settings.options))
+    ctx = Context(engine.trace, settings.options, settings.provisioning)
+
+    def done(sub: Subscription) -> None:
+        keep(sub, judge_subscription(sub, ctx))
+        for judged in (sub, *engine.trace.by_aor(sub.aor)):  # FKS-HS-4 read the user's other dialogs
+            judged.release()
+
+    for obs in observations:
+        engine.feed(obs)
+        if engine.due(obs.time):
+            for sub in engine.settle(obs.time):
+                done(sub)
+    trace = engine.finish()
+    for sub in sorted(trace.subscriptions, key=lambda s: s.first_index):
+        done(sub)
+    return judge_capture(ctx), trace.sip_messages
 
 
 def audit_file(
@@ -120,15 +155,18 @@ def audit_file(
         reader = FieldsReader(path, decode_as=settings.decode_as)
     if watch is not None:
         watch(reader)
-    judgement, _ = judge(reader, settings)
-    subs, capture = judgement_json(judgement, messages)
+    subs: list[tuple[int, dict[str, Any]]] = []
+    capture, _ = judge_stream(
+        reader, settings, lambda sub, results: subs.append((sub.first_index, subscription_json(sub, results, messages)))
+    )
+    subs.sort(key=lambda entry: entry[0])
     return {
         "file": str(path),
         "packets": reader.packets,
         "sip_messages": reader.sip_messages,
         "errors": list(reader.errors),
-        "subscriptions": subs,
-        "verdicts": capture,
+        "subscriptions": [entry for _, entry in subs],
+        "verdicts": [r.to_json() for r in capture],
     }
 
 

@@ -16,14 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mmap
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from analyzer import slices
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import is_number
 
@@ -191,6 +194,46 @@ def _tcp_messages(reassembled: bytes, payload: bytes, count: int) -> list[bytes]
     return messages[:count] if count else messages
 
 
+# Records per tshark: about 100 MB of tshark memory each, whatever the capture's size (``slices``). The lead
+# of each slice (its overlap) is long enough for any message a SIP peer sends in segments or fragments.
+SLICE_SIZE = 100_000
+SLICE_OVERLAP = 2_000
+
+
+class _Outcome:
+    """What the tshark runs of one file ended with: the last frame read, the worst exit status, the
+    complaints on stderr (the first ones)."""
+
+    def __init__(self) -> None:
+        self.last_frame = 0
+        self.returncode: int | None = 0
+        self.complaint = ""
+
+    def add(self, returncode: int | None, stderr: bytes) -> None:
+        if returncode:
+            self.returncode = returncode
+        if stderr.strip() and not self.complaint:
+            self.complaint = stderr.decode("utf-8", "replace")
+
+
+def _map(fh: BinaryIO) -> mmap.mmap | None:
+    """The file as a read-only buffer (for slicing), or None when it cannot be mapped (a pipe, a FIFO)."""
+    try:
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+
+
+def _forget(buffer: mmap.mmap) -> Callable[[int], None]:
+    """Let go of the mapped pages read so far: they would count in this process's resident memory."""
+
+    def forget(_offset: int) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            buffer.madvise(mmap.MADV_DONTNEED)
+
+    return forget
+
+
 class FieldsReader:
     """Like ``CaptureReader`` (same ``Observation``s, counters and errors), but tshark prints only the fields
     the analyzer needs (``-T fields``): the payload bytes and addresses of SIP frames, which this reader cuts
@@ -205,19 +248,22 @@ class FieldsReader:
         *,
         decode_as: Sequence[str] = (),
         tshark_path: str | None = None,
+        slice_size: int = SLICE_SIZE,
+        overlap: int = SLICE_OVERLAP,
+        jobs: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.decode_as = _decode_as(decode_as)
         self.tshark_path = tshark_path or shutil.which("tshark")
+        self.slice_size, self.overlap = slice_size, overlap
+        self.jobs = max(1, jobs if jobs is not None else min(4, os.cpu_count() or 1))
         self.packets = 0
         self.sip_messages = 0
         self.errors: list[str] = []
 
-    def __iter__(self) -> Iterator[Observation]:
-        if not self.tshark_path:
-            raise CaptureError("tshark not found (install the tshark package)")
-        _check_file(self.path)
-        command = [self.tshark_path, "-r", str(self.path), "-n", "-Y", "sip", "-T", "fields"]
+    def _command(self, source: Path) -> list[str]:
+        assert self.tshark_path is not None
+        command = [self.tshark_path, "-r", str(source), "-n", "-Y", "sip", "-T", "fields"]
         command += ["-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]
         for selector, protocol in self.decode_as.items():
             command += ["-d", f"{selector},{protocol}"]
@@ -225,30 +271,102 @@ class FieldsReader:
             command += ["--disable-protocol", name]
         for name in _FIELDS:
             command += ["-e", name]
-        last_frame = 0
+        return command
+
+    def __iter__(self) -> Iterator[Observation]:
+        if not self.tshark_path:
+            raise CaptureError("tshark not found (install the tshark package)")
+        _check_file(self.path)
         counter = _FrameCount(self.path, self.tshark_path)
+        outcome = _Outcome()
+        with self.path.open("rb") as fh:
+            buffer = _map(fh)
+            try:
+                plan = slices.plan(buffer, self.slice_size, self.overlap, _forget(buffer)) if buffer else None
+                if buffer is None or plan is None:
+                    yield from self._whole(outcome)
+                else:
+                    yield from self._sliced(buffer, plan, outcome)
+            finally:
+                if buffer is not None:
+                    buffer.close()
+        self._finish(outcome.last_frame, outcome.returncode, outcome.complaint, counter.result())
+
+    def _whole(self, outcome: _Outcome) -> Iterator[Observation]:
+        """One tshark over the whole file, streamed through a pipe."""
         with (
             tempfile.TemporaryFile() as errors,
-            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors) as proc,
+            subprocess.Popen(self._command(self.path), stdout=subprocess.PIPE, stderr=errors) as proc,
         ):
             assert proc.stdout is not None
             try:
-                for line in proc.stdout:
-                    fields = line.rstrip(b"\n").split(b"\t")
-                    if len(fields) != len(_FIELDS):
-                        continue
-                    last_frame = int(fields[0])
-                    yield from self._observations(fields)
+                yield from self._lines(proc.stdout, outcome)
             finally:
                 if proc.poll() is None:
                     proc.kill()
                 proc.wait()
                 errors.seek(0)
-                complaint = errors.read(65536).decode("utf-8", "replace")  # a file: tshark can never block on it
-        self._finish(last_frame, proc.returncode, complaint, counter.result())
+                outcome.add(proc.returncode, errors.read(65536))  # a file: tshark can never block on it
 
-    def _observations(self, f: list[bytes]) -> Iterator[Observation]:
-        number, when, protocols = int(f[0]), float(f[1]), f[2].decode("ascii", "replace").split(":")
+    def _sliced(self, buffer: mmap.mmap, plan: list[slices.Slice], outcome: _Outcome) -> Iterator[Observation]:
+        """A tshark per slice, ``jobs`` of them at a time, each writing to a file; slices are read back in
+        order while the next ones are dissected."""
+        running: deque[tuple[slices.Slice, subprocess.Popen[bytes], Any, Any]] = deque()
+        todo = iter(plan)
+        with tempfile.TemporaryDirectory(prefix="fks-slices-") as folder:
+
+            def launch() -> None:
+                part = next(todo, None)
+                if part is None:
+                    return
+                source = Path(folder) / f"{part.base}.pcap"
+                with source.open("wb") as out:
+                    out.write(buffer[: part.header])
+                    out.write(buffer[part.start : part.end])
+                _forget(buffer)(part.end)
+                # Both files outlive this call: they are closed once the slice has been read back.
+                output = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+                errors = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+                proc = subprocess.Popen(self._command(source), stdout=output, stderr=errors)
+                running.append((part, proc, output, errors))
+
+            try:
+                for _ in range(self.jobs):
+                    launch()
+                while running:
+                    part, proc, output, errors = running.popleft()
+                    proc.wait()
+                    (Path(folder) / f"{part.base}.pcap").unlink()
+                    launch()
+                    errors.seek(0)
+                    outcome.add(proc.returncode, errors.read(65536))
+                    errors.close()
+                    output.seek(0)
+                    with output:
+                        yield from self._lines(output, outcome, part)
+            finally:
+                for _, proc, output, errors in running:
+                    proc.kill()
+                    proc.wait()
+                    output.close()
+                    errors.close()
+
+    def _lines(
+        self, lines: Iterable[bytes], outcome: _Outcome, part: slices.Slice | None = None
+    ) -> Iterator[Observation]:
+        base = part.base if part is not None else 0
+        for line in lines:
+            fields = line.rstrip(b"\n").split(b"\t")
+            if len(fields) != len(_FIELDS):
+                continue
+            number = int(fields[0]) + base
+            if part is not None and (number < part.first or (part.last is not None and number > part.last)):
+                continue  # the slice's lead, or a message the next slice answers for
+            outcome.last_frame = number
+            yield from self._observations(fields, number)
+
+    def _observations(self, f: list[bytes], number: int) -> Iterator[Observation]:
+        when, protocols = float(f[1]), f[2].decode("ascii", "replace").split(":")
         inner_v6 = "ipv6" in protocols and (
             "ip" not in protocols
             or len(protocols) - protocols[::-1].index("ipv6") > len(protocols) - protocols[::-1].index("ip")

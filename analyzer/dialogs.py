@@ -21,6 +21,7 @@ The engine knows nothing of sockets, files, clocks or which side is the device u
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -47,12 +48,26 @@ _OURS = re.compile(rb"as-feature-event", re.I)
 _SERVICE_CODE = re.compile(rb"(?:sips?|tel):(?:\*|#|%2a|%23)", re.I)
 
 
-@dataclass(eq=False, slots=True)
 class Message:
-    """One observed message, parsed."""
+    """One observed message, parsed on demand: the parse is dropped once the engine has filed the message
+    (``release``) and made again when a rule reads it, so a long capture holds raw bytes, not header objects.
+    The status code, which the engine asks for long after, is kept apart."""
 
-    obs: Observation
-    sip: SipMessage
+    __slots__ = ("_sip", "obs", "status")
+
+    def __init__(self, obs: Observation, sip: SipMessage) -> None:
+        self.obs = obs
+        self._sip: SipMessage | None = sip
+        self.status = sip.status
+
+    @property
+    def sip(self) -> SipMessage:
+        if self._sip is None:
+            self._sip = parse_message(self.obs.data)  # it parsed once: it parses again
+        return self._sip
+
+    def release(self) -> None:
+        self._sip = None
 
     @property
     def index(self) -> int:
@@ -87,12 +102,12 @@ class Transaction:
     @property
     def final(self) -> Message | None:
         """The first final (>= 200) response."""
-        return next((r for r in self.responses if (r.sip.status or 0) >= 200), None)
+        return next((r for r in self.responses if (r.status or 0) >= 200), None)
 
     @property
     def status(self) -> int | None:
         final = self.final
-        return final.sip.status if final else None
+        return final.status if final else None
 
     @property
     def granted(self) -> bool:
@@ -104,6 +119,10 @@ class Transaction:
 
     def messages(self) -> list[Message]:
         return [self.request, *self.retransmissions, *self.responses, *self.response_retransmissions]
+
+    def release(self) -> None:
+        for msg in self.messages():
+            msg.release()
 
 
 class Kind(str, Enum):
@@ -147,6 +166,7 @@ class Subscription:
     seen_from_start: bool = True
     subscribes: list[SubscribeTx] = field(default_factory=list)
     notifies: list[NotifyTx] = field(default_factory=list)
+    last_seen: float = 0.0  # time of the latest message filed to the dialog
 
     @property
     def user(self) -> str | None:
@@ -167,6 +187,10 @@ class Subscription:
             if event is not None and "id" in event[1]:
                 return event[1]["id"]
         return None
+
+    @property
+    def first_time(self) -> float:
+        return min(tx.time for tx in [*self.subscribes, *self.notifies])
 
     @property
     def first_index(self) -> int:
@@ -197,6 +221,27 @@ class Subscription:
         if ended is not None and ended <= when:
             return False
         return expires is None or last.final is None or last.final.time + expires >= when
+
+    def ends_at(self) -> float | None:
+        """When the dialog is over unless more traffic comes: terminated, expired (the last grant or, for a
+        dialog joined in the middle, the last NOTIFY's expires), or refused; None while it runs on."""
+        ended = self.terminated_at()
+        if ended is not None:
+            return ended
+        grants = [tx for tx in self.subscribes if tx.kind is not Kind.TERMINATE and tx.granted and tx.final]
+        if grants:
+            last = grants[-1]
+            expires = last.granted_expires if last.granted_expires is not None else last.requested_expires
+            return None if expires is None or last.final is None else last.final.time + expires
+        if self.subscribes:
+            return self.last_seen  # never granted: refused or unanswered
+        states = [(n.time, n.state.expires) for n in self.notifies if n.state is not None]
+        return states[-1][0] + states[-1][1] if states and states[-1][1] is not None else None
+
+    def release(self) -> None:
+        """Drop the parses of every message (they come back when read)."""
+        for tx in self.transactions():
+            tx.release()
 
     def transactions(self) -> list[Transaction]:
         """Every transaction of the dialog in time order."""
@@ -230,7 +275,9 @@ class Call:
 
 @dataclass(slots=True)
 class Trace:
-    """Everything the rules judge."""
+    """Everything the rules judge. When the engine settles subscriptions as it goes, ``subscriptions`` holds
+    the ones still open; ``subscribes`` keeps every feature-sync SUBSCRIBE's time and frame per user, which
+    is all the capture-scope rules (PRV) need of the settled ones."""
 
     subscriptions: list[Subscription] = field(default_factory=list)
     registrations: list[Registration] = field(default_factory=list)
@@ -240,9 +287,19 @@ class Trace:
     sip_messages: int = 0
     start_time: float | None = None
     end_time: float | None = None
+    subscribes: dict[str | None, list[tuple[float, int]]] = field(default_factory=dict)
+    aors: dict[str, list[Subscription]] = field(default_factory=dict)
 
     def by_aor(self, aor: str) -> list[Subscription]:
-        return [s for s in self.subscriptions if s.aor == aor]
+        return list(self.aors.get(aor, ()))
+
+    def subscribes_of(self, user: str) -> list[tuple[float, int]]:
+        """(time, frame) of every feature-sync SUBSCRIBE request from ``user``, in capture order."""
+        return list(self.subscribes.get(user, ()))
+
+    def add(self, sub: Subscription) -> None:
+        self.subscriptions.append(sub)
+        self.aors.setdefault(sub.aor, []).append(sub)
 
 
 def is_feature_subscribe(msg: SipMessage) -> bool:
@@ -260,33 +317,115 @@ def _unquote_user(user: str) -> str:
 
 
 class Engine:
-    """Push observations in capture order with ``feed``; read the result with ``trace`` when done."""
+    """Push observations in capture order with ``feed``; read the result with ``trace`` when done.
 
-    def __init__(self) -> None:
+    With a ``horizon`` (seconds), the engine forgets what can no longer change: transactions older than the
+    horizon leave the retransmission indexes, REGISTER transactions become ``Registration``s, and ``settle``
+    hands back the subscriptions that are over (ended more than a horizon ago, and no open dialog of the same
+    AOR overlapping them in time, so a rule comparing dialogs of one user still sees them all). Memory then
+    follows the open subscriptions, not the length of the capture. The horizon must exceed every timer a
+    rule waits for after a dialog's last message; traffic reusing a settled dialog's identifiers later opens
+    a new dialog.
+    """
+
+    def __init__(self, horizon: float | None = None) -> None:
         self.trace = Trace()
+        self.horizon = horizon
         self._requests: dict[tuple[str, str, Endpoint], Transaction] = {}
         self._by_branch: dict[tuple[str, str], list[Transaction]] = {}
+        self._recent: deque[tuple[float, tuple[str, str, Endpoint], Transaction]] = deque()
         self._dialogs: dict[tuple[str, str | None], Subscription] = {}
         self._by_call_id: dict[str, list[Subscription]] = {}
-        self._registers: list[tuple[Transaction, str]] = []
+        self._registers: deque[tuple[Transaction, str]] = deque()
+        self._owners: dict[int, Subscription] = {}  # id(transaction) -> its dialog, while it can see traffic
+        self._ends: dict[int, tuple[float, float | None]] = {}  # id(sub) -> (last_seen, ends_at) cached
+        self._settled_at = float("-inf")
 
     def finish(self, end_time: float | None = None) -> Trace:
         """Close the trace; ``end_time`` is when the recording stopped, if later than the last message."""
-        for tx, aor in self._registers:
+        self._register_outcomes(float("inf"))
+        if end_time is not None and (self.trace.end_time is None or end_time > self.trace.end_time):
+            self.trace.end_time = end_time
+        return self.trace
+
+    def _register_outcomes(self, before: float) -> None:
+        registers = self._registers
+        while registers and registers[0][0].time < before:
+            tx, aor = registers.popleft()
             final = tx.final
             self.trace.registrations.append(
                 Registration(
                     uri_user(aor),
                     aor,
                     final.time if final else tx.time,
-                    final.sip.status if final else None,
+                    final.status if final else None,
                     tuple(m.index for m in tx.messages()),
                 )
             )
-        self._registers.clear()
-        if end_time is not None and (self.trace.end_time is None or end_time > self.trace.end_time):
-            self.trace.end_time = end_time
-        return self.trace
+
+    def due(self, now: float) -> bool:
+        """Whether ``settle`` has work: half a horizon has passed since it last ran."""
+        return self.horizon is not None and now >= self._settled_at + self.horizon / 2
+
+    def settle(self, now: float) -> list[Subscription]:
+        """Take the subscriptions that are over out of the engine (see the class) and return them; also drop
+        the transactions and REGISTERs older than the horizon."""
+        if self.horizon is None:
+            return []
+        self._settled_at = now
+        before = now - self.horizon
+        recent = self._recent
+        while recent and recent[0][0] < before:
+            _, key, tx = recent.popleft()
+            self._owners.pop(id(tx), None)
+            if self._requests.get(key) is tx:
+                del self._requests[key]
+            same = self._by_branch.get((key[0], key[1]))
+            if same is not None:
+                same.remove(tx)
+                if not same:
+                    del self._by_branch[(key[0], key[1])]
+        self._register_outcomes(before)
+        ends = {id(sub): self._end(sub) for sub in self.trace.subscriptions}
+        over = {i for i, end in ends.items() if end is not None and end < before}
+        done = []
+        for sub in self.trace.subscriptions:
+            if id(sub) not in over:
+                continue
+            end = ends[id(sub)]
+            assert end is not None
+            # A rule comparing dialogs of one user (FKS-HS-4) needs every dialog that overlaps this one.
+            if any(id(o) not in over and o.first_time <= end + self.horizon for o in self.trace.aors.get(sub.aor, ())):
+                continue
+            done.append(sub)
+        for sub in done:
+            self._forget(sub)
+        if done:
+            gone = {id(sub) for sub in done}
+            self.trace.subscriptions = [s for s in self.trace.subscriptions if id(s) not in gone]
+        return done
+
+    def _end(self, sub: Subscription) -> float | None:
+        """The later of the dialog's end and its last message (cached until the dialog sees traffic)."""
+        cached = self._ends.get(id(sub))
+        if cached is not None and cached[0] == sub.last_seen:
+            return cached[1]
+        end = sub.ends_at()
+        value = None if end is None else max(end, sub.last_seen)
+        self._ends[id(sub)] = (sub.last_seen, value)
+        return value
+
+    def _forget(self, sub: Subscription) -> None:
+        self._ends.pop(id(sub), None)
+        key = (sub.call_id, sub.subscriber_tag)
+        if self._dialogs.get(key) is sub:
+            del self._dialogs[key]
+        for index, owner in ((self._by_call_id, sub.call_id), (self.trace.aors, sub.aor)):
+            mates = index.get(owner)
+            if mates is not None and sub in mates:
+                mates.remove(sub)
+                if not mates:
+                    del index[owner]
 
     def feed(self, obs: Observation) -> None:
         trace = self.trace
@@ -311,6 +450,8 @@ class Engine:
             self._request(msg)
         else:
             self._response(msg)
+        if self.horizon is not None:
+            msg.release()
 
     def _irrelevant(self, data: bytes) -> bool:
         """Most SIP at a site is not feature sync: tell it from the raw bytes, without parsing, when that is
@@ -349,6 +490,7 @@ class Engine:
         known = self._requests.get(key)
         if known is not None:
             known.retransmissions.append(msg)
+            self._seen(known, msg)
             return
         method = sip.method
         if method == "SUBSCRIBE" and is_feature_subscribe(sip):
@@ -369,6 +511,8 @@ class Engine:
             return
         self._requests[key] = tx
         self._by_branch.setdefault((key[0], key[1]), []).append(tx)
+        if self.horizon is not None:
+            self._recent.append((msg.time, key, tx))
 
     def _subscribe(self, msg: Message) -> SubscribeTx:
         sip = msg.sip
@@ -388,7 +532,7 @@ class Engine:
             )
             self._dialogs[dkey] = sub
             self._by_call_id.setdefault(call_id, []).append(sub)
-            self.trace.subscriptions.append(sub)
+            self.trace.add(sub)
         body = read_body(sip) if sip.body.strip() else None
         # A body makes a change request when it is ours; any other body leaves the SUBSCRIBE what its
         # headers say it is, and FKS-SUB-4 warns about the stray body.
@@ -402,6 +546,9 @@ class Engine:
             kind = Kind.REFRESH
         tx = SubscribeTx(msg, kind=kind, in_dialog=in_dialog, body=body)
         sub.subscribes.append(tx)
+        self._owners[id(tx)] = sub
+        sub.last_seen = max(sub.last_seen, msg.time)
+        self.trace.subscribes.setdefault(sub.user, []).append((msg.time, msg.index))
         return tx
 
     def _notify(self, msg: Message) -> NotifyTx | None:
@@ -422,11 +569,13 @@ class Engine:
             )
             self._dialogs[(call_id, sip.to_tag)] = sub
             self._by_call_id.setdefault(call_id, []).append(sub)
-            self.trace.subscriptions.append(sub)
+            self.trace.add(sub)
         raw_state = sip.headers.get("Subscription-State")
         state = parse_subscription_state(raw_state) if raw_state is not None else None
         tx = NotifyTx(msg, state=state, body=read_body(sip))
         sub.notifies.append(tx)
+        self._owners[id(tx)] = sub
+        sub.last_seen = max(sub.last_seen, msg.time)
         return tx
 
     def _call(self, msg: Message) -> None:
@@ -447,10 +596,17 @@ class Engine:
         if not candidates:
             return
         tx = next((t for t in reversed(candidates) if t.request.obs.src == msg.obs.dst), candidates[-1])
-        if any(r.sip.status == sip.status for r in tx.responses):
+        if any(r.status == sip.status for r in tx.responses):
             tx.response_retransmissions.append(msg)
         else:
             tx.responses.append(msg)
+        self._seen(tx, msg)
+
+    def _seen(self, tx: Transaction, msg: Message) -> None:
+        """Note the time of a dialog's latest message (what ``settle`` measures the horizon from)."""
+        owner = self._owners.get(id(tx))
+        if owner is not None and msg.time > owner.last_seen:
+            owner.last_seen = msg.time
 
 
 def build_trace(observations: Iterable[Observation], end_time: float | None = None) -> Trace:

@@ -37,14 +37,31 @@ class Judgement:
         return [r for _, results in self.subscriptions for r in results] + list(self.capture)
 
 
+def judge_subscription(sub: Subscription, ctx: Context, rules: tuple[Rule, ...] = CATALOGUE) -> tuple[Result, ...]:
+    """One subscription's results, a rule at a time."""
+    return tuple(r for rule in rules if (r := rule.judge_subscription(sub, ctx)) is not None)
+
+
+def judge_capture(ctx: Context, rules: tuple[Rule, ...] = CATALOGUE) -> tuple[Result, ...]:
+    """The capture-scope results (PRV rules, messages no dialog owns)."""
+    return tuple(r for rule in rules if (r := rule.judge_capture(ctx)) is not None)
+
+
 def evaluate(ctx: Context, rules: tuple[Rule, ...] = CATALOGUE) -> Judgement:
     """Judge every subscription of ``ctx.trace`` and the capture as a whole."""
-    per_sub = []
-    for sub in sorted(ctx.trace.subscriptions, key=lambda s: s.first_index):
-        results = tuple(r for rule in rules if (r := rule.judge_subscription(sub, ctx)) is not None)
-        per_sub.append((sub, results))
-    capture = tuple(r for rule in rules if (r := rule.judge_capture(ctx)) is not None)
-    return Judgement(tuple(per_sub), capture)
+    subs = sorted(ctx.trace.subscriptions, key=lambda s: s.first_index)
+    per_sub = [(sub, judge_subscription(sub, ctx, rules)) for sub in subs]
+    return Judgement(tuple(per_sub), judge_capture(ctx, rules))
 
 
-__all__ = ["BY_ID", "CATALOGUE", "Context", "Judgement", "Options", "Rule", "evaluate"]
+__all__ = [
+    "BY_ID",
+    "CATALOGUE",
+    "Context",
+    "Judgement",
+    "Options",
+    "Rule",
+    "evaluate",
+    "judge_capture",
+    "judge_subscription",
+]

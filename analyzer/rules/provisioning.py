@@ -6,7 +6,6 @@ These rules read the Gigaset provisioning file given with ``--provisioning``; wi
 
 from __future__ import annotations
 
-from analyzer.dialogs import Subscription
 from analyzer.provisioning import Account
 from analyzer.rules.base import (
     FAIL,
@@ -24,8 +23,9 @@ _NO_FILE = "no provisioning file given (--provisioning)"
 _AFFECTED_MODELS = ("N610", "N670")
 
 
-def _subscriptions_of(account: Account, ctx: Context) -> list[Subscription]:
-    return [s for s in ctx.trace.subscriptions if s.subscribes and s.user == account.user_name]
+def _subscribes_of(account: Account, ctx: Context) -> list[tuple[float, int]]:
+    """(time, frame) of the account's feature-sync SUBSCRIBEs, including dialogs already settled."""
+    return ctx.trace.subscribes_of(account.user_name) if account.user_name else []
 
 
 def _model(ctx: Context) -> str | None:
@@ -60,9 +60,9 @@ def prv_1(ctx: Context) -> list[Finding]:
         if account.fks_enabled or not account.user_name:
             continue
         setting = "absent" if account.fks_value is None else account.fks_value
-        subs = _subscriptions_of(account, ctx)
-        if subs:
-            frames = [tx.index for s in subs for tx in s.subscribes]
+        subscribes = _subscribes_of(account, ctx)
+        if subscribes:
+            frames = [frame for _, frame in subscribes]
             out.append(
                 finding(
                     FAIL,
@@ -100,7 +100,7 @@ def prv_2(ctx: Context) -> list[Finding]:
             out.append(finding(INCONCLUSIVE, f"no successful REGISTER of account {account.user_name} in the capture"))
             continue
         reg = registered[0]
-        times = sorted(tx.time for s in _subscriptions_of(account, ctx) for tx in s.subscribes if tx.time >= reg.time)
+        times = sorted(when for when, _ in _subscribes_of(account, ctx) if when >= reg.time)
         frames = reg.frames[-1:]
         if times and times[0] <= reg.time + limit:
             out.append(
@@ -164,13 +164,13 @@ def prv_3(ctx: Context) -> list[Finding]:
     for account in ctx.provisioning.accounts.values():
         if not account.fks_enabled:
             continue
-        subs = _subscriptions_of(account, ctx)
-        if subs:
+        subscribes = _subscribes_of(account, ctx)
+        if subscribes:
             out.append(
                 finding(
                     FAIL,
                     f"{model} with internal telephony: account {account.user_name} subscribes although unsupported",
-                    *(tx.index for s in subs for tx in s.subscribes),
+                    *(frame for _, frame in subscribes),
                 )
             )
         else:

@@ -53,8 +53,8 @@ def as_1(sub: Subscription, ctx: Context) -> list[Finding]:
 def _calls(sub: Subscription, ctx: Context) -> list[tuple[Call, str, bool, str]]:
     out = []
     for call in ctx.trace.calls:
-        if call.aor != sub.aor:
-            continue
+        if call.aor != sub.aor or not sub.active_at(call.time):
+            continue  # another user's call, or one made while this dialog was not running
         hit = match_fac(call.user, ctx.options.facs)
         if hit is not None:
             _, fac, target = hit
