@@ -6,7 +6,7 @@ and every report format renders from the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,55 @@ def subscription_json(sub: Subscription, results: Sequence[Result], messages: bo
     return out
 
 
+class SubscriptionEntry(Mapping[str, Any]):
+    """A subscription of the JSON document without messages, its verdicts turned into dicts only when read.
+
+    A site's capture has tens of thousands of subscriptions and two dozen verdicts each: held as dicts they
+    would outweigh the audit itself. This keeps the ``Result`` objects (identical ones shared) and reads
+    like the dict ``subscription_json`` makes, which it equals."""
+
+    __slots__ = ("_head", "_results")
+    _KEYS = ("aor", "call_id", "client", "server", "verdicts")
+
+    def __init__(self, sub: Subscription, results: Sequence[Result]) -> None:
+        self._head = (sub.aor, sub.call_id, str(sub.client), str(sub.server))
+        self._results = tuple(results)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "verdicts":
+            return [r.to_json() for r in self._results]
+        try:
+            return self._head[self._KEYS.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (--jobs) as a plain dict
+        return (dict, (dict(self),))
+
+
+class Shared:
+    """Identical results (the same rule, verdict, detail and frames: most ``not_applicable`` ones) stored once."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[Any, ...], Result] = {}
+
+    def __call__(self, results: Sequence[Result]) -> tuple[Result, ...]:
+        out = []
+        for r in results:
+            if r.extra:
+                out.append(r)
+                continue
+            key = (r.rule, r.verdict, r.detail, r.frames, r.expected, r.observed)
+            out.append(self._seen.setdefault(key, r))
+        return tuple(out)
+
+
 def message_json(obs: Observation) -> dict[str, Any]:
     """A message in plain data (for ladders drawn in another process): its bytes as latin-1 text."""
     return {
@@ -143,9 +192,12 @@ def audit_file(
     settings: AuditSettings,
     messages: bool = False,
     watch: Callable[[Any], None] | None = None,
+    lean: bool = False,
 ) -> dict[str, Any]:
     """Audit one capture file (``messages``: keep each subscription's messages, for ladders). Raises
-    ``CaptureError`` when the file is unusable. ``watch`` gets the reader first (for a progress display)."""
+    ``CaptureError`` when the file is unusable. ``watch`` gets the reader first (for a progress display).
+    ``lean``: subscriptions as ``SubscriptionEntry`` mappings, not dicts (a report writer's choice: they
+    take a fraction of the memory but ``json`` needs ``report.to_json`` to write them)."""
     from analyzer.capture import CaptureReader, FieldsReader  # kept off the sans-IO import path
 
     reader: CaptureReader | FieldsReader
@@ -155,10 +207,16 @@ def audit_file(
         reader = FieldsReader(path, decode_as=settings.decode_as)
     if watch is not None:
         watch(reader)
-    subs: list[tuple[int, dict[str, Any]]] = []
-    capture, _ = judge_stream(
-        reader, settings, lambda sub, results: subs.append((sub.first_index, subscription_json(sub, results, messages)))
-    )
+    subs: list[tuple[int, Mapping[str, Any]]] = []
+    shared = Shared()
+
+    def keep(sub: Subscription, results: tuple[Result, ...]) -> None:
+        if lean and not messages:
+            subs.append((sub.first_index, SubscriptionEntry(sub, shared(results))))
+        else:
+            subs.append((sub.first_index, subscription_json(sub, results, messages)))
+
+    capture, _ = judge_stream(reader, settings, keep)
     subs.sort(key=lambda entry: entry[0])
     return {
         "file": str(path),

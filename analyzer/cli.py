@@ -171,7 +171,7 @@ def _audit_one(
     from analyzer.capture import CaptureError
 
     try:
-        return audit_file(path, settings, messages, progress.watch if progress else None), None
+        return audit_file(path, settings, messages, progress.watch if progress else None, lean=True), None
     except CaptureError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else "unreadable capture"
     except Exception as exc:  # a defect of ours must not lose the other files' results
@@ -211,13 +211,14 @@ def audit(args: argparse.Namespace) -> int:
             write_allure(doc, args.output)
         else:
             _strip_messages(doc)
-            text = RENDERERS[args.format](doc)
+            pieces = RENDERERS[args.format](doc)
             if args.output:
-                Path(args.output).write_text(text, encoding="utf-8")
+                with Path(args.output).open("w", encoding="utf-8") as out:
+                    out.writelines(pieces)
             else:
-                sys.stdout.write(text)
+                sys.stdout.writelines(pieces)
     except OSError as exc:
-        raise UsageError(f"cannot write {exc.filename}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {exc.filename or 'the report'}: {exc.strerror}") from None
     reasons = [f"{entry['file']}: {reason}" for entry, reason in outcomes if reason]
     for reason in reasons:
         print(f"fks: {reason}", file=sys.stderr)
@@ -266,8 +267,9 @@ def _strip_messages(doc: dict[str, Any]) -> None:
     """The messages kept for ladders are not part of the stable JSON output."""
     for cap in doc["captures"]:
         for sub in cap["subscriptions"]:
-            sub.pop("messages", None)
-            sub.pop("messages_truncated", None)
+            if isinstance(sub, dict):  # only dicts carry messages (audit.SubscriptionEntry never does)
+                sub.pop("messages", None)
+                sub.pop("messages_truncated", None)
 
 
 def main(argv: list[str] | None = None) -> int:

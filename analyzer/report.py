@@ -1,12 +1,15 @@
 """Render an audit (the JSON document of DESIGN.md) as text, JSON or JUnit XML.
 
 Text is for a person at a terminal: one block per capture and subscription, one line per rule that fired,
-the not-applicable rules folded into one line, the frames that prove each verdict in brackets.
+the not-applicable rules folded into one line, the frames that prove each verdict in brackets. Every
+renderer yields the report in pieces, so the audit of a site's capture is written without ever being one
+string in memory.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from lxml import etree
@@ -35,9 +38,9 @@ def _verdict_lines(verdicts: list[dict[str, Any]], indent: str) -> list[str]:
     return lines
 
 
-def to_text(doc: dict[str, Any]) -> str:
-    lines: list[str] = []
+def to_text(doc: dict[str, Any]) -> Iterator[str]:
     for cap in doc["captures"]:
+        lines: list[str] = []
         subs = cap["subscriptions"]
         lines.append(
             f"{cap['file']}: {cap['packets']} packets, {cap['sip_messages']} SIP messages, "
@@ -45,51 +48,84 @@ def to_text(doc: dict[str, Any]) -> str:
         )
         for error in cap["errors"]:
             lines.append(f"  error: {error}")
+        yield "".join(line + "\n" for line in lines)
         for sub in subs:
-            lines.append(f"  {sub['aor'] or '?'}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']}")
+            lines = [f"  {sub['aor'] or '?'}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']}"]
             lines += _verdict_lines(sub["verdicts"], "    ")
+            yield "".join(line + "\n" for line in lines)
+        lines = []
         if cap["verdicts"]:
             lines.append("  capture")
             lines += _verdict_lines(cap["verdicts"], "    ")
         lines.append("")
+        yield "".join(line + "\n" for line in lines)
     summary = doc["summary"]
-    lines.append("summary: " + ", ".join(f"{summary[w]} {w}" for w in VERDICT_WORDS))
-    return "\n".join(lines) + "\n"
+    yield "summary: " + ", ".join(f"{summary[w]} {w}" for w in VERDICT_WORDS) + "\n"
 
 
-def to_json(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2) + "\n"
+def to_json(doc: dict[str, Any]) -> Iterator[str]:
+    """The document in pieces (a large audit is never one string in memory)."""
+    yield from json.JSONEncoder(indent=2, default=_plain).iterencode(doc)
+    yield "\n"
 
 
-def to_junit(doc: dict[str, Any]) -> str:
+def _plain(value: object) -> object:
+    if isinstance(value, Mapping):  # audit.SubscriptionEntry
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _junit_cases(cap: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
+    """(class name, verdict or None, error or None) of every test case of a capture's suite."""
+    for error in cap["errors"]:
+        yield cap["file"], None, error
+    for s in cap["subscriptions"]:
+        for v in s["verdicts"]:
+            yield f"{cap['file']}.{s['aor'] or s['call_id']}", v, None
+    for v in cap["verdicts"]:
+        yield f"{cap['file']}.capture", v, None
+
+
+def _junit_case(classname: str, v: dict[str, Any] | None, error: str | None) -> etree._Element:
+    if v is None:
+        case = etree.Element("testcase", classname=classname, name="capture")
+        etree.SubElement(case, "error", message=error or "")
+        return case
+    case = etree.Element("testcase", classname=classname, name=v["rule"])
+    message = f"{v['verdict']}: {v['detail']}{_frames(v['frames'], 50)}"
+    if v["verdict"] == "fail":
+        etree.SubElement(case, "failure", message=message, type=v["rule"])
+    elif v["verdict"] in ("not_applicable", "inconclusive"):
+        etree.SubElement(case, "skipped", message=message)
+    else:
+        etree.SubElement(case, "system-out").text = message
+    return case
+
+
+def _open_tag(tag: str, **attributes: str) -> str:
+    """An element's start tag, its attributes escaped by lxml."""
+    return etree.tostring(etree.Element(tag, **attributes), encoding="unicode")[:-2] + ">"
+
+
+def to_junit(doc: dict[str, Any]) -> Iterator[str]:
     """One testsuite per capture, one testcase per rule and subscription: fail -> failure, n/a -> skipped."""
-    suites = etree.Element("testsuites", name="fks audit")
+    yield "<?xml version='1.0' encoding='UTF-8'?>\n" + _open_tag("testsuites", name="fks audit") + "\n"
     for cap in doc["captures"]:
-        suite = etree.SubElement(suites, "testsuite", name=cap["file"])
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        for error in cap["errors"]:
-            case = etree.SubElement(suite, "testcase", classname=cap["file"], name="capture")
-            etree.SubElement(case, "error", message=error)
+        for _, v, error in _junit_cases(cap):
             counts["tests"] += 1
-            counts["errors"] += 1
-        groups = [(s["aor"] or s["call_id"], s["verdicts"]) for s in cap["subscriptions"]]
-        groups.append(("capture", cap["verdicts"]))
-        for owner, verdicts in groups:
-            for v in verdicts:
-                case = etree.SubElement(suite, "testcase", classname=f"{cap['file']}.{owner}", name=v["rule"])
-                counts["tests"] += 1
-                message = f"{v['verdict']}: {v['detail']}{_frames(v['frames'], 50)}"
-                if v["verdict"] == "fail":
-                    etree.SubElement(case, "failure", message=message, type=v["rule"])
-                    counts["failures"] += 1
-                elif v["verdict"] in ("not_applicable", "inconclusive"):
-                    etree.SubElement(case, "skipped", message=message)
-                    counts["skipped"] += 1
-                else:
-                    etree.SubElement(case, "system-out").text = message
-        for key, value in counts.items():
-            suite.set(key, str(value))
-    return etree.tostring(suites, pretty_print=True, xml_declaration=True, encoding="UTF-8").decode()
+            if error is not None:
+                counts["errors"] += 1
+            elif v is not None and v["verdict"] == "fail":
+                counts["failures"] += 1
+            elif v is not None and v["verdict"] in ("not_applicable", "inconclusive"):
+                counts["skipped"] += 1
+        yield "  " + _open_tag("testsuite", name=cap["file"], **{k: str(n) for k, n in counts.items()}) + "\n"
+        for classname, v, error in _junit_cases(cap):
+            text = etree.tostring(_junit_case(classname, v, error), encoding="unicode", pretty_print=True)
+            yield "".join("    " + line + "\n" for line in text.splitlines())
+        yield "  </testsuite>\n"
+    yield "</testsuites>\n"
 
 
 RENDERERS = {"text": to_text, "json": to_json, "junit": to_junit}
