@@ -260,6 +260,16 @@ class FieldsReader:
         self.packets = 0
         self.sip_messages = 0
         self.errors: list[str] = []
+        self._endpoints: dict[tuple[str, str], Endpoint] = {}
+
+    def _endpoint(self, host: str, port: str) -> Endpoint:
+        """One ``Endpoint`` object per address: a site has few, and its messages are many."""
+        found = self._endpoints.get((host, port))
+        if found is None:
+            if len(self._endpoints) > 65536:  # a scan of many addresses: stop remembering them
+                self._endpoints.clear()
+            found = self._endpoints[(host, port)] = Endpoint(host, int(port))
+        return found
 
     def _command(self, source: Path) -> list[str]:
         assert self.tshark_path is not None
@@ -384,7 +394,7 @@ class FieldsReader:
             return
         if not src_host or not sport:
             return
-        src, dst = Endpoint(src_host, int(sport)), Endpoint(dst_host, int(dport))
+        src, dst = self._endpoint(src_host, sport), self._endpoint(dst_host, dport)
         for data in messages:
             self.sip_messages += 1
             yield Observation(number, when, src, dst, transport, data)

@@ -55,6 +55,7 @@ class _Framer:
         self.vlan, self.gre, self.fragsize = vlan, gre, fragsize
         self.seq: dict[tuple[tuple[str, int], tuple[str, int]], int] = {}
         self.pending: list[Packet] = []
+        self.ip_id = 0
 
     def _frame(self, inner: Packet, when: float) -> Packet:
         if self.gre:
@@ -67,6 +68,8 @@ class _Framer:
     def udp(self, msg: WireMessage) -> list[Packet]:
         datagram = _ip(msg.src[0], msg.dst[0]) / UDP(sport=msg.src[1], dport=msg.dst[1]) / Raw(msg.data)
         if self.fragsize and isinstance(datagram, IP) and len(datagram) > self.fragsize:
+            self.ip_id = (self.ip_id + 1) % 65536  # as a real stack does: fragments of two datagrams never mix
+            datagram.id = self.ip_id
             return [self._frame(f, msg.time + i * 1e-5) for i, f in enumerate(fragment(datagram, self.fragsize))]
         return [self._frame(datagram, msg.time)]
 
