@@ -6,13 +6,14 @@ and every report format renders from the same thing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyzer import __version__
-from analyzer.dialogs import Engine, Subscription
+from analyzer.dialogs import Engine, Subscription, Trace
 from analyzer.observation import Observation
 from analyzer.provisioning import Provisioning
 from analyzer.rules import CATALOGUE, Judgement, evaluate, judge_capture, judge_subscription
@@ -104,8 +105,14 @@ class SubscriptionEntry(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._KEYS)
 
-    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (--jobs) as a plain dict
-        return (dict, (dict(self),))
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (--jobs, partitions) as it is
+        return (_entry, (self._head, self._results))
+
+
+def _entry(head: tuple[str, str, str, str], results: tuple[Result, ...]) -> SubscriptionEntry:
+    entry = SubscriptionEntry.__new__(SubscriptionEntry)
+    entry._head, entry._results = head, results
+    return entry
 
 
 class Shared:
@@ -159,32 +166,70 @@ def horizon(options: Options) -> float:
     return options.final_timeout + options.notify_timeout + options.subscribe_timeout + 32.0
 
 
+class StreamJudge:
+    """Judges subscriptions as they settle (``Engine.settle``): each is judged, handed to ``keep`` and
+    forgotten, so memory follows the open subscriptions. Feed observations in capture order, then
+    ``finish``."""
+
+    def __init__(self, settings: AuditSettings, keep: Callable[[Subscription, tuple[Result, ...]], None]) -> None:
+        self.engine = Engine(horizon(settings.options))
+        self.context = Context(self.engine.trace, settings.options, settings.provisioning)
+        self._keep = keep
+
+    def feed(self, obs: Observation) -> None:
+        self.engine.feed(obs)
+        if self.engine.due(obs.time):
+            for sub in self.engine.settle(obs.time):
+                self._judge(sub)
+
+    def finish(self, end_time: float | None = None) -> Trace:
+        trace = self.engine.finish(end_time)
+        for sub in sorted(trace.subscriptions, key=lambda s: s.first_index):
+            self._judge(sub)
+        return trace
+
+    def _judge(self, sub: Subscription) -> None:
+        self._keep(sub, judge_subscription(sub, self.context))
+        for judged in (sub, *self.engine.trace.by_aor(sub.aor)):  # FKS-HS-4 read the user's other dialogs
+            judged.release()
+
+
 def judge_stream(
     observations: Iterable[Observation],
     settings: AuditSettings,
     keep: Callable[[Subscription, tuple[Result, ...]], None],
 ) -> tuple[tuple[Result, ...], int]:
-    """Judge a long stream (a site's capture) as it goes: each subscription is judged once it has settled
-    (``Engine.settle``), handed to ``keep`` and forgotten, so memory follows the open subscriptions. The same
-    verdicts as ``judge``; ``keep`` sees subscriptions in the order they settle. Returns the capture-scope
-    results and the message count."""
-    engine = Engine(horizon(settings.options))
-    ctx = Context(engine.trace, settings.options, settings.provisioning)
-
-    def done(sub: Subscription) -> None:
-        keep(sub, judge_subscription(sub, ctx))
-        for judged in (sub, *engine.trace.by_aor(sub.aor)):  # FKS-HS-4 read the user's other dialogs
-            judged.release()
-
+    """Judge a long stream (a site's capture) as it goes (``StreamJudge``): the verdicts of ``judge``;
+    ``keep`` sees subscriptions in the order they settle. Returns the capture-scope results and the
+    message count."""
+    judging = StreamJudge(settings, keep)
     for obs in observations:
-        engine.feed(obs)
-        if engine.due(obs.time):
-            for sub in engine.settle(obs.time):
-                done(sub)
-    trace = engine.finish()
-    for sub in sorted(trace.subscriptions, key=lambda s: s.first_index):
-        done(sub)
-    return judge_capture(ctx), trace.sip_messages
+        judging.feed(obs)
+    trace = judging.finish()
+    return judge_capture(judging.context), trace.sip_messages
+
+
+PARTITION_BYTES = 32 << 20  # from this size on, a capture is judged on every core
+
+
+class _Convert:
+    """A judged subscription as the audit keeps it: a compact entry, or the dict (with messages for ladders)."""
+
+    def __init__(self, lean: bool, messages: bool) -> None:
+        self.lean, self.messages = lean, messages
+        self.shared = Shared()
+
+    def __call__(self, sub: Subscription, results: tuple[Result, ...]) -> Mapping[str, Any]:
+        if self.lean:
+            return SubscriptionEntry(sub, self.shared(results))
+        return subscription_json(sub, results, self.messages)
+
+
+def _size(path: str | Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0  # the reader says what is wrong with it
 
 
 def audit_file(
@@ -193,11 +238,14 @@ def audit_file(
     messages: bool = False,
     watch: Callable[[Any], None] | None = None,
     lean: bool = False,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Audit one capture file (``messages``: keep each subscription's messages, for ladders). Raises
     ``CaptureError`` when the file is unusable. ``watch`` gets the reader first (for a progress display).
     ``lean``: subscriptions as ``SubscriptionEntry`` mappings, not dicts (a report writer's choice: they
-    take a fraction of the memory but ``json`` needs ``report.to_json`` to write them)."""
+    take a fraction of the memory but ``json`` needs ``report.to_json`` to write them). ``workers``: judging
+    processes (``partitions``); by default one per core (up to 4) for captures of ``PARTITION_BYTES`` or
+    more, one otherwise."""
     from analyzer.capture import CaptureReader, FieldsReader  # kept off the sans-IO import path
 
     reader: CaptureReader | FieldsReader
@@ -207,17 +255,21 @@ def audit_file(
         reader = FieldsReader(path, decode_as=settings.decode_as)
     if watch is not None:
         watch(reader)
-    subs: list[tuple[int, Mapping[str, Any]]] = []
-    shared = Shared()
+    convert = _Convert(lean and not messages, messages)
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1) if _size(path) >= PARTITION_BYTES else 1
+    if workers > 1:
+        from analyzer.partitions import judge_partitioned
 
-    def keep(sub: Subscription, results: tuple[Result, ...]) -> None:
-        if lean and not messages:
-            subs.append((sub.first_index, SubscriptionEntry(sub, shared(results))))
-        else:
-            subs.append((sub.first_index, subscription_json(sub, results, messages)))
+        subs, capture = judge_partitioned(reader, settings, convert, workers)
+    else:
+        subs = []
 
-    capture, _ = judge_stream(reader, settings, keep)
-    subs.sort(key=lambda entry: entry[0])
+        def keep(sub: Subscription, results: tuple[Result, ...]) -> None:
+            subs.append((sub.first_index, convert(sub, results)))
+
+        capture, _ = judge_stream(reader, settings, keep)
+        subs.sort(key=lambda entry: entry[0])
     return {
         "file": str(path),
         "packets": reader.packets,

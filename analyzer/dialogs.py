@@ -316,6 +316,27 @@ def _unquote_user(user: str) -> str:
     return user.replace("%2A", "*").replace("%2a", "*").replace("%23", "#")
 
 
+def irrelevant(data: bytes) -> bool | None:
+    """Most SIP at a site is not feature sync: tell it from the raw bytes, without parsing, when that is
+    certain (a well-formed start line; a method or CSeq the engine has no use for). None: a SUBSCRIBE or
+    NOTIFY of another package, which matters only when its Call-ID is a feature-sync dialog's (the engine
+    knows). Doubtful messages are parsed."""
+    start = _START.match(data)
+    if start is None:
+        return False  # not obviously SIP: the parser decides (and keeps what claims feature sync)
+    method = start.group(1)
+    if method is None:  # a response: only those to SUBSCRIBE, NOTIFY and REGISTER are filed
+        cseq = peek_cseq_method(data)
+        return cseq is not None and cseq not in ("SUBSCRIBE", "NOTIFY", "REGISTER")
+    if method == b"REGISTER":
+        return False
+    if method == b"INVITE":  # only calls to service codes (feature access codes) are kept
+        return _SERVICE_CODE.match(start.group(2)) is None
+    if method not in (b"SUBSCRIBE", b"NOTIFY"):
+        return True
+    return False if _OURS.search(data) else None
+
+
 class Engine:
     """Push observations in capture order with ``feed``; read the result with ``trace`` when done.
 
@@ -454,24 +475,9 @@ class Engine:
             msg.release()
 
     def _irrelevant(self, data: bytes) -> bool:
-        """Most SIP at a site is not feature sync: tell it from the raw bytes, without parsing, when that is
-        certain (a well-formed start line; a method or CSeq the engine has no use for; a SUBSCRIBE or NOTIFY
-        of another package whose Call-ID is no feature-sync dialog's). Doubtful messages are parsed."""
-        start = _START.match(data)
-        if start is None:
-            return False  # not obviously SIP: the parser decides (and keeps what claims feature sync)
-        method = start.group(1)
-        if method is None:  # a response: only those to SUBSCRIBE, NOTIFY and REGISTER are filed
-            cseq = peek_cseq_method(data)
-            return cseq is not None and cseq not in ("SUBSCRIBE", "NOTIFY", "REGISTER")
-        if method == b"REGISTER":
-            return False
-        if method == b"INVITE":  # only calls to service codes (feature access codes) are kept
-            return _SERVICE_CODE.match(start.group(2)) is None
-        if method not in (b"SUBSCRIBE", b"NOTIFY"):
-            return True
-        if _OURS.search(data):
-            return False
+        verdict = irrelevant(data)
+        if verdict is not None:
+            return verdict
         call_id = peek_call_id(data)
         return call_id is not None and call_id not in self._by_call_id
 

@@ -128,6 +128,7 @@ def is_number(text: str) -> bool:
 _PEEK_CALL_ID = re.compile(rb"\r\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.I)
 _PEEK_CSEQ_METHOD = re.compile(rb"\r\ncseq[ \t]*:[ \t]*\d+[ \t]+([a-z]+)", re.I)
 _PEEK_FROM_USER = re.compile(rb"\r\n(?:from|f)[ \t]*:[^\r\n]*?sips?:([^@;>\r\n]+)@", re.I)
+_PEEK_TO_USER = re.compile(rb"\r\n(?:to|t)[ \t]*:[^\r\n]*?sips?:([^@;>\r\n]+)@", re.I)
 
 
 def peek_call_id(data: bytes) -> str | None:
@@ -142,6 +143,11 @@ def peek_cseq_method(data: bytes) -> str | None:
 
 def peek_from_user(data: bytes) -> str | None:
     found = _PEEK_FROM_USER.search(data)
+    return found.group(1).decode("latin-1") if found else None
+
+
+def peek_to_user(data: bytes) -> str | None:
+    found = _PEEK_TO_USER.search(data)
     return found.group(1).decode("latin-1") if found else None
 
 

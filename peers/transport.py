@@ -44,6 +44,15 @@ class _Pending:
     timer: asyncio.TimerHandle | None = None
 
 
+class Signal:
+    """What waiters wait on: a condition, and how many wait (with none, a message wakes no one: the hot path
+    of a storm). Two peers may share one, so a wait wakes on either's traffic."""
+
+    def __init__(self) -> None:
+        self.condition = asyncio.Condition()
+        self.waiting = 0
+
+
 @dataclass
 class _Peer:
     """What every transport shares: the handler, the message log, and waiting on what the log shows."""
@@ -54,7 +63,7 @@ class _Peer:
     keep_log: bool = True  # False for long-running peers (fks as): log lines only, memory stays flat
     _count: int = 0
     local: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 0))
-    _changed: asyncio.Condition | None = None
+    _changed: Signal | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def _record(self, direction: str, src: Endpoint, dst: Endpoint, data: bytes, transport: str = "udp") -> None:
@@ -68,7 +77,7 @@ class _Peer:
 
     def _wake(self) -> None:
         """Re-check the waiters' conditions soon (the task is kept until done: the loop holds tasks weakly)."""
-        if self._changed is None:
+        if self._changed is None or not self._changed.waiting:
             return
         task = asyncio.get_running_loop().create_task(self._notify_waiters())
         self._tasks.add(task)
@@ -76,14 +85,19 @@ class _Peer:
 
     async def _notify_waiters(self) -> None:
         assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
+        async with self._changed.condition:
+            self._changed.condition.notify_all()
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait until ``predicate()`` holds, re-checked on every message; TimeoutError after ``timeout``."""
         assert self._changed is not None
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+        signal = self._changed
+        signal.waiting += 1
+        try:
+            async with signal.condition:
+                await asyncio.wait_for(signal.condition.wait_for(predicate), timeout)
+        finally:
+            signal.waiting -= 1
 
     def _handle(self, data: bytes, src: Endpoint) -> None:
         try:
@@ -103,7 +117,7 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         loop = asyncio.get_running_loop()
-        self._changed = asyncio.Condition()
+        self._changed = Signal()
         transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
         self._transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
@@ -231,7 +245,7 @@ class TcpPeer(_Peer):
     _pending: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        self._changed = asyncio.Condition()
+        self._changed = Signal()
         self._server = await asyncio.start_server(self._accepted, host, port)
         sockname = self._server.sockets[0].getsockname()
         self.local = Endpoint(sockname[0], sockname[1])
