@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections import deque
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -234,6 +234,69 @@ def _forget(buffer: mmap.mmap) -> Callable[[int], None]:
     return forget
 
 
+_AHEAD = 2  # finished slices that may wait on disk for the reading to catch up
+_POLL = 0.005  # seconds between looks at a slice tshark is still writing
+
+
+class _Run:
+    """One slice's tshark: its input pcap, its output file (read while written) and its complaints."""
+
+    def __init__(self, part: slices.Slice, folder: Path) -> None:
+        self.part = part
+        self.source = folder / f"{part.base}.pcap"
+        self.output = folder / f"{part.base}.out"
+        self.errors = folder / f"{part.base}.err"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, buffer: mmap.mmap, command: list[str]) -> None:
+        with self.source.open("wb") as out:
+            out.write(buffer[: self.part.header])
+            out.write(buffer[self.part.start : self.part.end])
+        with self.output.open("wb") as out, self.errors.open("wb") as err:
+            self.proc = subprocess.Popen(command, stdout=out, stderr=err)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def follow(self, idle: Callable[[], None]) -> Iterator[bytes]:
+        """The output's lines as tshark writes them; ``idle`` runs while waiting for more, and now and then."""
+        assert self.proc is not None
+        partial = b""
+        count = 0
+        with self.output.open("rb") as fh:
+            while True:
+                line = fh.readline()
+                if line.endswith(b"\n"):
+                    yield partial + line
+                    partial = b""
+                    count += 1
+                    if count % 1024 == 0:
+                        idle()  # the other slices' tsharks may have finished: start the next ones
+                    continue
+                partial += line
+                if self.proc.poll() is not None:
+                    rest = partial + fh.read()
+                    yield from rest.splitlines(keepends=True)
+                    return
+                idle()
+                time.sleep(_POLL)
+
+    def returncode(self) -> int | None:
+        return self.proc.wait() if self.proc is not None else None
+
+    def complaint(self) -> bytes:
+        with contextlib.suppress(OSError), self.errors.open("rb") as fh:
+            return fh.read(65536)
+        return b""
+
+    def remove(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for path in (self.source, self.output, self.errors):
+            path.unlink(missing_ok=True)
+
+
 class FieldsReader:
     """Like ``CaptureReader`` (same ``Observation``s, counters and errors), but tshark prints only the fields
     the analyzer needs (``-T fields``): the payload bytes and addresses of SIP frames, which this reader cuts
@@ -319,47 +382,32 @@ class FieldsReader:
                 outcome.add(proc.returncode, errors.read(65536))  # a file: tshark can never block on it
 
     def _sliced(self, buffer: mmap.mmap, plan: list[slices.Slice], outcome: _Outcome) -> Iterator[Observation]:
-        """A tshark per slice, ``jobs`` of them at a time, each writing to a file; slices are read back in
-        order while the next ones are dissected."""
-        running: deque[tuple[slices.Slice, subprocess.Popen[bytes], Any, Any]] = deque()
-        todo = iter(plan)
+        """A tshark per slice, ``jobs`` of them running at a time, each writing its lines to a file. The
+        slices are read back in order, the first one while tshark still writes it, so reading starts at
+        once; a tshark that finishes makes room for the next slice at once, whatever the reading's pace (at
+        most ``jobs`` + ``_AHEAD`` slices wait on disk)."""
         with tempfile.TemporaryDirectory(prefix="fks-slices-") as folder:
+            runs = [_Run(part, Path(folder)) for part in plan]
+            started = 0
 
-            def launch() -> None:
-                part = next(todo, None)
-                if part is None:
-                    return
-                source = Path(folder) / f"{part.base}.pcap"
-                with source.open("wb") as out:
-                    out.write(buffer[: part.header])
-                    out.write(buffer[part.start : part.end])
-                _forget(buffer)(part.end)
-                # Both files outlive this call: they are closed once the slice has been read back.
-                output = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
-                errors = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
-                proc = subprocess.Popen(self._command(source), stdout=output, stderr=errors)
-                running.append((part, proc, output, errors))
+            def refill(head: int) -> None:
+                nonlocal started
+                while started < len(runs) and started - head < self.jobs + _AHEAD:
+                    if sum(1 for run in runs[head:started] if run.running()) >= self.jobs:
+                        return
+                    runs[started].start(buffer, self._command(runs[started].source))
+                    _forget(buffer)(runs[started].part.end)
+                    started += 1
 
             try:
-                for _ in range(self.jobs):
-                    launch()
-                while running:
-                    part, proc, output, errors = running.popleft()
-                    proc.wait()
-                    (Path(folder) / f"{part.base}.pcap").unlink()
-                    launch()
-                    errors.seek(0)
-                    outcome.add(proc.returncode, errors.read(65536))
-                    errors.close()
-                    output.seek(0)
-                    with output:
-                        yield from self._lines(output, outcome, part)
+                for head, run in enumerate(runs):
+                    refill(head)
+                    yield from self._lines(run.follow(lambda head=head: refill(head)), outcome, run.part)
+                    outcome.add(run.returncode(), run.complaint())
+                    run.remove()
             finally:
-                for _, proc, output, errors in running:
-                    proc.kill()
-                    proc.wait()
-                    output.close()
-                    errors.close()
+                for run in runs:
+                    run.remove()
 
     def _lines(
         self, lines: Iterable[bytes], outcome: _Outcome, part: slices.Slice | None = None
