@@ -6,6 +6,7 @@ Shared by the AS emulator (the authoritative state) and the base emulator (the h
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 from analyzer.documents import NS, FeatureDocument, build_document
@@ -13,7 +14,10 @@ from analyzer.documents import NS, FeatureDocument, build_document
 FORWARDING = {"CFA": "forwardImmediate", "CFB": "forwardBusy", "CFNA": "forwardNoAns"}
 
 
-@functools.lru_cache(maxsize=8192)
+_PLAIN_DEVICE = re.compile(r"[A-Za-z0-9._+@-]*\Z")  # written as it is in XML text, in any encoding
+_DEVICE_MARK = "fks-device-mark"
+
+
 def _document(
     root: str,
     device: str,
@@ -24,7 +28,25 @@ def _document(
     target: str = "",
     rings: int | None = None,
 ) -> bytes:
-    """Documents are the same bytes for the same state: built once (a storm re-sends the same few states)."""
+    """Documents are the same bytes for the same state but the device: a state's document is built once
+    with a mark where the device goes (a storm of distinct users re-sends the same few states)."""
+    if _PLAIN_DEVICE.match(device) and _DEVICE_MARK not in device:
+        template = _built(root, _DEVICE_MARK, namespace, dnd, feature, active, target, rings)
+        return template.replace(_DEVICE_MARK.encode(), device.encode("ascii"))
+    return _built(root, device, namespace, dnd, feature, active, target, rings)
+
+
+@functools.lru_cache(maxsize=8192)
+def _built(
+    root: str,
+    device: str,
+    namespace: str | None,
+    dnd: bool | None,
+    feature: str = "",
+    active: bool | None = None,
+    target: str = "",
+    rings: int | None = None,
+) -> bytes:
     if root == "DoNotDisturbEvent":
         return build_document(root, device=device, dnd=dnd, namespace=namespace)
     return build_document(

@@ -218,3 +218,26 @@ def test_a_late_older_notify_does_not_roll_the_view_back() -> None:
     hs = base.handsets["1001"]
     assert hs.view.dnd is True and hs.notified == 1
     assert link.observations == []
+
+
+def test_state_documents_from_a_template_are_the_documents_built_for_the_device() -> None:
+    """The AS builds a state's documents once, with a mark where the device goes; what it sends must be the
+    bytes lxml would write for that device (devices needing escaping are built for themselves)."""
+    from analyzer.documents import build_document, parse_document
+    from peers.features import FORWARDING, FeatureState, Forward
+
+    state = FeatureState(dnd=True)
+    state.forwards["CFNA"] = Forward(True, "1002", 4)
+    for device in ("1001", "alice@example.test", "a&b<c>", "fks-device-mark"):
+        docs = state.documents(device)
+        assert docs[0] == build_document("DoNotDisturbEvent", device=device, dnd=True)
+        cfna = build_document(
+            "ForwardingEvent",
+            device=device,
+            forwarding_type=FORWARDING["CFNA"],
+            active=True,
+            target="1002",
+            ring_count=4,
+        )
+        assert cfna in docs
+        assert all(parse_document(d).device == device for d in docs)
