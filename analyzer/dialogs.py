@@ -432,6 +432,7 @@ class Engine:
         if cached is not None and cached[0] == sub.last_seen:
             return cached[1]
         end = sub.ends_at()
+        sub.release()  # ends_at read the grant's Expires: let the parses go again
         value = None if end is None else max(end, sub.last_seen)
         self._ends[id(sub)] = (sub.last_seen, value)
         return value

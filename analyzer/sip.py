@@ -155,16 +155,29 @@ class SipError(ValueError):
     """The bytes are not a SIP message (the one error ``parse_message`` raises)."""
 
 
+_NAMES: dict[str, str] = {}  # header name as written -> canonical name (a site writes few spellings)
+
+
 def canonical_name(name: str) -> str:
     """``i`` -> ``Call-ID``, ``call-id`` -> ``Call-ID``; unknown names are returned unchanged."""
+    found = _NAMES.get(name)
+    if found is not None:
+        return found
     low = name.lower()
-    if low in COMPACT_FORMS:
-        return COMPACT_FORMS[low]
-    return _CANONICAL.get(low, name)
+    found = COMPACT_FORMS[low] if low in COMPACT_FORMS else _CANONICAL.get(low, name)
+    if len(_NAMES) < 4096:  # garbage with ever new names must not grow it
+        _NAMES[name] = found
+    return found
 
 
 def split_commas(value: str) -> list[str]:
     """Split a header value on the commas that separate entries, not those inside quotes or ``<...>``."""
+    if '"' not in value and "<" not in value:  # nothing to respect: a plain split (most values)
+        return [p for p in (piece.strip() for piece in value.split(",")) if p]
+    return _split_commas_scan(value)
+
+
+def _split_commas_scan(value: str) -> list[str]:
     parts: list[str] = []
     depth = 0
     quoted = False
@@ -276,6 +289,21 @@ def parse_params(text: str) -> tuple[str, dict[str, str]]:
 
 
 def _split_semicolons(text: str) -> list[str]:
+    """``;`` separated pieces, not splitting inside quotes or ``<...>``. Without quotes and with at most one
+    ``<...>`` (a name-addr and its parameters: most values), plain splits around it give the same pieces."""
+    if '"' not in text:
+        lt = text.find("<")
+        if lt < 0:
+            return text.split(";")
+        gt = text.find(">", lt)
+        if gt >= 0 and text.count("<") == 1 and text.count(">") == 1:
+            before, after = text[:lt].split(";"), text[gt + 1 :].split(";")
+            before[-1] += text[lt : gt + 1] + after[0]
+            return before + after[1:]
+    return _split_semicolons_scan(text)
+
+
+def _split_semicolons_scan(text: str) -> list[str]:
     parts: list[str] = []
     quoted = False
     depth = 0

@@ -359,3 +359,13 @@ def test_peeking_at_raw_bytes_agrees_with_the_parser() -> None:
     assert peek_call_id(data) == msg.call_id == "abc@host"
     assert peek_cseq_method(data) == "SUBSCRIBE" and peek_from_user(data) == "1001"
     assert peek_call_id(b"garbage") is None and peek_cseq_method(b"x") is None and peek_from_user(b"") is None
+
+
+@settings(max_examples=3000)
+@given(st.text(alphabet='<>";,\\ab=', max_size=24))
+def test_the_plain_splits_agree_with_the_scanning_ones(text: str) -> None:
+    """The fast paths of the splitters (no quotes, at most one <...>) give what the scans give."""
+    from analyzer.sip import _split_commas_scan, _split_semicolons, _split_semicolons_scan
+
+    assert _split_semicolons(text) == _split_semicolons_scan(text)
+    assert split_commas(text) == _split_commas_scan(text)
