@@ -12,7 +12,7 @@ from analyzer.provisioning import parse_provisioning
 from analyzer.rules import CATALOGUE
 from analyzer.rules.base import Options
 from analyzer.verdicts import Result, Verdict
-from peers.flows import FULL_STATE, Flow, dnd_event, fwd_event, set_dnd, set_fwd
+from peers.flows import FULL_STATE, Flow, dnd_event, fwd_event, merge, set_dnd, set_fwd
 
 P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL
 INC, NA = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
@@ -443,6 +443,24 @@ def test_as_2_fac_without_notify_fails() -> None:
     f.at(5).invite("*79")
     f.at(10).invite("1002")
     assert verdicts(f.observations)["FKS-AS-2"].verdict is F
+
+
+def test_as_2_judges_a_call_only_on_the_dialogs_running_when_it_is_made() -> None:
+    """A user's earlier, ended subscription cannot be notified of a later code: not_applicable there."""
+    old = Flow(call_id="old@x", sub_tag="to")
+    old.establish()
+    old.at(1).subscribe(expires=0)
+    old.respond(expires=0)
+    old.notify(FULL_STATE, state="terminated;reason=noresource")
+    old.respond()
+    new = Flow(call_id="new@x", sub_tag="tn", clock=old.clock + 10)
+    new.establish()
+    new.at(5).invite("*78")
+    new.at(0.3).notify([dnd_event(True)])
+    new.respond()
+    judgement, _ = judge(merge(old, new), AuditSettings())
+    as_2 = {sub.call_id: r.verdict for sub, results in judgement.subscriptions for r in results if r.rule == "FKS-AS-2"}
+    assert as_2 == {"old@x": NA, "new@x": P}
 
 
 # -- TRM -------------------------------------------------------------------------------------------------
