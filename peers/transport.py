@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.observation import Endpoint, Observation
-from analyzer.sip import SipError, StreamFramer, parse_message
+from analyzer.sip import SipError, StreamFramer, parse_message, peek_branch
 from peers.outgoing import Outgoing
 
 T1, T2 = 0.5, 4.0
@@ -30,6 +30,10 @@ Handler = Callable[[bytes, Endpoint, float], list[Outgoing]]
 
 
 def _branch(data: bytes) -> str | None:
+    """The top Via branch: peeked at (a 200 to every NOTIFY of a storm), parsed when not plainly there."""
+    found = peek_branch(data)
+    if found is not None:
+        return found
     try:
         return parse_message(data).branch
     except SipError:

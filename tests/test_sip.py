@@ -20,9 +20,11 @@ from analyzer.sip import (
     parse_message,
     parse_multipart,
     parse_subscription_state,
+    peek_branch,
     peek_call_id,
     peek_cseq_method,
     peek_from_user,
+    peek_to_user,
     split_commas,
     verify_authorization,
 )
@@ -358,6 +360,9 @@ def test_peeking_at_raw_bytes_agrees_with_the_parser() -> None:
     msg = parse_message(data)
     assert peek_call_id(data) == msg.call_id == "abc@host"
     assert peek_cseq_method(data) == "SUBSCRIBE" and peek_from_user(data) == "1001"
+    assert peek_branch(data) == msg.branch == "z9hG4bK1" and peek_to_user(data) == "1001"
+    two = data.replace(b"branch=z9hG4bK1", b"rport, SIP/2.0/UDP b;branch=z9hG4bK2")
+    assert peek_branch(two) is None and parse_message(two).branch is None  # the top Via has none
     assert peek_call_id(b"garbage") is None and peek_cseq_method(b"x") is None and peek_from_user(b"") is None
 
 
