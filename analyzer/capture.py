@@ -225,14 +225,10 @@ def _map(fh: BinaryIO) -> mmap.mmap | None:
         return None
 
 
-def _forget(buffer: mmap.mmap) -> Callable[[int], None]:
+def _forget(buffer: mmap.mmap) -> None:
     """Let go of the mapped pages read so far: they would count in this process's resident memory."""
-
-    def forget(_offset: int) -> None:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            buffer.madvise(mmap.MADV_DONTNEED)
-
-    return forget
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        buffer.madvise(mmap.MADV_DONTNEED)
 
 
 _AHEAD = 2  # finished slices that may wait on disk for the reading to catch up
@@ -358,7 +354,7 @@ class FieldsReader:
         with self.path.open("rb") as fh:
             buffer = _map(fh)
             try:
-                plan = slices.plan(buffer, self.slice_size, self.overlap, _forget(buffer)) if buffer else None
+                plan = slices.plan(buffer, self.slice_size, self.overlap, lambda _: _forget(buffer)) if buffer else None
                 if buffer is None or plan is None:
                     yield from self._whole(outcome)
                 else:
@@ -399,7 +395,7 @@ class FieldsReader:
                     if sum(1 for run in runs[head:started] if run.running()) >= self.jobs:
                         return
                     runs[started].start(buffer, self._command(runs[started].source))
-                    _forget(buffer)(runs[started].part.end)
+                    _forget(buffer)
                     started += 1
 
             try:

@@ -18,22 +18,13 @@ _PLAIN_DEVICE = re.compile(r"[A-Za-z0-9._+@-]*\Z")  # written as it is in XML te
 _DEVICE_MARK = "fks-device-mark"
 
 
-def _document(
-    root: str,
-    device: str,
-    namespace: str | None,
-    dnd: bool | None,
-    feature: str = "",
-    active: bool | None = None,
-    target: str = "",
-    rings: int | None = None,
-) -> bytes:
+def _document(root: str, device: str, *state: object) -> bytes:
     """Documents are the same bytes for the same state but the device: a state's document is built once
-    with a mark where the device goes (a storm of distinct users re-sends the same few states)."""
+    with a mark where the device goes (a storm of distinct users re-sends the same few states). ``state``:
+    what ``_built`` takes after the device."""
     if _PLAIN_DEVICE.match(device) and _DEVICE_MARK not in device:
-        template = _built(root, _DEVICE_MARK, namespace, dnd, feature, active, target, rings)
-        return template.replace(_DEVICE_MARK.encode(), device.encode("ascii"))
-    return _built(root, device, namespace, dnd, feature, active, target, rings)
+        return _built(root, _DEVICE_MARK, *state).replace(_DEVICE_MARK.encode(), device.encode("ascii"))
+    return _built(root, device, *state)
 
 
 @functools.lru_cache(maxsize=8192)
