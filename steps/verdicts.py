@@ -6,7 +6,7 @@ from typing import Any
 
 from pytest_bdd import parsers, then
 
-from analyzer.audit import worst_by_rule
+from analyzer.audit import verdicts_of, worst_by_rule
 from analyzer.evidence import from_log
 from analyzer.verdicts import Verdict
 from peers.targets import Scenario
@@ -41,8 +41,9 @@ def rule_verdict(world: Scenario, rule: str, verdict: str, text: str | None) -> 
 
 @then("no rule fails")
 def no_rule_fails(world: Scenario) -> None:
-    failed = {r: v for r, v in worst_by_rule(_judged(world)).items() if v == Verdict.FAIL.value}
-    assert not failed, f"failing rules: {sorted(failed)}"
+    audit = _judged(world)
+    failed = [v for v in verdicts_of(audit) if v["verdict"] == Verdict.FAIL.value]
+    assert not failed, "failing rules: " + "; ".join(f"{v['rule']} {v['detail']} {v['frames']}" for v in failed)
 
 
 @then(parsers.parse("handset {user} shows:"))
