@@ -231,7 +231,8 @@ async def serve_base(opts: BaseOptions) -> None:
         for hs in enabled:
             if hs.user not in subscribed and (hs.registered or not opts.register):
                 subscribed.add(hs.user)
-                peer.send(base.subscribe(hs.user))
+                if not hs.call_id:  # the menu may have subscribed it already: a second dialog would race the first
+                    peer.send(base.subscribe(hs.user))
         peer.send(base.due(time.time()))
 
     if opts.menu is not None:
