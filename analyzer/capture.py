@@ -41,6 +41,10 @@ _MAGICS = (
     b"\x1f\x8b",
 )
 _LAYERS = "frame ip ipv6 udp tcp tls sip"
+# SIP is found by tshark's heuristic, tried before the dissector registered for a port: otherwise SIP on a port
+# that another protocol registered (EtherNet/IP's 44818, PROFINET's 34962, some 30 ports in the ephemeral
+# range where a base or a relay may bind) is dissected as that protocol and never reaches the analyzer.
+_PREFS = {"udp.try_heuristic_first": "TRUE", "tcp.try_heuristic_first": "TRUE"}
 
 # pyshark's tshark subprocess is sometimes reaped twice; asyncio then logs a harmless warning on stderr.
 logging.getLogger("asyncio").setLevel(logging.ERROR)
@@ -339,6 +343,8 @@ class FieldsReader:
         command += ["-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]
         for selector, protocol in self.decode_as.items():
             command += ["-d", f"{selector},{protocol}"]
+        for pref, value in _PREFS.items():
+            command += ["-o", f"{pref}:{value}"]
         for name in _UNUSED_DISSECTORS:
             command += ["--disable-protocol", name]
         for name in _FIELDS:
@@ -492,7 +498,9 @@ class CaptureReader:
     def _open(self) -> Any:
         import pyshark
 
-        prefs = {"tls.keylog_file": str(Path(self.keylog).resolve())} if self.keylog else None
+        prefs = dict(_PREFS)
+        if self.keylog:
+            prefs["tls.keylog_file"] = str(Path(self.keylog).resolve())
         return pyshark.FileCapture(
             str(self.path),
             display_filter="sip",

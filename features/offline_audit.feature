@@ -58,6 +58,12 @@ Feature: Offline audit - a recorded capture is judged against every rule
     When it is audited
     Then FKS-NTF-2 is fail at frame 3
 
+  @FKS-NTF-2
+  Scenario: SIP on a port tshark gives to another protocol is found without decode-as
+    Given the shared capture "kamailio-6.0.7_presence_dfks_loopback_children1.pcapng"
+    When it is audited
+    Then FKS-NTF-2 is fail at frame 3
+
   @FKS-RSP-1 @FKS-NTF-2
   Scenario: OpenSIPS conforms
     Given the shared capture "opensips-3.6.8_presence_dfks_loopback.pcapng"

@@ -68,10 +68,15 @@ def test_kamailio_empty_initial_notify_fails_ntf_2() -> None:
     assert failing and all(v["frames"] for v in failing)
 
 
-def test_kamailio_without_decode_as_sees_no_sip() -> None:
-    run = fks("audit", shared(KAMAILIO), "--format", "json")
-    assert run.returncode == 0
-    assert json.loads(run.stdout)["captures"][0]["subscriptions"] == []
+def test_kamailio_on_5072_needs_no_decode_as() -> None:
+    """tshark registers 5072 to AYIYA; the analyzer tries SIP's heuristic first, so the verdicts are the same."""
+    runs = [
+        fks("audit", *extra, shared(KAMAILIO), "--format", "json")
+        for extra in ((), ("--decode-as", "udp.port==5072,sip"))
+    ]
+    plain, decoded = ([s["verdicts"] for s in json.loads(r.stdout)["captures"][0]["subscriptions"]] for r in runs)
+    assert runs[0].returncode == runs[1].returncode == 1
+    assert plain and plain == decoded
 
 
 @pytest.mark.parametrize("name", [HEPLIFY, SNGREP], ids=lambda p: p.name)
