@@ -41,10 +41,14 @@ _MAGICS = (
     b"\x1f\x8b",
 )
 _LAYERS = "frame ip ipv6 udp tcp tls sip"
-# SIP is found by tshark's heuristic, tried before the dissector registered for a port: otherwise SIP on a port
-# that another protocol registered (EtherNet/IP's 44818, PROFINET's 34962, some 30 ports in the ephemeral
-# range where a base or a relay may bind) is dissected as that protocol and never reaches the analyzer.
-_PREFS = {"udp.try_heuristic_first": "TRUE", "tcp.try_heuristic_first": "TRUE"}
+# SIP over UDP is found by tshark's heuristic, tried before the dissector registered for a port: otherwise SIP
+# on a port another protocol registered (AYIYA's 5072; EtherNet/IP's 44818, PROFINET's 34962 and a few more
+# in the ephemeral range, where a base or a relay may bind) is dissected as that protocol and lost. A datagram
+# holds whole messages, so the heuristic sees what a receiver sees. TCP keeps tshark's order: SIP's port
+# dissector frames the stream as a receiving stack does, losing step at garbage (a fault to report), where
+# the TCP heuristic would pick up again at any segment that starts with a SIP line. A stream between two
+# ports that other protocols registered needs --decode-as.
+_PREFS = {"udp.try_heuristic_first": "TRUE"}
 
 # pyshark's tshark subprocess is sometimes reaped twice; asyncio then logs a harmless warning on stderr.
 logging.getLogger("asyncio").setLevel(logging.ERROR)

@@ -203,6 +203,13 @@ class Lab:
 
     # -- records -------------------------------------------------------------------------------------------
     @property
+    def decode_as(self) -> tuple[str, ...]:
+        """What an audit of this lab's capture tells tshark: over TCP, SIP on every port. The record holds only
+        this exchange, whose ephemeral ports may be ones tshark gives to another protocol (44818: EtherNet/IP),
+        and a stream is framed by the port's dissector; over UDP the analyzer's SIP heuristic finds them."""
+        return ("tcp.port==1-65535,sip",) if self.config.transport == "tcp" else ()
+
+    @property
     def observations(self) -> list[Observation]:
         """The message log of record: the base's (the phone side) when we play it, else the AS's."""
         return list(self._peer_of_record.observations[self._first :])

@@ -313,7 +313,7 @@ class Scenario:
             model=self.model,
             internal_telephony=self.internal_telephony,
         )
-        return AuditSettings(options, prov)
+        return AuditSettings(options, prov, self._lab.decode_as if self._lab is not None else ())
 
     def judge(self) -> Judgement:
         judgement, _ = judge(self.observations(), self.settings())

@@ -7,12 +7,14 @@ through the same audit and must give the same worst verdict for every rule (DESI
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from analyzer.audit import AuditSettings, audit_file, judge, judgement_json, worst_by_rule
 from analyzer.documents import build_document
+from analyzer.observation import Endpoint
 from analyzer.rules.base import Options
 from peers.features import FeatureState, Forward
 from peers.gigaset import Handset
@@ -68,11 +70,12 @@ def test_every_flow_between_the_emulators_and_both_records_agree(transport: str,
         all_flows(lab)
         pcap = lab.capture(tmp_path / f"flows-{transport}.pcapng")
         log = lab.observations
+        settings = replace(SETTINGS, decode_as=lab.decode_as)
     assert all(o.transport == transport for o in log)
     from_log, count = judge(log, SETTINGS)
     subs, capture = judgement_json(from_log)
     log_view = {"subscriptions": subs, "verdicts": capture}
-    wire = audit_file(pcap, SETTINGS)
+    wire = audit_file(pcap, settings)
     assert wire["errors"] == [] and wire["sip_messages"] == count == len(log)
     assert worst_by_rule(wire) == worst_by_rule(log_view)
     worst = worst_by_rule(log_view)
@@ -100,6 +103,21 @@ def test_every_flow_between_the_emulators_and_both_records_agree(transport: str,
     assert b"algorithm=SHA-256" in next(o.data for o in log if b"Authorization:" in o.data)
     if can_sniff():
         assert not Path(str(pcap) + ".from-log").exists()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_an_as_on_a_port_tshark_gives_to_another_protocol_is_audited(transport: str, tmp_path: Path) -> None:
+    """44818 is EtherNet/IP's to tshark and lies in the ephemeral range: a lab's AS or relay may get it."""
+    if shutil.which("tshark") is None or not can_sniff():
+        pytest.skip("needs tshark and a capture of the loopback")
+    with Lab(lab_config(transport, listen=Endpoint("127.0.0.1", 44818))) as lab:
+        lab.subscribe("1001")
+        lab.unsubscribe("1001")
+        pcap = lab.capture(tmp_path / f"enip-{transport}.pcapng")
+        log, decode_as = lab.observations, lab.decode_as
+    wire = audit_file(pcap, replace(SETTINGS, decode_as=decode_as))
+    assert wire["sip_messages"] == len(log) >= 4 and len(wire["subscriptions"]) == 1
+    assert worst_by_rule(wire)["FKS-TRM-1"] == "pass"
 
 
 def test_flows_complete_through_20_percent_loss_with_duplicates_and_reordering() -> None:
