@@ -228,15 +228,14 @@ def audit(args: argparse.Namespace) -> int:
 
 
 def run_storm(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from peers import loops
     from peers.storm import storm
 
     if args.storm < 1 or args.rate <= 0:
         raise UsageError("--storm and --rate must be positive")
     expires = args.expires if args.expires != 3600 else 600
     try:
-        result = asyncio.run(storm(args.server, args.storm, args.rate, expires=expires, host=args.listen.host))
+        result = loops.run(storm(args.server, args.storm, args.rate, expires=expires, host=args.listen.host))
     except OSError as exc:
         raise UsageError(f"cannot run the storm from {args.listen}: {exc.strerror}") from None
     print(result.line(), flush=True)

@@ -362,6 +362,12 @@ class NameAddr:
 
     @classmethod
     def parse(cls, value: str) -> NameAddr:
+        """Parsed once per value: a message's From is read by several decisions (user, tag, dialog key), and a
+        NameAddr is never changed, so the same object serves them all."""
+        return _parse_name_addr(value)
+
+    @classmethod
+    def _parse(cls, value: str) -> NameAddr:
         value = value.strip()
         lt = value.find("<")
         if lt >= 0:
@@ -374,6 +380,9 @@ class NameAddr:
             return cls(display, uri, params)
         uri, params = parse_params(value)  # addr-spec form: parameters belong to the header
         return cls("", uri, params)
+
+
+_parse_name_addr = functools.lru_cache(maxsize=256)(NameAddr._parse)
 
 
 _URI = re.compile(r"^(?P<scheme>sips?|tel):(?:(?P<user>[^@;?]*)@)?(?P<host>\[[^\]]*\]|[^:;?>]*)", re.I)
@@ -641,9 +650,10 @@ def build_message(
     """Serialise a message. With ``content_length`` the Content-Length header is (re)written from the body."""
     out = [start_line]
     for name, value in headers:
-        if content_length and canonical_name(name) == "Content-Length":
+        name = canonical_name(name)
+        if content_length and name == "Content-Length":
             continue
-        out.append(f"{canonical_name(name)}: {value}")
+        out.append(f"{name}: {value}")
     if content_length:
         out.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(out) + "\r\n\r\n").encode("utf-8") + body

@@ -44,6 +44,7 @@ from peers.outgoing import Outgoing
 from peers.profiles import PROFILES, Profile
 
 BOUNDARY = "as-feature-event-boundary"
+_PART_HEADERS = Headers([("Content-Type", MEDIA_TYPE)])  # one per NOTIFY part, never changed: shared
 TIMER_F = 32.0
 ANSWERED_LIMIT = 50_000  # responses kept to answer retransmitted requests (bounded under a storm or a flood)
 
@@ -115,7 +116,8 @@ class ApplicationServer:
         method = msg.method
         if method == "ACK":
             return []
-        user = uri_user(msg.from_.uri if msg.from_ else "") or ""
+        from_ = msg.from_
+        user = uri_user(from_.uri if from_ else "") or ""
         if method in ("SUBSCRIBE", "REGISTER", "INVITE"):
             challenge = self._challenge(msg, src, user, now)
             if challenge is not None:
@@ -290,7 +292,7 @@ class ApplicationServer:
             headers.append(("Content-Type", MEDIA_TYPE))
             body = docs[0]
         elif docs:
-            parts = [Part(Headers([("Content-Type", MEDIA_TYPE)]), d) for d in docs]
+            parts = [Part(_PART_HEADERS, d) for d in docs]
             headers.append(("Content-Type", f"multipart/mixed;boundary={BOUNDARY}"))
             body = build_multipart(parts, BOUNDARY)
         target = sub.contact.strip("<>").split(">")[0] or f"sip:{sub.user}@{sub.remote}"

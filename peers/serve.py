@@ -24,6 +24,7 @@ from typing import Any
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.sip import peek_cseq_method, peek_from_user
+from peers import loops
 from peers.broadworks import ApplicationServer
 from peers.features import FeatureState, Forward
 from peers.gigaset import Base, accounts_from
@@ -194,7 +195,7 @@ def run_as(opts: AsOptions) -> int:
 
 def _run(main: Coroutine[Any, Any, None], listen: Endpoint) -> int:
     try:
-        asyncio.run(main)
+        loops.run(main)
     except UsersError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)
         return 2
