@@ -25,7 +25,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 def name() -> str:
-    """Which loop ``run`` uses, for the start-up line."""
+    """Which loop ``run`` uses (the benchmarks print it beside their figures)."""
     try:
         import uvloop  # noqa: F401
     except ImportError:
