@@ -26,6 +26,7 @@ from peers.flows import (
     dnd_event,
     fwd_event,
     merge,
+    one_change_two_dialogs,
     set_dnd,
     set_fwd,
 )
@@ -147,17 +148,7 @@ def two_subscriptions(notify_both: bool) -> Callable[[], list[Observation]]:
     def build() -> list[Observation]:
         a = Flow(call_id="hs1@192.0.2.10", sub_tag="ta")
         b = Flow(call_id="hs2@192.0.2.11", sub_tag="tb", clock=1000.5)
-        a.establish()
-        b.establish()
-        a.clock = b.clock = 1010.0
-        a.subscribe(body=set_dnd(True))
-        a.respond()
-        a.notify([dnd_event(True)])
-        a.respond()
-        b.clock = a.clock
-        if notify_both:
-            b.notify([dnd_event(True)])
-            b.respond()
+        one_change_two_dialogs(a, b, 1010.0, notify_both)
         a.at(10).options()
         return merge(a, b)
 

@@ -253,6 +253,22 @@ class Flow:
         return s, ok, n, nok
 
 
+def one_change_two_dialogs(a: Flow, b: Flow, at: float, notify_both: bool = True) -> None:
+    """Two subscriptions of one user (what FKS-HS-4 compares): both established, then at ``at`` the handset
+    switches DND on in ``a``, and the AS confirms it in ``a`` and, with ``notify_both``, in ``b``."""
+    a.establish()
+    b.establish()
+    a.clock = b.clock = at
+    a.subscribe(body=set_dnd(True))
+    a.respond()
+    a.notify([dnd_event(True)])
+    a.respond()
+    b.clock = a.clock
+    if notify_both:
+        b.notify([dnd_event(True)])
+        b.respond()
+
+
 def merge(*flows: Flow) -> list[Observation]:
     """Several flows (handsets, subscriptions) as one capture: time-ordered and numbered from 1."""
     items = sorted((o for f in flows for o in f.observations), key=lambda o: (o.time, o.index))

@@ -12,7 +12,7 @@ from analyzer.provisioning import parse_provisioning
 from analyzer.rules import CATALOGUE
 from analyzer.rules.base import Options
 from analyzer.verdicts import Result, Verdict
-from peers.flows import FULL_STATE, Flow, dnd_event, fwd_event, merge, set_dnd, set_fwd
+from peers.flows import FULL_STATE, Flow, dnd_event, fwd_event, merge, one_change_two_dialogs, set_dnd, set_fwd
 
 P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL
 INC, NA = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
@@ -368,17 +368,7 @@ def test_hs_3_confirmation() -> None:
 
 def two_subscriptions(notify_second: bool) -> list[Observation]:
     a, b = Flow(call_id="a@x", sub_tag="ta"), Flow(call_id="b@x", sub_tag="tb", clock=1000.5)
-    a.establish()
-    b.establish()
-    a.clock = b.clock = 1002.0
-    a.subscribe(body=set_dnd(True))
-    a.respond()
-    a.notify([dnd_event(True)])
-    a.respond()
-    if notify_second:
-        b.clock = a.clock
-        b.notify([dnd_event(True)])
-        b.respond()
+    one_change_two_dialogs(a, b, 1002.0, notify_second)
     b.clock = a.clock = 1020
     a.invite("1002")
     obs = a.observations + b.observations

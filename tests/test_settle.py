@@ -13,7 +13,7 @@ from analyzer.capture import FieldsReader
 from analyzer.dialogs import Engine, Subscription
 from analyzer.observation import Observation
 from analyzer.verdicts import Result, Verdict
-from peers.flows import Flow, dnd_event, merge, set_dnd
+from peers.flows import Flow, dnd_event, merge, one_change_two_dialogs
 from peers.synth import SynthOptions, synthesize
 
 SETTINGS = AuditSettings()
@@ -68,16 +68,7 @@ def test_a_dialog_waits_while_another_of_its_user_overlaps_it() -> None:
     """FKS-HS-4 compares the dialogs of one user: the short one may not be forgotten while the long one
     that overlapped it runs on, or the long one's change would be judged without it."""
     short, long = Flow(call_id="short@x", sub_tag="ts"), Flow(call_id="long@x", sub_tag="tl", clock=1000.5)
-    short.establish()
-    long.establish()
-    long.clock = short.clock = 1002.0
-    long.subscribe(body=set_dnd(True))
-    long.respond()
-    long.notify([dnd_event(True)])
-    long.respond()
-    short.clock = long.clock
-    short.notify([dnd_event(True)])
-    short.respond()
+    one_change_two_dialogs(long, short, 1002.0)
     short.at(5).subscribe(expires=0)
     short.respond(expires=0)
     for _ in range(3):  # the long dialog refreshes well past the horizon
