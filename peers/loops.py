@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from types import ModuleType
 from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
 
-def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` on uvloop's loop when available, else on the standard one."""
+def _uvloop() -> ModuleType | None:
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(main)
-    return cast(T, uvloop.run(main))
+        return None
+    return uvloop
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop's loop when available, else on the standard one."""
+    uvloop = _uvloop()
+    return asyncio.run(main) if uvloop is None else cast(T, uvloop.run(main))
 
 
 def name() -> str:
     """Which loop ``run`` uses (the benchmarks print it beside their figures)."""
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
+    return "asyncio" if _uvloop() is None else "uvloop"
