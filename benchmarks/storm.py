@@ -128,11 +128,13 @@ def main() -> int:
     parser.add_argument("--rates", default="500,1000,2000")
     parser.add_argument("--clients", default="sipp,fks-base", help="which clients drive the AS, in order")
     args = parser.parse_args()
+    clients = [c for c in args.clients.split(",") if c != "sipp" or shutil.which("sipp")]
+    if unknown := set(clients) - {"sipp", "fks-base"}:
+        parser.error(f"unknown client(s) {', '.join(sorted(unknown))}: sipp, fks-base")
     sys.path.insert(0, str(ROOT))
     from peers import loops
 
     print(f"machine cpus={os.cpu_count()} python={sys.version.split()[0]} loop={loops.name()}", flush=True)
-    clients = [c for c in args.clients.split(",") if c != "sipp" or shutil.which("sipp")]
     with tempfile.TemporaryDirectory(prefix="fks-storm-") as tmp:
         for rate in (int(r) for r in args.rates.split(",")):
             for client in clients:
