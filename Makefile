@@ -5,8 +5,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 FKS    := $(VENV)/bin/fks
-SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 CORPUS := $(wildcard captures/*.pcap captures/*.pcapng)
 
 ALLURE := allure/node_modules/.bin/allure
@@ -38,14 +36,10 @@ test: setup $(ALLURE)
 
 setup: os-deps $(VENV)/.installed
 
+## os-deps: the OS packages of the commands that are missing, and only those (tools/os-deps.sh --dry-run
+## prints what it would run; V=1 shows apt's output)
 os-deps:
-	@if ! command -v tshark >/dev/null || ! command -v sipp >/dev/null || ! command -v java >/dev/null \
-	   || ! command -v chromium >/dev/null || ! command -v npm >/dev/null \
-	   || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
-	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
-	  $(APT) update -qq && $(APT) install -y -qq tshark sip-tester python3-venv default-jre-headless \
-	    chromium npm >/dev/null; \
-	fi
+	@PYTHON=$(PYTHON) tools/os-deps.sh
 
 # The Allure command line from the npm registry, at the version package-lock.json pins.
 $(ALLURE): allure/package.json allure/package-lock.json
