@@ -18,6 +18,8 @@ OPTIONS = {
     "pcap": ("", "the recorded capture (target pcap)"),
     "notify-timeout": ("0.5", "T_notify the scenarios are judged with, seconds (loopback answers in ms)"),
     "reports": ("reports", "where captures of the scenarios go"),
+    "domain": ("", "the AOR's domain when the provisioning file names none (SipProvider.<pid>.Domain)"),
+    "shuffle": ("", "a seed: run the scenarios in an order shuffled by it (a stateful peer must not care)"),
 }
 
 

@@ -89,3 +89,41 @@ class FeatureState:
 
     def documents(self, device: str, namespace: str | None = NS) -> list[bytes]:
         return [self.document(feature, device, namespace) for feature in ("DND", *FORWARDING)]
+
+
+def state_document(feature: str, state: FeatureState, device: str) -> bytes:
+    """The change request (``SetDoNotDisturb`` / ``SetForwarding``) that puts one feature where ``state`` has
+    it: what a portal is told to bring a user to a known state."""
+    if feature == "DND":
+        return build_document("SetDoNotDisturb", device=device, dnd=state.dnd)
+    fwd = state.forwards[feature]
+    return build_document(
+        "SetForwarding",
+        device=device,
+        forwarding_type=FORWARDING[feature],
+        active=fwd.active,
+        target=fwd.target if fwd.active else "",
+        ring_count=fwd.rings if feature == "CFNA" and fwd.active else None,
+    )
+
+
+def differences(shown: FeatureState, wanted: FeatureState) -> list[str]:
+    """The features whose shown state is not the wanted one (an inactive forward's target does not count)."""
+    out = [] if shown.dnd == wanted.dnd else [f"DND {'on' if shown.dnd else 'off'}"]
+    for name, want in wanted.forwards.items():
+        got = shown.forwards[name]
+        same = got.active == want.active and (
+            not want.active or (got.target == want.target and (want.rings is None or got.rings == want.rings))
+        )
+        if not same:
+            out.append(f"{name} {'on -> ' + got.target if got.active else 'off'}")
+    return out
+
+
+def describe(state: FeatureState) -> str:
+    """``DND off, CFA off, CFB on -> 1003, CFNA on -> 1002 after 4 rings``."""
+    parts = [f"DND {'on' if state.dnd else 'off'}"]
+    for name, fwd in state.forwards.items():
+        rings = f" after {fwd.rings} rings" if fwd.active and fwd.rings else ""
+        parts.append(f"{name} on -> {fwd.target}{rings}" if fwd.active else f"{name} off")
+    return ", ".join(parts)

@@ -60,6 +60,7 @@ class Handset:
     ended: bool = False  # an unsubscribe was granted
     terminated: bool = False  # a NOTIFY said Subscription-State: terminated
     remote_cseq: int | None = None  # the highest NOTIFY CSeq seen (RFC 3261 12.2.2)
+    reported: set[str] = field(default_factory=set)  # the features some NOTIFY reported ("DND", "CFA", ...)
 
     @property
     def aor(self) -> str:
@@ -72,16 +73,18 @@ def accounts_from(
     model: str | None = None,
     internal_telephony: bool | None = None,
     include_disabled: bool = False,
+    domain: str = "example.test",
 ) -> list[Handset]:
     """The handsets that subscribe: FeatureKeySyncActive=1, on a configuration that supports the feature
-    (``include_disabled``: every account, the others with ``feature_sync=False``, for REGISTER)."""
+    (``include_disabled``: every account, the others with ``feature_sync=False``, for REGISTER; ``domain``: the
+    AOR's domain of an account whose provider block names none)."""
     model = (model or provisioning.model or "").upper()
     internal = internal_telephony if internal_telephony is not None else provisioning.internal_telephony
     supported = not (model in UNSUPPORTED_WITH_INTERNAL_TELEPHONY and internal)
     handsets = [
         Handset(
             a.user_name,
-            a.domain or "example.test",
+            a.domain or domain,
             a.auth_password,
             auth_name=a.auth_name,
             feature_sync=bool(a.fks_enabled) and supported,
@@ -285,7 +288,8 @@ class Base:
 
     def _update_view(self, hs: Handset, msg: SipMessage) -> None:
         for doc in read_body(msg).documents:
-            hs.view.apply(doc)
+            if (feature := hs.view.apply(doc)) is not None:
+                hs.reported.add(feature)
 
     def _retry(self, sent: Sent, challenge: SipMessage) -> Outgoing | None:
         """The request again, with credentials for the first challenge whose algorithm we know."""

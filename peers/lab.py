@@ -13,6 +13,8 @@ wire, or, without capture privileges, from the log and marked so). DESIGN.md ask
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import socket
 import threading
 import time
@@ -25,9 +27,10 @@ from analyzer.documents import FeatureDocument
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipError, SipMessage, parse_message
 from peers.broadworks import ApplicationServer
-from peers.features import FORWARDING, FeatureState
+from peers.features import FORWARDING, FeatureState, describe, differences, state_document
 from peers.gigaset import Base, Handset
 from peers.impair import Impairment, UdpRelay
+from peers.outcomes import OwnSide
 from peers.outgoing import Outgoing
 from peers.profiles import PROFILES, Profile
 from peers.recorder import Recorder, can_sniff, write_from_log
@@ -114,6 +117,7 @@ class Lab:
         )
         self.recorder: Recorder | None = None
         self._first = 0  # the log's first message of record (see _start)
+        self._since: float | None = None  # when the record began, for the capture (see restart_record)
         self.relay: UdpRelay | None = None
         self.sniffing = self.config.record and can_sniff()
         self._loop = asyncio.new_event_loop()
@@ -224,9 +228,14 @@ class Lab:
         if self.recorder is None:
             return write_from_log(path, self.observations)
         # at least one packet with data per message (more for fragments or a message over several segments)
-        if not self.recorder.wait_for(len(self.observations), 5.0, payload=True):
+        if not self.recorder.wait_for(len(self.observations), 5.0, payload=True, since=self._since):
             raise LabError("the capture holds fewer packets than the peers exchanged")
-        return self.recorder.write(path, until=ended)
+        return self.recorder.write(path, until=ended, since=self._since)
+
+    def restart_record(self) -> None:
+        """The record begins now: what was exchanged so far (setting up a baseline) is in neither record."""
+        self._first = len(self._peer_of_record.observations)
+        self._since = time.time()
 
     def halt(self) -> None:
         """Stop the peers (no message in or out any more); ``close`` still has to be called."""
@@ -408,6 +417,65 @@ class Lab:
             self.server.states[user] = state
 
         self._run(put())
+
+    def preset_all(self, states: dict[str, FeatureState]) -> None:
+        """Our AS holds exactly these users' states (copies), told to nobody."""
+        if self.plays_as:
+            for user, state in states.items():
+                self.preset(user, copy.deepcopy(state))
+
+    def establish(self, states: dict[str, FeatureState], verify: bool = True) -> str:
+        """Bring each user's features on the AS to ``states`` and, with ``verify``, read them back, then begin
+        the record afresh: our AS takes the states directly, a real AS through its portal (every feature, as
+        the AS may hold anything an earlier run left). The read-back is a SUBSCRIBE by a scratch handset of
+        the user, whose initial NOTIFY must report the state, then its unsubscribe. Raises ``OwnSide`` when
+        the AS reports another state than the one just set; says so in its return when it reports none."""
+        if self.plays_as:
+            self.preset_all(states)
+        else:
+            if self.portal is None:
+                raise Unsupported("no portal for the AS under test (give --fks-portal-cmd or --fks-portal-url)")
+            for user, state in states.items():
+                for feature in ("DND", *FORWARDING):
+                    self.portal(user, state_document(feature, state, user))
+        notes = [self._read_back(user, state) for user, state in states.items()] if verify else ["not read back"]
+        self.restart_record()
+        return "; ".join(notes)
+
+    def _read_back(self, user: str, wanted: FeatureState) -> str:
+        template = next(h for h in self.base.handsets.values() if h.user == user)
+        label = f"{user}#baseline"
+        scratch = Handset(template.user, template.domain, template.password, auth_name=template.auth_name, label=label)
+        self.add_handset(label, scratch)
+        every = {"DND", *FORWARDING}
+
+        def read() -> bool:
+            return scratch.reported >= every and not differences(scratch.view, wanted)
+
+        try:
+            self._send_from_base(lambda: self.base.subscribe(label))
+            self.settle()
+            if not read():
+                with contextlib.suppress(LabError):
+                    self.wait(f"user {user}'s baseline in a NOTIFY", read, self.config.follow_timeout)
+            wrong = [d for d in differences(scratch.view, wanted) if d.split()[0] in scratch.reported]
+            silent = sorted(every - scratch.reported)
+            with contextlib.suppress(LabError):
+                self.unsubscribe(label)
+        finally:
+
+            async def drop() -> None:
+                self.base.handsets.pop(label, None)
+
+            self._run(drop())
+        if wrong:
+            raise OwnSide(
+                f"the AS does not report the baseline just set for user {user}: it reports {', '.join(wrong)} "
+                f"(set: {describe(wanted)})"
+            )
+        if silent:
+            return f"user {user}: {describe(wanted)}; the AS's NOTIFY did not report {', '.join(silent)}"
+        return f"user {user}: {describe(wanted)}, reported back by the AS"
 
     def send_raw(self, datagrams: list[bytes]) -> None:
         """Datagrams that are not SIP (or barely), from a socket of their own, to the AS."""

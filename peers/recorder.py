@@ -74,12 +74,14 @@ class Recorder:
         if not self._started.wait(timeout):
             raise RuntimeError("the packet capture did not start")
 
-    def wait_for(self, count: int, timeout: float = 5.0, payload: bool = False) -> bool:
+    def wait_for(self, count: int, timeout: float = 5.0, payload: bool = False, since: float | None = None) -> bool:
         """Wait until ``count`` packets were captured (the peers' log says how many went on the wire);
-        ``payload``: count only packets that carry data (TCP's handshake and bare ACKs vary in number)."""
+        ``payload``: count only packets that carry data (TCP's handshake and bare ACKs vary in number);
+        ``since``: only packets captured from then on (epoch seconds)."""
 
         def enough() -> bool:
-            packets = [p for p in self.packets if Raw in p] if payload else self.packets
+            packets = [p for p in self.packets if since is None or float(p.time) >= since]
+            packets = [p for p in packets if Raw in p] if payload else packets
             return len(packets) >= count
 
         with self._lock:
@@ -89,12 +91,12 @@ class Recorder:
         if self._sniffer.running:
             self._sniffer.stop()
 
-    def write(self, path: str | Path, until: float | None = None) -> Path:
-        """The packets captured (``until``: only those captured by then, epoch seconds) as pcapng."""
+    def write(self, path: str | Path, until: float | None = None, since: float | None = None) -> Path:
+        """The packets captured (between ``since`` and ``until``, epoch seconds, when given) as pcapng."""
         path = Path(path)
         with PcapNgWriter(str(path)) as writer:
             for pkt in self.packets:
-                if until is None or float(pkt.time) <= until:
+                if (until is None or float(pkt.time) <= until) and (since is None or float(pkt.time) >= since):
                     writer.write(pkt)
         return path
 

@@ -12,27 +12,30 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzer.audit import AuditSettings, judge
-from analyzer.documents import DocumentError, FeatureDocument, build_document, parse_document
+from analyzer.documents import DocumentError, FeatureDocument, parse_document
 from analyzer.fac import DEFAULT_FACS
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import Provisioning, ProvisioningError, build_provisioning, parse_provisioning
 from analyzer.rules import Judgement
 from analyzer.rules.base import Options
 from analyzer.sip import SipError, SipMessage, parse_message
-from peers.features import FORWARDING, FeatureState, Forward
+from peers.features import FORWARDING, FeatureState, Forward, state_document
 from peers.gigaset import Handset, accounts_from
 from peers.impair import Impairment
 from peers.lab import Lab, LabConfig, LabError, Unsupported, request_matcher
+from peers.outcomes import OwnSide
 from peers.portal import SERVICES
 from peers.profiles import PROFILES
 
 TARGETS = ("loopback", "as", "base", "pcap")
+DEFAULT_DOMAIN = "example.test"  # a loopback run's domain; against a real AS the provisioning file's, or --fks-domain
 XSI_SERVICES = {feature: service for service, feature in SERVICES.items()}  # "DND" -> "DoNotDisturb", ...
 
 __all__ = ["TARGETS", "LabError", "Scenario", "TargetOptions", "Unsupported"]
@@ -53,6 +56,11 @@ class TargetOptions:
     operator_cmd: str | None = None  # run with {action} and {instruction} for each handset-menu action
     pcap: str | None = None
     notify_timeout: float = 1.0  # T_notify the scenarios are judged with
+    domain: str | None = None  # --fks-domain: the AOR's domain when the provisioning file names none
+
+    @property
+    def default_domain(self) -> str:
+        return self.domain or DEFAULT_DOMAIN
 
 
 @dataclass
@@ -73,6 +81,9 @@ class Scenario:
     notify_timeout: float | None = None  # this scenario's T_notify, when it differs from the run's
     _lab: Lab | None = None
     _capture: list[Observation] | None = None
+    # users whose feature state on the AS is known: set (and read back) before the scenario's record began
+    known_state: set[str] = field(default_factory=set)
+    baseline_note: str = ""  # what establishing the baseline did, for the report
 
     @property
     def t_notify(self) -> float:
@@ -113,7 +124,7 @@ class Scenario:
     def add_handset(self, label: str, user: str | None = None) -> None:
         """A handset account with feature sync (``user``: a second handset of that user, named ``label``)."""
         user = user or label
-        hs = self.handsets.setdefault(label, Handset(user, "example.test", f"pw-{user}", label=label))
+        hs = self.handsets.setdefault(label, Handset(user, self.options.default_domain, f"pw-{user}", label=label))
         if self._lab is not None and self._lab.plays_base:
             self._lab.add_handset(label, hs)
 
@@ -140,29 +151,31 @@ class Scenario:
             self._lab.set_policy(policy)
 
     def set_state(self, user: str, feature: str, active: bool, target: str = "", rings: int | None = None) -> None:
-        """The user's state on the AS: preset on our AS (also while running); through the portal on a real one."""
+        """The user's state on the AS. Before the exchange starts it joins the user's baseline, which is set on
+        the AS (our AS directly, a real one through its portal) and read back before the record begins; once
+        started, our AS takes it silently (an administrator's import), a real AS through its portal."""
         if self.target == "pcap":
             return  # the capture is what it is: the state is read from it, not set
-        if self.target == "as":
-            kind = "SetDoNotDisturb" if feature == "DND" else "SetForwarding"
-            doc = build_document(
-                kind,
-                device=user,
-                dnd=active if feature == "DND" else None,
-                forwarding_type=FORWARDING.get(feature),
-                active=None if feature == "DND" else active,
-                target=None if feature == "DND" else target,
-                ring_count=rings,
-            )
-            self.lab.portal_change(user, doc)
-            return
         state = self.states.setdefault(user, FeatureState())
         if feature == "DND":
             state.dnd = active
         else:
             state.forwards[feature] = Forward(active, target, rings)
-        if self._lab is not None:
+        if self._lab is None:
+            return
+        if self.target == "as":
+            self.lab.portal_change(user, state_document(feature, state, user))
+        else:
             self._lab.preset(user, state)
+
+    def needs_known_state(self, user: str) -> None:
+        """A step that reads the state the AS reported: it must know what the AS held before the scenario."""
+        hs = self.handsets.get(user)
+        if self.target == "as" and self.started and hs is not None and hs.user not in self.known_state:
+            raise Unsupported(
+                f"the state of user {hs.user} on the AS under test is not known: "
+                "give --fks-portal-url or --fks-portal-cmd so that each scenario can set its baseline"
+            )
 
     def subscribed(self, user: str) -> bool:
         """Whether the records show an establishing or refreshing as-feature-event SUBSCRIBE from ``user``."""
@@ -212,6 +225,11 @@ class Scenario:
     def provision(self, accounts: list[tuple[str, str, str | None]], model: str, internal: bool | None) -> None:
         """The base reads this provisioning file: only its enabled accounts subscribe."""
         self.needs_emulated_base("use a given provisioning file")
+        if self.target == "as":
+            raise Unsupported(
+                "on target as the base is our emulator: the provisioning rules (FKS-PRV-*) would judge it, "
+                "not the AS under test"
+            )
         self.model, self.internal_telephony = model, internal
         rows = [(ident, user, fks, f"pw-{user}") for ident, user, fks in accounts]
         self.provisioning_xml = build_provisioning(rows)
@@ -233,7 +251,28 @@ class Scenario:
             self._lab.portal = self._portal()
             self._lab.operator = self._operator
             self._lab.start()
+            self._establish_baseline()
         return self._lab
+
+    def _establish_baseline(self) -> None:
+        """Bring every feature-sync user of the scenario to its baseline (all off, plus what ``user ... has this
+        feature state`` says) and read it back from the AS, before the record begins: a real AS keeps each
+        user's features for days, and no scenario may rely on what an earlier one left behind."""
+        lab = self._lab
+        assert lab is not None
+        users = sorted({hs.user for hs in self.handsets.values() if hs.feature_sync})
+        if self.target == "base" or not users:
+            lab.preset_all({u: self.states.get(u, FeatureState()) for u in users})
+            return
+        if self.target == "as" and lab.portal is None:
+            if any(u in self.states for u in users):
+                raise Unsupported("no portal for the AS under test (give --fks-portal-cmd or --fks-portal-url)")
+            return
+        # on loopback only where our AS reports its state as BroadWorks does (a deviation profile would not)
+        verify = self.target == "as" or (self.profile == "broadworks" and self.impairment is None)
+        wanted = {u: self.states.get(u, FeatureState()) for u in users}
+        self.baseline_note = lab.establish(wanted, verify=verify)
+        self.known_state.update(users)
 
     @property
     def started(self) -> bool:
@@ -244,7 +283,7 @@ class Scenario:
         handsets = list(self.handsets.values()) or [Handset("1001", "example.test", "pw-1001")]
         if self.target == "as" and opts.provisioning:
             prov = parse_provisioning(Path(opts.provisioning).read_bytes())
-            handsets = accounts_from(prov, include_disabled=True)
+            handsets = accounts_from(prov, include_disabled=True, domain=opts.default_domain)
         passwords = {hs.user: hs.password or "" for hs in handsets} if self.algorithms else {}
         role = {"loopback": "both", "as": "base", "base": "as"}[self.target]
         config = LabConfig(
@@ -270,8 +309,11 @@ class Scenario:
 
     def _portal(self) -> Callable[[str, bytes], None] | None:
         opts = self.options
+        domains = {hs.user: hs.domain for hs in (self._lab.base.handsets.values() if self._lab else ())}
         if opts.portal_cmd:
-            return lambda user, doc: _run_portal_cmd(opts.portal_cmd or "", user, doc)
+            return lambda user, doc: _run_portal_cmd(
+                opts.portal_cmd or "", user, domains.get(user, opts.default_domain), doc
+            )
         if opts.portal_url:
             return lambda user, doc: _xsi_put(opts.portal_url or "", opts.portal_token, user, doc)
         return None
@@ -332,11 +374,18 @@ class Scenario:
         raise Unsupported(f"the capture shows no {what}")
 
 
-def _run_portal_cmd(template: str, user: str, doc: bytes) -> None:
-    """Run the operator's portal command with the change spelled out in placeholders."""
-    fields = _change_fields(doc)
-    command = template.format(user=shlex.quote(user), **{k: shlex.quote(v) for k, v in fields.items()})
-    subprocess.run(command, shell=True, check=True, timeout=30)
+def _run_portal_cmd(template: str, user: str, domain: str, doc: bytes) -> None:
+    """Run the operator's portal command with the change spelled out in placeholders ({user} {domain} {aor}
+    {feature} {state} {target} {rings} {forwarding_type}); its failure is ours, with its stderr."""
+    fields = {**_change_fields(doc), "user": user, "domain": domain, "aor": f"sip:{user}@{domain}"}
+    command = template.format(**{k: shlex.quote(v) for k, v in fields.items()})
+    try:
+        run = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise OwnSide(f"portal command did not finish within 30 s: {command}") from None
+    if run.returncode != 0:
+        err = run.stderr.strip().replace("\n", " | ")[-500:] or "(no stderr)"
+        raise OwnSide(f"portal command exited {run.returncode}: {command}: {err}")
 
 
 def _xsi_put(base_url: str, token: str | None, user: str, doc: bytes) -> None:
@@ -354,9 +403,15 @@ def _xsi_put(base_url: str, token: str | None, user: str, doc: bytes) -> None:
     request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/xml"})
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        if response.status >= 300:
-            raise LabError(f"portal PUT {url}: HTTP {response.status}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (OSError, urllib.error.URLError) as exc:
+        raise OwnSide(f"portal PUT {url}: {exc}") from None
+    if status >= 300:
+        raise OwnSide(f"portal PUT {url}: HTTP {status}")
 
 
 def _change_fields(doc: bytes) -> dict[str, str]:

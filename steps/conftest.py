@@ -9,6 +9,7 @@ attached to the scenario's Allure result. A step the target cannot perform skips
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint
 from analyzer.rules import CATALOGUE
 from analyzer.sip import SipError, parse_message
+from peers.outcomes import ProductDefect, RecordsDisagree
 from peers.targets import TARGETS, Scenario, TargetOptions, Unsupported
 from steps.audits import *  # noqa: F403  (step definitions, collected by pytest-bdd from this module)
 from steps.exchange import *  # noqa: F403
@@ -64,6 +66,7 @@ def target_options(config: pytest.Config) -> TargetOptions:
         operator_cmd=_option(config, "operator-cmd") or None,
         pcap=_option(config, "pcap") or None,
         notify_timeout=float(_option(config, "notify-timeout")),
+        domain=_option(config, "domain") or None,
     )
 
 
@@ -84,6 +87,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "robustness",
     ):
         config.addinivalue_line("markers", f"{area}: scenarios of the {area} area")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--fks-shuffle SEED``: the scenarios in an order shuffled by the seed, the same on every xdist worker.
+    Against a peer that keeps state (a real AS keeps each user's features for days) no scenario may rely on
+    what an earlier one left behind; running them out of order is how that is shown."""
+    seed = _option(config, "shuffle")
+    if not seed:
+        return
+    scenarios = [item for item in items if Path(str(item.fspath)).parent == Path(__file__).parent]
+    random.Random(seed).shuffle(scenarios)
+    chosen = set(map(id, scenarios))
+    others = [item for item in items if id(item) not in chosen]
+    items[:] = others + scenarios
 
 
 @pytest.fixture
@@ -116,7 +133,7 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
     world.close()
     observations = lab.observations
     evidence = from_log(observations, world.settings())
-    _attach(evidence, observations, lab, pcap)
+    _attach(world, evidence, observations, lab, pcap)
     if shutil.which("tshark") is None:
         return
     disagreements = evidence.compare(audit_file(pcap, world.settings()))
@@ -134,10 +151,10 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
             }
             for rule in disagreements
         }
-        raise AssertionError(f"message log and capture disagree (rule: (log, capture)): {disagreements}; {detail}")
+        raise RecordsDisagree(f"message log and capture disagree (rule: (log, capture)): {disagreements}; {detail}")
 
 
-def _attach(evidence: Evidence, observations: list[Any], lab: Any, pcap: Path) -> None:
+def _attach(world: Scenario, evidence: Evidence, observations: list[Any], lab: Any, pcap: Path) -> None:
     labels: dict[Endpoint, str] = {}
     if lab.plays_base:
         labels[lab.base.local] = "base (handsets)"
@@ -153,6 +170,10 @@ def _attach(evidence: Evidence, observations: list[Any], lab: Any, pcap: Path) -
     )
     allure.attach.file(str(pcap), name=pcap.name, attachment_type=allure.attachment_type.PCAP)
     allure.attach("\n".join(_log_lines(observations)), name="message log", attachment_type=allure.attachment_type.TEXT)
+    if world.baseline_note:
+        allure.attach(
+            world.baseline_note, name="baseline (before the record)", attachment_type=allure.attachment_type.TEXT
+        )
 
 
 def _log_lines(observations: list[Any]) -> list[str]:
@@ -166,19 +187,20 @@ def _log_lines(observations: list[Any]) -> list[str]:
     return lines
 
 
+# Filed by what the step raised (peers.outcomes), never by wording: the exception's class opens the message.
 CATEGORIES = [
     {
         "name": "Product defects (a conformance rule failed)",
         "matchedStatuses": ["failed"],
-        "messageRegex": r"(?s).*FKS-[A-Z]+-\d+: expected .*",
+        "messageRegex": rf"(?s)(\w+\.)*{ProductDefect.__name__}: .*",
     },
     {
         "name": "Records disagree (message log vs capture)",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r"(?s).*message log and capture disagree.*",
+        "matchedStatuses": ["failed"],
+        "messageRegex": rf"(?s)(\w+\.)*{RecordsDisagree.__name__}: .*",
     },
     {"name": "Not performable on this target", "matchedStatuses": ["skipped"]},
-    {"name": "Test errors (the run itself broke)", "matchedStatuses": ["broken", "failed"]},
+    {"name": "Test errors (our side or the run itself broke)", "matchedStatuses": ["broken", "failed"]},
 ]
 
 

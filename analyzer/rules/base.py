@@ -57,6 +57,13 @@ def finding(verdict: Verdict, detail: str, *frames: int, expected: str = "", obs
     return Finding(verdict, detail, tuple(sorted(set(frames))), expected, observed)
 
 
+# Whose behaviour a rule judges: the phone side (the Gigaset base and its handsets), the AS, or whichever sent
+# the message (SIP hygiene). A live run against a real device plays the other side with an emulator, whose
+# verdicts must never be counted against the device under test.
+PHONE, SERVER, EITHER = "phone", "as", "either"
+_GROUP_PARTY = {"SUB": PHONE, "PRV": PHONE, "SIP": EITHER}
+
+
 SubscriptionCheck = Callable[[Subscription, Context], list[Finding]]
 CaptureCheck = Callable[[Context], list[Finding]]
 
@@ -73,6 +80,7 @@ class Rule:
     subscription_check: SubscriptionCheck | None = None
     capture_check: CaptureCheck | None = None
     idle: str = "the traffic that triggers this rule does not occur"
+    judges: str = SERVER  # PHONE, SERVER or EITHER: whose behaviour the verdict is about
 
     @property
     def group(self) -> str:
@@ -117,8 +125,10 @@ _VERDICT_WORDS = {v.value: v for v in Verdict}
 
 
 def _declare(
-    rule_id: str, title: str, sources: str, verdicts: str, expectation: str, idle: str, scope: str
+    rule_id: str, title: str, sources: str, verdicts: str, expectation: str, idle: str, scope: str, judges: str | None
 ) -> Callable[[Callable[..., list[Finding]]], Rule]:
+    party = judges or _GROUP_PARTY.get(rule_id.split("-")[1], SERVER)
+
     def wrap(check: Callable[..., list[Finding]]) -> Rule:
         return Rule(
             rule_id,
@@ -129,6 +139,7 @@ def _declare(
             subscription_check=check if scope == "subscription" else None,
             capture_check=check if scope == "capture" else None,
             idle=idle,
+            judges=party,
         )
 
     return wrap
@@ -142,16 +153,18 @@ def rule(
     verdicts: str,
     expectation: str,
     idle: str = "the traffic that triggers this rule does not occur",
+    judges: str | None = None,
 ) -> Callable[[SubscriptionCheck], Rule]:
-    """Declare a subscription-scope rule around its check function."""
-    return _declare(rule_id, title, sources, verdicts, expectation, idle, "subscription")
+    """Declare a subscription-scope rule around its check function (``judges``: PHONE, SERVER or EITHER when
+    the group does not say: SUB and PRV judge the phone, SIP either side, the rest the AS)."""
+    return _declare(rule_id, title, sources, verdicts, expectation, idle, "subscription", judges)
 
 
 def capture_rule(
-    rule_id: str, title: str, *, sources: str, verdicts: str, expectation: str, idle: str
+    rule_id: str, title: str, *, sources: str, verdicts: str, expectation: str, idle: str, judges: str | None = None
 ) -> Callable[[CaptureCheck], Rule]:
     """Declare a capture-scope rule (it judges the capture as a whole, e.g. against provisioning)."""
-    return _declare(rule_id, title, sources, verdicts, expectation, idle, "capture")
+    return _declare(rule_id, title, sources, verdicts, expectation, idle, "capture", judges)
 
 
 PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL

@@ -9,6 +9,7 @@ from analyzer.rules.base import (
     INCONCLUSIVE,
     NOT_APPLICABLE,
     PASS,
+    PHONE,
     WARN,
     Context,
     Finding,
@@ -70,6 +71,7 @@ def judge_request(tx: SubscribeTx, sub: Subscription) -> Finding:
     verdicts="pass warn fail",
     expectation=f"in-dialog SUBSCRIBE, Event as-feature-event, {MEDIA_TYPE}, one valid Set* document",
     idle=_IDLE,
+    judges=PHONE,
 )
 def hs_1(sub: Subscription, ctx: Context) -> list[Finding]:
     return [judge_request(tx, sub) for tx in changes(sub)]

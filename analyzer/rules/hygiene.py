@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Subscription
-from analyzer.rules.base import FAIL, PASS, Context, Finding, Rule, finding
+from analyzer.rules.base import EITHER, FAIL, PASS, Context, Finding, Rule, finding
 from analyzer.verdicts import Verdict
 
 
@@ -43,6 +43,7 @@ SIP_1 = Rule(
     subscription_check=sip_1,
     capture_check=sip_1_capture,
     idle="no feature-sync message in the traffic",
+    judges=EITHER,
 )
 
 RULES = [SIP_1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analyzer.dialogs import PACKAGE, Kind, NotifyTx, SubscribeTx, Subscription
 from analyzer.documents import MEDIA_TYPE
-from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, WARN, Context, Finding, finding, ms, rule
+from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, PHONE, WARN, Context, Finding, finding, ms, rule
 from analyzer.rules.grant import unanswered
 
 FORWARDING = ("CFA", "CFB", "CFNA")
@@ -236,6 +236,7 @@ def ntf_5(sub: Subscription, ctx: Context) -> list[Finding]:
     verdicts="pass fail inconclusive",
     expectation="200 OK to every NOTIFY",
     idle="no NOTIFY in this dialog",
+    judges=PHONE,
 )
 def ntf_6(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
