@@ -123,6 +123,8 @@ class Scenario:
 
     def add_handset(self, label: str, user: str | None = None) -> None:
         """A handset account with feature sync (``user``: a second handset of that user, named ``label``)."""
+        if user and self.target == "base":
+            raise Unsupported(f"the base under test has no second handset of user {user} known to the suite")
         user = user or label
         hs = self.handsets.setdefault(label, Handset(user, self.options.default_domain, f"pw-{user}", label=label))
         if self._lab is not None and self._lab.plays_base:
@@ -131,6 +133,8 @@ class Scenario:
     def challenge(self, algorithms: tuple[str, ...]) -> None:
         self.needs_emulated_as("challenge with chosen digest algorithms")
         self._before_start("configure the digest challenge")
+        if self.target == "base" and not self.options.provisioning:
+            raise Unsupported("challenging a real base needs its accounts' passwords: give --fks-provisioning")
         self.algorithms = algorithms
 
     def cap_expires(self, seconds: int) -> None:
@@ -167,6 +171,12 @@ class Scenario:
             self.lab.portal_change(user, state_document(feature, state, user))
         else:
             self._lab.preset(user, state)
+
+    def refresh(self, user: str) -> None:
+        """A refresh of the live subscription (a real base refreshes on its own schedule, at 80 % of the grant)."""
+        if self.target == "base":
+            raise Unsupported("a real base refreshes on its own schedule; the suite cannot ask it for a refresh now")
+        self.act(f"refresh by {user}", lambda lab: lab.subscribe(user), method="SUBSCRIBE", user=user)
 
     def needs_known_state(self, user: str) -> None:
         """A step that reads the state the AS reported: it must know what the AS held before the scenario."""
@@ -280,8 +290,8 @@ class Scenario:
 
     def _config(self) -> LabConfig:
         opts = self.options
-        handsets = list(self.handsets.values()) or [Handset("1001", "example.test", "pw-1001")]
-        if self.target == "as" and opts.provisioning:
+        handsets = list(self.handsets.values()) or [Handset("1001", opts.default_domain, "pw-1001")]
+        if self.target in ("as", "base") and opts.provisioning:  # the base's accounts (and passwords)
             prov = parse_provisioning(Path(opts.provisioning).read_bytes())
             handsets = accounts_from(prov, include_disabled=True, domain=opts.default_domain)
         passwords = {hs.user: hs.password or "" for hs in handsets} if self.algorithms else {}

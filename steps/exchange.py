@@ -86,7 +86,7 @@ def subscribes(world: Scenario, user: str) -> None:
 
 @when(parsers.parse("handset {user} refreshes its subscription"))
 def refreshes(world: Scenario, user: str) -> None:
-    world.act(f"refresh by {user}", lambda lab: lab.subscribe(user), method="SUBSCRIBE", user=user)
+    world.refresh(user)
 
 
 @when(parsers.parse("handset {user} switches DND {state}"))
