@@ -582,17 +582,25 @@ class Lab:
                 raise
 
     def _operate(self, instruction: str, action: str, done: Callable[[SipMessage], bool]) -> None:
-        """Ask the operator for a handset action, then wait for the request that shows it happened."""
+        """Ask the operator for a handset action, then wait until our AS has given a final answer (other than
+        a challenge) to a request that shows it happened: a challenged request is retried by the base with
+        credentials, and what the answer brings about (a NOTIFY) belongs to the same step."""
         assert self._as_peer is not None
         peer, before = self._as_peer, len(self._as_peer.observations)
+        local = self.server.local
 
         def happened() -> bool:
+            shown: set[tuple[str | None, str | None]] = set()
             for obs in peer.observations[before:]:
                 try:
-                    if obs.dst == self.server.local and done(parse_message(obs.data)):
-                        return True
+                    msg = parse_message(obs.data)
                 except SipError:
                     continue
+                key = (msg.call_id, msg.headers.get("CSeq"))
+                if obs.dst == local and msg.is_request and done(msg):
+                    shown.add(key)
+                elif obs.src == local and key in shown and (msg.status or 0) >= 200 and msg.status not in (401, 407):
+                    return True
             return False
 
         self.operator(instruction, action)
