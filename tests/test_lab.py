@@ -205,3 +205,42 @@ def test_250_handsets_of_one_base_subscribe_at_once() -> None:
         if r.rule in ("FKS-NTF-1", "FKS-NTF-2") and r.verdict.value != "pass"
     ]
     assert not bad
+
+
+def test_a_baseline_is_set_read_back_and_kept_out_of_the_record() -> None:
+    """Before a scenario the lab brings the user's features to a known state and reads it back from the AS's
+    NOTIFY; the record (log and capture) begins after that, so the scenario sees only its own traffic."""
+    wanted = FeatureState(dnd=True)
+    wanted.forwards["CFNA"] = Forward(True, "1002", 4)
+    with Lab(LabConfig(strict=False, follow_timeout=1.0)) as lab:
+        note = lab.establish({"1001": wanted})
+        assert "reported back by the AS" in note and "CFNA on -> 1002 after 4 rings" in note
+        assert lab.observations == []
+        assert "1001#baseline" not in lab.base.handsets  # the scratch handset is gone
+        lab.subscribe("1001")
+        view = lab.handset("1001").view
+        assert view.dnd and view.forwards["CFNA"].target == "1002" and view.forwards["CFNA"].rings == 4
+        assert lab.observations[0].data.startswith(b"SUBSCRIBE")
+
+
+def test_a_baseline_the_as_does_not_hold_is_reported_as_our_side(tmp_path: Path) -> None:
+    """A real AS (``fks as`` in its own process, DND on for 1001) whose portal takes nothing: the read-back shows
+    it, and the set-up fails as ours (``OwnSide``), naming what the AS reports, before any scenario traffic."""
+    import json
+    import re
+
+    from peers.outcomes import OwnSide
+    from tests.test_live import _start, _stop, read_until
+
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"1001": {"dnd": True}}))
+    proc = _start("as", "--listen", "127.0.0.1:0", "--users", str(users))
+    try:
+        host, port = re.search(r"udp ([\d.]+):(\d+)", read_until(proc, "listening on")[0]).groups()  # type: ignore[union-attr]
+        config = LabConfig(role="base", remote=Endpoint(host, int(port)), strict=False, follow_timeout=1.0)
+        with Lab(config) as lab:
+            lab.portal = lambda user, doc: None  # a portal that answers and does nothing
+            with pytest.raises(OwnSide, match=r"user 1001: it reports DND on \(set: DND off"):
+                lab.establish({"1001": FeatureState()})
+    finally:
+        _stop(proc)
