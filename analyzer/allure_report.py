@@ -22,6 +22,9 @@ from lxml import etree
 from analyzer.html_report import endpoint_of, observation_of, verdict_table, worst_verdict
 from analyzer.ladder import ladder_svg
 
+# A failed audit test's message opens with the word a conformance run's failed rule raises (the exception
+# class peers.outcomes.ProductDefect), so the report's "Product defects" category holds both.
+PRODUCT_DEFECT = "ProductDefect"
 STATUS = {"fail": "failed", "inconclusive": "skipped", "warn": "passed", "pass": "passed"}
 STATUS["not_applicable"] = "passed"
 
@@ -84,7 +87,7 @@ def _write(
         "name": name,
         "fullName": f"audit:{capture}:{name}",
         "status": STATUS[worst] if verdicts or not errors else "broken",  # broken: the capture was unusable
-        "statusDetails": {"message": message or "; ".join(errors)},
+        "statusDetails": {"message": f"{PRODUCT_DEFECT}: {message}" if message else "; ".join(errors)},
         "steps": steps,
         "attachments": attachments,
         "labels": [

@@ -12,7 +12,8 @@ from analyzer.rules.base import EITHER, PHONE, SERVER
 
 
 class ProductDefect(AssertionError):
-    """A rule of the catalogue, or the state a handset shows, is not what the product under test must give."""
+    """A rule of the catalogue, or the state a handset shows, is not what the product under test must give.
+    (``fks audit --format allure`` opens a failed test's message with this class's name too.)"""
 
 
 class RecordsDisagree(AssertionError):

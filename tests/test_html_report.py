@@ -7,6 +7,7 @@ FKS-NTF-2 in the ladder, and a click on that arrow shows the message; screenshot
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,10 @@ def test_audit_as_allure_results(tmp_path: Path) -> None:
     tests = [json.loads(p.read_text()) for p in results.glob("*-result.json")]
     sub = next(t for t in tests if t["name"] != "capture-level rules")
     assert sub["status"] == "failed" and "FKS-NTF-2" in sub["statusDetails"]["message"]
+    from steps.conftest import CATEGORIES  # the report files an audit's failed rule as a product defect
+
+    first = next(c for c in CATEGORIES if re.fullmatch(c.get("messageRegex", ".*"), sub["statusDetails"]["message"]))
+    assert first["name"].startswith("Product defects"), first
     assert any(s["name"].startswith("FKS-NTF-2 FAIL") and s["status"] == "failed" for s in sub["steps"])
     names = {a["name"] for a in sub["attachments"]}
     assert {"ladder", "verdicts", capture.name} <= names
