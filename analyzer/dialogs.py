@@ -45,6 +45,24 @@ PACKAGE = "as-feature-event"
 # The cheap look at raw bytes that lets the engine skip what is certainly not feature sync (``_irrelevant``).
 _START = re.compile(rb"(?:([A-Z]+) (\S+) SIP/2\.0|SIP/2\.0 \d{3} )")
 _OURS = re.compile(rb"as-feature-event", re.I)
+# What makes an unparsable message feature sync: its own start line (a SUBSCRIBE or NOTIFY) and one of its
+# header lines (an Event of the package, or the package's media type), never the name elsewhere (an
+# Allow-Events list, a body, framing bytes before the start line).
+_CLAIM_START = re.compile(rb"(?:SUBSCRIBE|NOTIFY) ", re.I)
+_CLAIM_HEADER = re.compile(
+    rb"^(?:(?:event|o)[ \t]*:[ \t]*%b\b|(?:content-type|c)[ \t]*:[ \t]*%b)"
+    % (re.escape(PACKAGE.encode()), re.escape(MEDIA_TYPE.encode())),
+    re.I | re.M,
+)
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+def claims_feature_sync(data: bytes) -> bool:
+    """Whether an unparsable message shows, by its start line and headers, that it is feature sync."""
+    head = _HEAD_END.split(data[:4096], maxsplit=1)[0]
+    return bool(_CLAIM_START.match(head)) and _CLAIM_HEADER.search(head) is not None
+
+
 _SERVICE_CODE = re.compile(rb"(?:sips?|tel):(?:\*|#|%2a|%23)", re.I)
 
 
@@ -463,8 +481,7 @@ class Engine:
         except SipError as exc:
             # Only what claims to be feature sync is kept (FKS-SIP-1 judges it); other garbage is counted.
             trace.unparsable += 1
-            lowered = obs.data[:4096].lower()
-            if PACKAGE.encode() in lowered or MEDIA_TYPE.encode() in lowered:
+            if claims_feature_sync(obs.data):
                 trace.unparsed.append((obs, str(exc)))
             return
         msg = Message(obs, sip)

@@ -138,3 +138,15 @@ def test_engine_never_raises_on_reordered_flows(order: list[int]) -> None:
     f.respond(expires=0)
     obs = f.observations
     build_trace([obs[i] for i in order if i < len(obs)])
+
+
+def test_an_unparsable_message_claims_feature_sync_only_by_its_start_line_and_headers() -> None:
+    """The package's name in an Allow-Events list, or before the start line (WebSocket framing), is no claim."""
+    from analyzer.dialogs import claims_feature_sync
+
+    assert claims_feature_sync(b"NOTIFY sip:1001@a SIP/2.0\r\nEvent: as-feature-event\r\nContent-Length: x\r\n\r\n")
+    assert claims_feature_sync(b"SUBSCRIBE sip:1001@a SIP/2.0\no: As-Feature-Event;id=1\n\n")  # LF only, compact
+    assert claims_feature_sync(b"NOTIFY sip:a SIP/2.0\r\nc: application/x-as-feature-event+xml\r\n\r\n<x/>")
+    assert not claims_feature_sync(b"\x81~\x04PSIP/2.0 180 Ringing\r\nAllow-Events: as-feature-event\r\n\r\n")
+    assert not claims_feature_sync(b"INVITE sip:a SIP/2.0\r\nAllow-Events: presence, as-feature-event\r\n\r\n")
+    assert not claims_feature_sync(b"NOTIFY sip:a SIP/2.0\r\nEvent: presence\r\n\r\nEvent: as-feature-event")
