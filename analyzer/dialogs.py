@@ -48,7 +48,7 @@ _OURS = re.compile(rb"as-feature-event", re.I)
 # What makes an unparsable message feature sync: its own start line (a SUBSCRIBE or NOTIFY) and one of its
 # header lines (an Event of the package, or the package's media type), never the name elsewhere (an
 # Allow-Events list, a body, framing bytes before the start line).
-_CLAIM_START = re.compile(rb"(?:SUBSCRIBE|NOTIFY) ", re.I)
+_CLAIM_START = re.compile(rb"(?:SUBSCRIBE|NOTIFY)(?:[ \t]|\r?\n|$)", re.I)
 _CLAIM_HEADER = re.compile(
     rb"^(?:(?:event|o)[ \t]*:[ \t]*%b\b|(?:content-type|c)[ \t]*:[ \t]*%b)"
     % (re.escape(PACKAGE.encode()), re.escape(MEDIA_TYPE.encode())),
