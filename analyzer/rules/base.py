@@ -17,6 +17,12 @@ from analyzer.fac import DEFAULT_FACS, Fac
 from analyzer.provisioning import Provisioning
 from analyzer.verdicts import Result, Verdict
 
+PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
+INCONCLUSIVE, NOT_APPLICABLE = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
+# Catalogue 1.1: "when the trigger occurs but the capture ends before the expected answer could arrive, it is
+# inconclusive" and an absent trigger is not_applicable, for every rule, whatever its verdicts column lists.
+GENERAL = frozenset({INCONCLUSIVE, NOT_APPLICABLE})
+
 
 @dataclass(frozen=True, slots=True)
 class Options:
@@ -103,7 +109,7 @@ class Rule:
         if not findings:
             return Result(self.id, Verdict.NOT_APPLICABLE, self.idle, expected=self.expectation)
         for f in findings:
-            if f.verdict not in self.verdicts:
+            if f.verdict not in self.verdicts and f.verdict not in GENERAL:
                 raise AssertionError(f"{self.id} produced {f.verdict.value}, outside {sorted(self.verdicts)}")
         top = max(f.verdict.severity for f in findings)
         worst = [f for f in findings if f.verdict.severity == top]
@@ -165,10 +171,6 @@ def capture_rule(
 ) -> Callable[[CaptureCheck], Rule]:
     """Declare a capture-scope rule (it judges the capture as a whole, e.g. against provisioning)."""
     return _declare(rule_id, title, sources, verdicts, expectation, idle, "capture", judges)
-
-
-PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
-INCONCLUSIVE, NOT_APPLICABLE = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
 
 
 def ms(seconds: float) -> str:

@@ -57,8 +57,19 @@ def rsp_1(sub: Subscription, ctx: Context) -> list[Finding]:
                     observed=f"{status} {final.sip.reason}",
                 )
             )
+        elif tx.challenged:
+            # catalogue 1.1: a challenge the subscriber never answers is inconclusive for the AS
+            out.append(
+                finding(
+                    INCONCLUSIVE,
+                    f"{status} {final.sip.reason} to the {what}: the subscriber gave up (no authenticated retry)",
+                    tx.index,
+                    final.index,
+                    observed=f"{status} {final.sip.reason}",
+                )
+            )
         else:
-            reason = "package not supported" if status == 489 else "challenge never retried" if tx.challenged else ""
+            reason = "package not supported" if status == 489 else ""
             out.append(
                 finding(
                     FAIL,

@@ -104,6 +104,8 @@ def hs_2(sub: Subscription, ctx: Context) -> list[Finding]:
             out.append(finding(PASS, f"{answer} to a valid change request", *frames))
         elif ok and 200 <= status < 300:
             out.append(finding(WARN, f"{answer} to a valid change request (expected 200)", *frames, observed=answer))
+        elif ok and 400 <= status < 500:
+            out.append(refused(sub, tx, final.time, answer, ctx))
         elif ok:
             out.append(finding(FAIL, f"valid change request refused with {answer}", *frames, observed=answer))
         elif 400 <= status < 500:
@@ -115,6 +117,44 @@ def hs_2(sub: Subscription, ctx: Context) -> list[Finding]:
         else:
             out.append(finding(FAIL, f"invalid change request answered {answer}, not 4xx", *frames, expected="4xx"))
     return out
+
+
+def refused(sub: Subscription, tx: SubscribeTx, answered: float, answer: str, ctx: Context) -> Finding:
+    """Catalogue 1.1: a valid request refused with a 4xx (the AS may refuse, e.g. a service not assigned) is a
+    ``warn`` when a NOTIFY of the dialog then reports the feature's unchanged state within T_notify of the
+    refusal, a ``fail`` otherwise (``inconclusive`` when the capture ends before that NOTIFY was due)."""
+    doc = request_document(tx)
+    assert doc is not None and doc.feature is not None and tx.final is not None
+    frames = (tx.index, tx.final.index)
+    before = [confirms(n, doc.feature) for n in sub.notifies if n.time < tx.time]
+    known = next((d for d in reversed(before) if d is not None), None)
+    deadline = answered + ctx.options.notify_timeout
+    for n in sub.notifies_between(tx.time, deadline):
+        told = confirms(n, doc.feature)
+        if told is None:
+            continue
+        unchanged = same_state(known, told) if known is not None else not same_state(doc, told)
+        if unchanged:
+            return finding(
+                WARN,
+                f"valid change request refused with {answer}; the AS then reports {told.summary()} unchanged",
+                *frames,
+                n.index,
+                expected="2xx",
+                observed=answer,
+            )
+        break
+    if ctx.ended_before(deadline):
+        return finding(
+            INCONCLUSIVE, f"valid change request refused with {answer}; capture ends before T_notify", *frames
+        )
+    return finding(
+        FAIL,
+        f"valid change request refused with {answer} and its unchanged state not notified",
+        *frames,
+        expected="2xx, or a 4xx followed by a NOTIFY of the unchanged state",
+        observed=answer,
+    )
 
 
 def confirms(notify: NotifyTx, feature: str) -> FeatureDocument | None:

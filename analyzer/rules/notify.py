@@ -137,7 +137,7 @@ def _granted_expiry(sub: Subscription, when: float) -> int | None:
     "FKS-NTF-3",
     "NOTIFY carries Event: as-feature-event and a well-formed Subscription-State",
     sources="6665",
-    verdicts="pass fail",
+    verdicts="pass warn fail",
     expectation="Event: as-feature-event[;id]; Subscription-State active;expires=N | pending | terminated",
     idle="no NOTIFY in this dialog",
 )
@@ -153,26 +153,23 @@ def ntf_3(sub: Subscription, ctx: Context) -> list[Finding]:
             problems.append(f"Event is {raw_event or 'absent'}")
         elif event_id is not None and event[1].get("id") != event_id:
             problems.append(f"Event id {event[1].get('id')} differs from the subscription's id {event_id}")
+        warns = []
         state = n.state
         if state is None:
             problems.append("no Subscription-State")
         elif state.problem:
             problems.append(state.problem)
-        elif state.state == "active" and state.expires is None:
-            problems.append("Subscription-State active without expires")
         elif state.expires is not None:
             granted = _granted_expiry(sub, n.time)
             if granted is not None and state.expires > granted:
                 problems.append(f"expires={state.expires} exceeds the granted {granted}")
+        elif state.state in ("active", "pending"):
+            warns.append(f"Subscription-State {state.state} without ;expires= (RFC 6665 says SHOULD)")
+        observed = f"Event: {raw_event}; Subscription-State: {raw_state}"
         if problems:
-            out.append(
-                finding(
-                    FAIL,
-                    "; ".join(problems),
-                    n.index,
-                    observed=f"Event: {raw_event}; Subscription-State: {raw_state}",
-                )
-            )
+            out.append(finding(FAIL, "; ".join(problems), n.index, observed=observed))
+        elif warns:
+            out.append(finding(WARN, "; ".join(warns), n.index, observed=observed))
         else:
             out.append(finding(PASS, f"Subscription-State: {raw_state}", n.index))
     return out

@@ -20,6 +20,21 @@ def unsolicited(sub: Subscription, ctx: Context) -> list[NotifyTx]:
     return out
 
 
+def foreign_tags(sub: Subscription, n: NotifyTx) -> str:
+    """Catalogue 1.1: with the start of the subscription in the capture, a NOTIFY whose tags are not this
+    dialog's belongs to another, unknown dialog, even under a known Call-ID. Empty when the tags match."""
+    if not sub.seen_from_start:
+        return ""
+    sip = n.request.sip
+    out = []
+    if sub.subscriber_tag and sip.to_tag != sub.subscriber_tag:
+        out.append(f"To tag {sip.to_tag} is not the SUBSCRIBE's From tag {sub.subscriber_tag}")
+    notifier = sub.notifier_tag
+    if notifier and sip.from_tag != notifier:
+        out.append(f"From tag {sip.from_tag} is not the 2xx's To tag {notifier}")
+    return "; ".join(out) + (f" (Call-ID {sub.call_id})" if out else "")
+
+
 @rule(
     "FKS-AS-1",
     "A change at the AS arrives as an unsolicited NOTIFY in an active dialog with the feature's document",
@@ -34,7 +49,10 @@ def as_1(sub: Subscription, ctx: Context) -> list[Finding]:
         ended = sub.terminated_at()
         final = n.final
         features = n.body.features() if n.body else {}
-        if ended is not None and ended < n.time:
+        stranger = foreign_tags(sub, n)
+        if stranger:
+            out.append(finding(FAIL, f"NOTIFY for an unknown dialog: {stranger}", n.index, observed=stranger))
+        elif ended is not None and ended < n.time:
             out.append(finding(FAIL, "NOTIFY for a terminated subscription", n.index, observed="dialog terminated"))
         elif not sub.seen_from_start and not sub.subscribes:
             if final is not None and final.sip.status == 481:

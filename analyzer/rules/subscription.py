@@ -147,18 +147,13 @@ def sub_5(sub: Subscription, ctx: Context) -> list[Finding]:
                 out.append(finding(FAIL, f"establishing SUBSCRIBE with {word}", tx.index, observed=word))
             else:
                 out.append(finding(PASS, f"establishing SUBSCRIBE asks Expires {expires}", tx.index))
-    windows = _refresh_windows(sub, ctx)
-    if any(f.verdict is FAIL for f in windows):
-        out += [f for f in windows if f.verdict is FAIL]
-    elif any(f.verdict is PASS for f in windows):
-        out += [f for f in windows if f.verdict is PASS]
-    else:
-        out += windows
+    out += _refresh_windows(sub, ctx)  # catalogue 1.1: judged per grant, the last one too
     return out
 
 
 def _refresh_windows(sub: Subscription, ctx: Context) -> list[Finding]:
-    """One finding per granted expiry: refreshed in time, lapsed, or still open when the capture ends."""
+    """One finding per granted expiry: refreshed in time, lapsed, or still open when the capture ends. A refresh
+    is any later in-dialog SUBSCRIBE with Expires > 0 that gets a 2xx, a change request included."""
     out = []
     grants = [tx for tx in sub.subscribes if tx.kind is not Kind.TERMINATE and tx.granted and tx.final]
     ended = sub.terminated_at()
@@ -168,7 +163,7 @@ def _refresh_windows(sub: Subscription, ctx: Context) -> list[Finding]:
         if not expires:
             continue
         deadline = tx.final.time + expires
-        later = [t for t in sub.subscribes if t.time > tx.time]
+        later = [t for t in grants if t.time > tx.time and (t.requested_expires is None or t.requested_expires > 0)]
         if later and later[0].time <= deadline:
             out.append(
                 finding(
