@@ -84,7 +84,7 @@ def _calls(sub: Subscription, ctx: Context) -> list[tuple[Call, str, bool, str]]
     "FKS-AS-2",
     "A feature access code call is followed by a NOTIFY with the new state within T_notify",
     sources="GS",
-    verdicts="pass fail inconclusive",
+    verdicts="pass fail not_applicable inconclusive",
     expectation="NOTIFY reporting the feature with the state the code sets",
     idle="no feature access code call by this user",
 )
