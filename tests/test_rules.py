@@ -128,12 +128,27 @@ def test_sub_5_lapse_inconclusive_and_refresh() -> None:
     short.establish()
     assert verdicts(short.observations)["FKS-SUB-5"].verdict is INC
 
+    # Catalogue 1.1, FKS-SUB-5: "the grant still running when the capture ends is inconclusive (so a
+    # subscription still active at the end of the capture is inconclusive, whatever earlier refreshes passed)".
     refreshed = Flow()
     refreshed.subscribe(expires=60)
     refreshed.respond(expires=60)
     refreshed.at(30).subscribe(expires=60)
     refreshed.respond(expires=60)
+    assert verdicts(refreshed.observations)["FKS-SUB-5"].verdict is INC
+    refreshed.at(30).subscribe(expires=0)  # "... or ended before it runs out": every grant accounted for
+    refreshed.respond(expires=0)
     assert verdicts(refreshed.observations)["FKS-SUB-5"].verdict is P
+
+    # "every grant that expires inside the capture must be refreshed ... a lapse is a fail": a refresh that
+    # is refused does not renew the grant.
+    refused = Flow()
+    refused.subscribe(expires=60)
+    refused.respond(expires=60)
+    refused.at(30).subscribe(expires=60)
+    refused.respond(403, "Forbidden")
+    refused.at(60).invite("1002")
+    assert verdicts(refused.observations)["FKS-SUB-5"].verdict is F
 
     zero = Flow()
     zero.subscribe(expires=None)
@@ -231,10 +246,12 @@ def test_ntf_2_one_notify_per_feature_within_t_notify() -> None:
     ("kwargs", "verdict"),
     [
         ({"state": "active, 3600"}, F),
-        ({"state": "active"}, F),
+        # catalogue 1.1, FKS-NTF-3: "active or pending without ;expires= is a warn (RFC 6665 says SHOULD)"
+        ({"state": "active"}, W),
         ({"state": "active;expires=7200"}, F),
         ({"event": "presence"}, F),
-        ({"state": "pending"}, P),
+        ({"state": "pending"}, W),
+        ({"state": "pending;expires=60"}, P),
     ],
 )
 def test_ntf_3_headers(kwargs: dict[str, str], verdict: Verdict) -> None:
@@ -349,7 +366,20 @@ def test_hs_1_out_of_dialog_warns_and_bad_document_fails() -> None:
 
 def test_hs_2_invalid_request_accepted_warns_valid_refused_fails() -> None:
     assert verdicts(handset_change(set_fwd("forwardImmediate", True, "")).observations)["FKS-HS-2"].verdict is W
-    assert verdicts(handset_change(set_dnd(True), status=403).observations)["FKS-HS-2"].verdict is F
+    # Catalogue 1.1, FKS-HS-2: "A valid request refused with a 4xx ... is a warn when a NOTIFY in that dialog then
+    # reports the feature's unchanged state within T_notify, a fail otherwise."
+    silent = handset_change(set_dnd(True), status=403)
+    assert verdicts(silent.observations)["FKS-HS-2"].verdict is INC  # the capture ends inside T_notify
+    silent.at(10).options()
+    assert verdicts(silent.observations)["FKS-HS-2"].verdict is F
+    unchanged = handset_change(set_dnd(True), status=403, confirm=[dnd_event(False)])
+    result = verdicts(unchanged.observations)["FKS-HS-2"]
+    assert result.verdict is W and len(result.frames) == 3, result
+    changed = handset_change(set_dnd(True), status=403, confirm=[dnd_event(True)])
+    changed.at(10).options()
+    assert verdicts(changed.observations)["FKS-HS-2"].verdict is F  # refused, yet notified as changed
+    server_error = handset_change(set_dnd(True), status=500)
+    assert verdicts(server_error.observations)["FKS-HS-2"].verdict is F  # only a 4xx refusal may warn
 
 
 def test_hs_3_confirmation() -> None:
