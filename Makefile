@@ -67,9 +67,9 @@ audit: setup
 lint: setup
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-## captures: regenerate captures/*.pcap, their expected verdicts and captures/README.md from captures/scenarios.py
+## captures: regenerate captures/*.pcap, their expected verdicts and captures/README.md from captures/scenarios.py (written by captures/corpus.py)
 captures: setup
-	@$(PY) captures/scenarios.py
+	@$(PY) captures/corpus.py
 
 ## record: re-record captures/recorded_*.pcapng from the live emulators, one per AS profile (needs root)
 record: setup

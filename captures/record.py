@@ -4,7 +4,9 @@
 the AS emulator, captures the wire with scapy (root or CAP_NET_RAW needed: without, it stops with that
 reason), and writes ``captures/recorded_<profile>.pcapng`` with its ``.expected.json``. The expected
 verdicts below are written from CONFORMANCE.md for the flow this script plays, not taken from the analyzer:
-``tests/test_corpus.py`` checks every recording against them like any other reference capture.
+``tests/test_corpus.py`` checks every recording against them like any other reference capture. Each deviation
+from a conforming run cites the catalogue sentence it follows (``"because"``); ``--expectations`` rewrites the
+expected verdicts without recording again.
 
 The flow: two handset accounts register (digest); 1001 subscribes (challenged), sets DND and CFNA from the
 handset menu, gets a portal change (CFB) and dials ``*79`` (DND off, challenged INVITE), refreshes and
@@ -26,6 +28,9 @@ from peers.gigaset import Handset
 from peers.lab import Lab, LabConfig
 from peers.profiles import PROFILES, Profile
 from peers.recorder import can_sniff
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenarios import CITE
 
 HERE = Path(__file__).resolve().parent
 NOTIFY_TIMEOUT = 1.0  # T_notify the recordings are judged with; the lab keeps a longer gap before the portal
@@ -125,20 +130,35 @@ def record(profile: Profile) -> Path:
         subscriptions = play(lab, profile)
         lab.settle()
         lab.capture(path)
+    write_expectations(profile, subscriptions)
+    return path
+
+
+def write_expectations(profile: Profile, subscriptions: int) -> None:
+    """``recorded_<profile>.expected.json``: the verdicts, each deviation with the catalogue sentence it follows."""
     expected = {**CONFORMING, **DEVIATIONS[profile.name]}
     assert list(expected) == [r.id for r in CATALOGUE]
+    because = {}
+    for rule, verdict in DEVIATIONS[profile.name].items():
+        if verdict in ("fail", "warn", "inconclusive"):
+            because[f"{rule} {verdict}"] = CITE[(rule, verdict)]
     spec = {
         "purpose": f"recorded live: base emulator against the AS emulator, profile {profile.name}: "
         f"{profile.description}",
         "options": {"decode_as": [], "provisioning": None, "notify_timeout": NOTIFY_TIMEOUT},
         "subscriptions": subscriptions,
         "verdicts": expected,
+        "because": because,
     }
-    Path(str(path).removesuffix(".pcapng") + ".expected.json").write_text(json.dumps(spec, indent=2) + "\n")
-    return path
+    (HERE / f"recorded_{profile.name}.expected.json").write_text(json.dumps(spec, indent=2) + "\n")
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--expectations"]:  # rewrite the expected verdicts only, keep the recordings
+        for name in sorted(PROFILES):
+            path = HERE / f"recorded_{name}.expected.json"
+            write_expectations(PROFILES[name], json.loads(path.read_text())["subscriptions"])
+        return 0
     if not can_sniff():
         print("record: capturing needs root or CAP_NET_RAW; nothing recorded", file=sys.stderr)
         return 2

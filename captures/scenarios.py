@@ -1,38 +1,64 @@
 """The reference captures of ``captures/``: each one a scripted flow, its purpose and its expected verdicts.
 
-Run ``python captures/scenarios.py`` (``make captures``) to write ``NAME.pcap`` (crafted with scapy, see
+``python captures/corpus.py`` (``make captures``) writes ``NAME.pcap`` (crafted with scapy, see
 ``peers/wire.py``), ``NAME.expected.json`` and, where the PRV rules need one, ``NAME.provisioning.xml``.
 Deterministic: the same bytes every run.
 
-The expected verdicts are read off CONFORMANCE.md, one judgement per rule, not off the analyzer's output:
-``tests/test_corpus.py`` fails when the two disagree. Every rule not named in a scenario is expected
-``not_applicable`` (its trigger is absent). A plain established subscription that the capture leaves
-running passes everything it triggers but FKS-SUB-5, which stays ``inconclusive`` (the capture ends before
-the granted expiry, so whether the phone refreshes in time cannot be judged).
+The expected verdicts are read off the catalogue (CONFORMANCE.md 1.1), one judgement per rule, not off the
+analyzer's output: ``tests/test_corpus.py`` fails when the two disagree. Every rule not named in a scenario
+is expected ``not_applicable`` (its trigger is absent). Every other expectation than ``pass`` or
+``not_applicable`` carries the catalogue sentence it follows (``CITE``, or the scenario's ``cite``), and
+``tests/test_catalogue.py`` checks each quoted sentence is in the catalogue word for word.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from builders import (
+    bad_event_489,
+    capture_ends_early,
+    challenge_abandoned,
+    conforming_broadworks,
+    conforming_tcp,
+    fac_without_notify,
+    freeswitch_like,
+    grant_deviations,
+    handset_change_202,
+    handset_change_capture_ends,
+    handset_change_faults,
+    handset_change_out_of_dialog,
+    handset_change_refused_notified,
+    handset_change_unconfirmed,
+    hygiene_faults,
+    hyphenless_namespace,
+    joined_mid_dialog,
+    kamailio_like,
+    lapsed_subscription,
+    malformed_bodies,
+    n670_silent,
+    n670_subscribes_anyway,
+    no_final_response,
+    no_initial_notify,
+    noise_only,
+    notify_after_termination,
+    notify_capture_ends,
+    notify_dialog_faults,
+    notify_unanswered,
+    notify_without_expires,
+    provisioning,
+    provisioning_faults,
+    refresh_then_lapse,
+    subscribe_window_open,
+    timers_from_first_copy,
+    two_subscriptions,
+    unsubscribe_capture_ends,
+    unsubscribe_without_final_notify,
+)
 
 from analyzer.observation import Observation
-from peers.flows import (
-    FULL_STATE,
-    Flow,
-    dnd_event,
-    fwd_event,
-    merge,
-    one_change_two_dialogs,
-    set_dnd,
-    set_fwd,
-)
-from peers.wire import WireMessage, write_capture
 
-HERE = Path(__file__).resolve().parent
 RULES = (
     *(f"FKS-SUB-{i}" for i in range(1, 6)),
     "FKS-RSP-1",
@@ -46,8 +72,8 @@ RULES = (
     *(f"FKS-PRV-{i}" for i in range(1, 5)),
     "FKS-SIP-1",
 )
-HYPHENLESS = b"http://www.ecmainternational.org/standards/ecma-323/csta/ed3"
-NS = b"http://www.ecma-international.org/standards/ecma-323/csta/ed3"
+# Judged once per capture (against the provisioning file); every other rule once per subscription.
+CAPTURE_SCOPE = tuple(f"FKS-PRV-{i}" for i in range(1, 5))
 
 # What an established subscription (SUBSCRIBE, 200, full-state NOTIFY, 200) left running earns.
 ESTABLISHED = {
@@ -58,10 +84,81 @@ ESTABLISHED = {
 }
 TERMINATED = {"FKS-TRM-1": "pass", "FKS-TRM-2": "pass"}
 REQUESTED = {r: "pass" for r in ("FKS-SUB-1", "FKS-SUB-2", "FKS-SUB-3", "FKS-SUB-4", "FKS-SUB-5", "FKS-SIP-1")}
+# A dialog seen from its first NOTIFY on: no SUBSCRIBE, no grant; the NOTIFY rules judge what is there.
+JOINED = {**{f"FKS-NTF-{i}": "pass" for i in (3, 4, 5, 6, 7)}, "FKS-SIP-1": "pass"}
+
+_GENERAL = "when the trigger occurs but the capture ends before the expected answer could arrive, it is `inconclusive`"
+# The catalogue sentence each (rule, verdict) expectation follows, quoted word for word from CONFORMANCE.md 1.1.
+CITE: dict[tuple[str, str], str] = {
+    ("FKS-SUB-1", "fail"): "A SUBSCRIBE that accepts or carries `application/x-as-feature-event+xml` but has no or "
+    "another Event header fails.",
+    ("FKS-SUB-2", "warn"): "The subscriber subscribes to its own identity: the To URI (and Request-URI user) equals "
+    "the From AOR.",
+    ("FKS-SUB-3", "warn"): "`Accept`, when present, includes `application/x-as-feature-event+xml`; absent is a `warn`.",
+    ("FKS-SUB-3", "fail"): "`Accept`, when present, includes `application/x-as-feature-event+xml`",
+    ("FKS-SUB-4", "warn"): "An establishing or refreshing SUBSCRIBE has no body",
+    ("FKS-SUB-5", "fail"): "every grant that expires inside the capture must be refreshed (any in-dialog SUBSCRIBE "
+    "with `Expires` > 0 that gets a 2xx, a change request included) or ended before it runs out; a lapse is a `fail`",
+    ("FKS-SUB-5", "inconclusive"): "the grant still running when the capture ends is `inconclusive` (so a "
+    "subscription still active at the end of the capture is `inconclusive`, whatever earlier refreshes passed)",
+    ("FKS-RSP-1", "warn"): "`202 Accepted` is a `warn`.",
+    ("FKS-RSP-1", "fail"): "`489 Bad Event` (package not supported) or any other final failure is a `fail`",
+    ("FKS-RSP-1", "inconclusive"): "a challenge the subscriber never answers is `inconclusive` for the AS",
+    ("FKS-RSP-2", "fail"): "The 2xx carries `Expires`, not larger than the requested value.",
+    ("FKS-NTF-1", "fail"): "After every 2xx to an establishing or refreshing SUBSCRIBE, the AS sends a NOTIFY in that "
+    "dialog within `T_notify`.",
+    ("FKS-NTF-1", "inconclusive"): _GENERAL,
+    ("FKS-NTF-2", "fail"): "No DND document, or an empty body, is a `fail`",
+    ("FKS-NTF-2", "warn"): "a missing forwarding type is a `warn` (the user may not have it assigned)",
+    ("FKS-NTF-2", "inconclusive"): _GENERAL,
+    ("FKS-NTF-3", "fail"): "`active, 3600` and similar malformed values fail",
+    ("FKS-NTF-3", "warn"): "`active` or `pending` without `;expires=` is a `warn` (RFC 6665 says SHOULD)",
+    ("FKS-NTF-4", "fail"): "Several XML documents concatenated in one non-multipart body fail (phones read only the "
+    "first).",
+    ("FKS-NTF-5", "warn"): "The hyphenless namespace (`ecmainternational`) or no namespace is a `warn`.",
+    ("FKS-NTF-5", "fail"): "A document with a DTD or entity declarations fails and is never expanded.",
+    ("FKS-NTF-6", "fail"): "481 (dialog unknown) or no answer within `T_final` fails.",
+    ("FKS-NTF-6", "inconclusive"): _GENERAL,
+    ("FKS-NTF-7", "fail"): "NOTIFYs belong to the subscription dialog: same Call-ID, From tag = the 2xx's To tag, To "
+    "tag = the SUBSCRIBE's From tag, CSeq increasing (gaps allowed).",
+    ("FKS-HS-1", "warn"): "Out of dialog is a `warn`.",
+    ("FKS-HS-1", "fail"): "`forwardDN` must be non-empty when `activateForward` is `true`",
+    ("FKS-HS-2", "warn"): "a 2xx that silently accepts an invalid request is a `warn`",
+    ("FKS-HS-2", "fail"): "A valid request refused with a 4xx (the AS may refuse, e.g. a service not assigned) is a "
+    "`warn` when a NOTIFY in that dialog then reports the feature's unchanged state within `T_notify`, a `fail` "
+    "otherwise.",
+    ("FKS-HS-3", "warn"): "A NOTIFY reporting a different state than requested is a `warn` (the AS has the last word)",
+    ("FKS-HS-3", "fail"): "no NOTIFY is a `fail`",
+    ("FKS-HS-3", "inconclusive"): _GENERAL,
+    ("FKS-HS-4", "fail"): "When the same AOR has several active subscriptions, each of them receives the confirming "
+    "NOTIFY.",
+    ("FKS-AS-1", "fail"): "A NOTIFY for a terminated or unknown dialog fails.",
+    ("FKS-AS-1", "inconclusive"): "a NOTIFY whose dialog began before the capture is `inconclusive`, unless the phone "
+    "answers it 481 (`fail`)",
+    ("FKS-AS-2", "fail"): "a NOTIFY reporting that feature with the new state follows within `T_notify`",
+    ("FKS-TRM-1", "fail"): "A SUBSCRIBE with `Expires: 0` gets a 2xx and a final NOTIFY with `Subscription-State: "
+    "terminated`.",
+    ("FKS-TRM-1", "inconclusive"): _GENERAL,
+    ("FKS-TRM-2", "fail"): "No NOTIFY with `Subscription-State: active` follows the terminating NOTIFY on that dialog.",
+    ("FKS-PRV-1", "fail"): "A handset account whose `FeatureKeySyncActive` is absent or `0` (the default) sends no "
+    "`as-feature-event` SUBSCRIBE.",
+    ("FKS-PRV-2", "fail"): "No SUBSCRIBE although the capture runs past that window: `fail`",
+    ("FKS-PRV-2", "inconclusive"): "the capture ends inside the window, or shows no REGISTER of that account: "
+    "`inconclusive`",
+    ("FKS-PRV-3", "warn"): "the configuration is reported (`warn`) as ineffective",
+    ("FKS-PRV-3", "fail"): "no SUBSCRIBE is expected even with `FeatureKeySyncActive=1`",
+    ("FKS-PRV-4", "fail"): "its value is `0` or `1`",
+    ("FKS-SIP-1", "fail"): "Content-Length agrees with the body.",
+}
 
 
 @dataclass
 class Scenario:
+    """One reference capture. ``verdicts``: the worst verdict of each rule over the capture. With several
+    subscriptions, ``per_subscription`` gives each one's verdicts by Call-ID (a single subscription's are
+    ``verdicts`` less the capture-scope rules). ``cite`` overrides ``CITE`` where the capture follows another
+    sentence; ``evidence`` pins the frames the worst finding of a rule must name."""
+
     name: str
     purpose: str
     build: Callable[[], list[Observation]]
@@ -70,292 +167,9 @@ class Scenario:
     provisioning: str | None = None
     options: dict[str, object] = field(default_factory=dict)
     transport: str = "udp"
-
-
-def provisioning(*accounts: tuple[str, str, str | None]) -> str:
-    """A Gigaset provisioning file with one provider and ``(id, user, FeatureKeySyncActive)`` accounts."""
-    lines = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        '<provisioning version="1.1" productID="e2">',
-        "  <nvm>",
-        '    <param name="SipProvider.0.Domain" value="example.test"/>',
-        '    <param name="SipProvider.0.ProxyServerAddress" value="198.51.100.20"/>',
-    ]
-    for ident, user, fks in accounts:
-        lines += [
-            f'    <param name="SipAccount.{ident}.UserName" value="{user}"/>',
-            f'    <param name="SipAccount.{ident}.AuthName" value="{user}"/>',
-            f'    <param name="SipAccount.{ident}.AuthPassword" value="not-a-real-secret"/>',
-            f'    <param name="SipAccount.{ident}.ProviderId" value="0"/>',
-        ]
-        if fks is not None:
-            lines.append(f'    <param name="SipAccount.{ident}.FeatureKeySyncActive" value="{fks}"/>')
-    return "\n".join([*lines, "  </nvm>", "</provisioning>", ""])
-
-
-def hyphenless(docs: list[bytes]) -> list[bytes]:
-    return [d.replace(NS, HYPHENLESS) for d in docs]
-
-
-# -- the scenarios ----------------------------------------------------------------------------------------
-
-
-def conforming_broadworks() -> list[Observation]:
-    f, other = Flow(), Flow(user="1002", call_id="reg-1002", clock=999.0)
-    other.register()
-    f.register()
-    f.at(1.2).subscribe()
-    f.respond(401, "Unauthorized", extra=[("WWW-Authenticate", 'Digest realm="example.test", nonce="n1", qop="auth"')])
-    f.subscribe(auth=True)
-    f.respond()
-    f.notify(FULL_STATE)
-    f.respond()
-    f.at(10).subscribe(body=set_dnd(True))  # handset menu: DND on
-    f.respond()
-    f.notify([dnd_event(True)])
-    f.respond()
-    f.at(10).notify([fwd_event("forwardNoAns", True, "1003", "3")])  # portal: CFNA to 1003 after 3 rings
-    f.respond()
-    f.at(10).invite("*79")  # feature access code: DND off
-    f.at(0.4).notify([dnd_event(False)])
-    f.respond()
-    f.at(30).subscribe()  # refresh
-    f.respond()
-    f.notify([dnd_event(False), *FULL_STATE[1:3], fwd_event("forwardNoAns", True, "1003", "3")])
-    f.respond()
-    f.at(10).subscribe(expires=0)
-    f.respond(expires=0)
-    f.notify([], state="terminated;reason=timeout")
-    f.respond()
-    return merge(other, f)
-
-
-def conforming_tcp() -> list[Observation]:
-    f = Flow(transport="TCP")
-    f.establish()
-    f.at(5).subscribe(body=set_fwd("forwardBusy", True, "1004"))
-    f.respond()
-    f.notify([fwd_event("forwardBusy", True, "1004")])
-    f.respond()
-    f.at(5).subscribe(expires=0)
-    f.respond(expires=0)
-    f.notify([], state="terminated;reason=timeout")
-    f.respond()
-    return f.observations
-
-
-def two_subscriptions(notify_both: bool) -> Callable[[], list[Observation]]:
-    def build() -> list[Observation]:
-        a = Flow(call_id="hs1@192.0.2.10", sub_tag="ta")
-        b = Flow(call_id="hs2@192.0.2.11", sub_tag="tb", clock=1000.5)
-        one_change_two_dialogs(a, b, 1010.0, notify_both)
-        a.at(10).options()
-        return merge(a, b)
-
-    return build
-
-
-def freeswitch_like() -> list[Observation]:
-    f = Flow()
-    f.subscribe()
-    f.respond(202, "Accepted")
-    f.notify(FULL_STATE, state="active, 3600")
-    f.respond()
-    return f.observations
-
-
-def kamailio_like() -> list[Observation]:
-    f = Flow()
-    f.establish(docs=[])
-    return f.observations
-
-
-def bad_event_489() -> list[Observation]:
-    f = Flow()
-    f.subscribe(event="presence")
-    f.respond(489, "Bad Event")
-    return f.observations
-
-
-def no_final_response() -> list[Observation]:
-    f = Flow()
-    f.subscribe()
-    for gap in (0.5, 1.0, 2.0, 4.0):
-        f.at(gap).subscribe(retransmit=True)
-    f.at(40).options()
-    return f.observations
-
-
-def no_initial_notify() -> list[Observation]:
-    f = Flow()
-    f.subscribe()
-    f.respond()
-    f.at(10).options()
-    return f.observations
-
-
-def capture_ends_early() -> list[Observation]:
-    f = Flow()
-    f.subscribe()
-    f.respond()
-    return f.observations
-
-
-def grant_deviations() -> list[Observation]:
-    f = Flow()
-    f.subscribe(expires=600, accept=None)
-    f.respond(expires=3600)
-    f.notify([dnd_event(False), fwd_event("forwardBusy", False)])
-    f.respond()
-    return f.observations
-
-
-def hyphenless_namespace() -> list[Observation]:
-    f = Flow()
-    f.establish(docs=hyphenless(FULL_STATE))
-    return f.observations
-
-
-def malformed_bodies() -> list[Observation]:
-    f = Flow()
-    f.establish()
-    concatenated = ("application/x-as-feature-event+xml", dnd_event(True) + fwd_event("forwardBusy", True, "1004"))
-    f.at(10).notify(raw_body=concatenated)
-    f.respond()
-    dtd = b'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x "true">]>\n' + dnd_event(True).split(b"?>\n", 1)[1]
-    f.at(10).notify([dtd])
-    f.respond()
-    f.at(10).notify([fwd_event("forwardImmediate", True, "")])
-    f.respond()
-    return f.observations
-
-
-def notify_dialog_faults() -> list[Observation]:
-    f = Flow()
-    f.establish()
-    f.at(10).notify([dnd_event(True)])
-    f.respond(481, "Call/Transaction Does Not Exist")
-    f.at(10).notify([dnd_event(False)], from_tag="someone-else", cseq=1)
-    f.respond()
-    return f.observations
-
-
-def handset_change_faults() -> list[Observation]:
-    f = Flow()
-    f.establish()
-    f.at(5).subscribe(body=set_dnd(True), in_dialog=False)  # out of dialog
-    f.respond()
-    f.notify([dnd_event(True)])
-    f.respond()
-    f.at(10).subscribe(body=set_fwd("forwardImmediate", True, ""))  # activates CFA without a target
-    f.respond()
-    f.at(10).subscribe(body=set_fwd("forwardNoAns", True, "1002", "4"))
-    f.respond()
-    f.notify([fwd_event("forwardNoAns", True, "1002", "3")])  # the AS applied 3 rings
-    f.respond()
-    f.at(10).options()
-    return f.observations
-
-
-def handset_change_unconfirmed() -> list[Observation]:
-    f = Flow()
-    f.establish()
-    f.at(5).subscribe(body=set_dnd(True))
-    f.respond()
-    f.at(10).subscribe(body=set_fwd("forwardBusy", True, "1005"))
-    f.respond(403, "Forbidden")
-    f.at(10).options()
-    return f.observations
-
-
-def fac_without_notify() -> list[Observation]:
-    f = Flow()
-    f.establish()
-    f.at(10).invite("*78")
-    f.at(10).options()
-    return f.observations
-
-
-def unsubscribe_without_final_notify() -> list[Observation]:
-    f = Flow()
-    f.establish()
-    f.at(10).subscribe(expires=0)
-    f.respond(expires=0)
-    f.at(10).options()
-    return f.observations
-
-
-def notify_after_termination() -> list[Observation]:
-    f = Flow()
-    f.establish()
-    f.at(10).notify([], state="terminated;reason=deactivated")
-    f.respond()
-    f.at(10).notify([dnd_event(True)])
-    f.respond()
-    return f.observations
-
-
-def lapsed_subscription() -> list[Observation]:
-    f = Flow()
-    f.subscribe(expires=60, to_user="1009", accept="application/pidf+xml")
-    f.respond(expires=60)
-    f.notify(FULL_STATE, state="active;expires=60")
-    f.respond()
-    f.at(120).options()
-    return f.observations
-
-
-def hygiene_faults() -> list[Observation]:
-    f = Flow()
-    f.subscribe(body=b"please", ctype="text/plain")
-    f.respond()
-    n = f.notify(FULL_STATE)
-    f.respond()
-    obs = f.observations
-    bad = obs[n - 1]
-    head, _, body = bad.data.partition(b"\r\n\r\n")
-    head = head.replace(f"Content-Length: {len(body)}".encode(), f"Content-Length: {len(body) + 40}".encode())
-    obs[n - 1] = Observation(bad.index, bad.time, bad.src, bad.dst, bad.transport, head + b"\r\n\r\n" + body)
-    return obs
-
-
-def provisioning_faults() -> list[Observation]:
-    disabled, silent = Flow(user="1001"), Flow(user="1002", call_id="x@192.0.2.10", clock=1000.1)
-    disabled.register()
-    disabled.at(1).establish()
-    silent.register()
-    silent.at(12).options()
-    return merge(disabled, silent)
-
-
-def n670_silent() -> list[Observation]:
-    enabled, disabled = Flow(user="1001"), Flow(user="1002", clock=1000.1)
-    enabled.register()
-    disabled.register()
-    enabled.at(10).options()
-    return merge(enabled, disabled)
-
-
-def n670_subscribes_anyway() -> list[Observation]:
-    f = Flow()
-    f.register()
-    f.at(1).establish()
-    return f.observations
-
-
-def noise_only() -> list[Observation]:
-    f = Flow()
-    f.register()
-    f.invite("1002")
-    presence = Flow(call_id="p1@192.0.2.10")
-    presence.subscribe(event="presence", accept="application/pidf+xml")
-    presence.respond()
-    presence.notify(raw_body=("application/pidf+xml", b"<presence/>"), event="presence")
-    presence.respond()
-    csta = Flow(call_id="u1@192.0.2.10", clock=1001.0)
-    csta.subscribe(event="uaCSTA", accept="application/csta+xml")
-    csta.respond()
-    return merge(f, presence, csta)
+    per_subscription: dict[str, dict[str, str]] | None = None
+    cite: dict[str, str] = field(default_factory=dict)
+    evidence: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 SCENARIOS = [
@@ -384,6 +198,11 @@ SCENARIOS = [
         two_subscriptions(True),
         {**ESTABLISHED, **{r: "pass" for r in ("FKS-HS-1", "FKS-HS-2", "FKS-HS-3", "FKS-HS-4", "FKS-AS-1")}},
         subscriptions=2,
+        per_subscription={
+            "hs1@192.0.2.10": {**ESTABLISHED, **{r: "pass" for r in ("FKS-HS-1", "FKS-HS-2", "FKS-HS-3", "FKS-HS-4")}},
+            # the confirmation on the other subscription comes unsolicited: FKS-AS-1 judges it
+            "hs2@192.0.2.11": {**ESTABLISHED, "FKS-AS-1": "pass"},
+        },
     ),
     Scenario(
         "two_handsets_one_notified",
@@ -391,6 +210,14 @@ SCENARIOS = [
         two_subscriptions(False),
         {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "pass", "FKS-HS-3": "pass", "FKS-HS-4": "fail"},
         subscriptions=2,
+        per_subscription={
+            "hs1@192.0.2.10": {
+                **ESTABLISHED,
+                **{r: "pass" for r in ("FKS-HS-1", "FKS-HS-2", "FKS-HS-3")},
+                "FKS-HS-4": "fail",
+            },
+            "hs2@192.0.2.11": ESTABLISHED,
+        },
     ),
     Scenario(
         "freeswitch_like",
@@ -415,6 +242,7 @@ SCENARIOS = [
         "SUBSCRIBE retransmitted and never answered; the capture runs past Timer F",
         no_final_response,
         {**REQUESTED, "FKS-RSP-1": "fail"},
+        cite={"FKS-RSP-1": "no final response within `T_final` is a `fail`"},
     ),
     Scenario(
         "no_initial_notify",
@@ -460,19 +288,24 @@ SCENARIOS = [
         "notify_dialog_faults",
         "a NOTIFY answered 481; a NOTIFY with a foreign From tag and a CSeq that goes back",
         notify_dialog_faults,
-        {**ESTABLISHED, "FKS-NTF-6": "fail", "FKS-NTF-7": "fail", "FKS-AS-1": "pass"},
+        {**ESTABLISHED, "FKS-NTF-6": "fail", "FKS-NTF-7": "fail", "FKS-AS-1": "fail"},
+        cite={
+            "FKS-AS-1": "a To tag other than the SUBSCRIBE's From tag is another, unknown dialog, even with a known "
+            "Call-ID"
+        },
+        evidence={"FKS-NTF-6": (5, 6), "FKS-AS-1": (7,)},
     ),
     Scenario(
         "handset_change_faults",
         "change request out of dialog; CFA activated without target and accepted; CFNA confirmed with 3 rings, not 4",
         handset_change_faults,
-        {**ESTABLISHED, "FKS-SUB-5": "pass", "FKS-HS-1": "fail", "FKS-HS-2": "warn", "FKS-HS-3": "warn"},
+        {**ESTABLISHED, "FKS-HS-1": "fail", "FKS-HS-2": "warn", "FKS-HS-3": "warn"},
     ),
     Scenario(
         "handset_change_unconfirmed",
         "DND change accepted but never confirmed; a valid CFB change refused with 403",
         handset_change_unconfirmed,
-        {**ESTABLISHED, "FKS-SUB-5": "pass", "FKS-HS-1": "pass", "FKS-HS-2": "fail", "FKS-HS-3": "fail"},
+        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "fail", "FKS-HS-3": "fail"},
     ),
     Scenario(
         "fac_without_notify",
@@ -539,6 +372,118 @@ SCENARIOS = [
         options={"model": "N670", "internal_telephony": True},
     ),
     Scenario(
+        "refresh_then_lapse",
+        "a 60 s grant refreshed in time, then the refreshed grant runs out while traffic goes on",
+        refresh_then_lapse,
+        {**ESTABLISHED, "FKS-SUB-5": "fail"},
+        evidence={"FKS-SUB-5": (6,)},
+    ),
+    Scenario(
+        "challenge_abandoned",
+        "the AS challenges with 401 and the subscriber never retries; the capture runs past Timer F",
+        challenge_abandoned,
+        {**REQUESTED, "FKS-RSP-1": "inconclusive"},
+        evidence={"FKS-RSP-1": (1, 2)},
+    ),
+    Scenario(
+        "notify_without_expires",
+        "the initial NOTIFY says Subscription-State: active without ;expires=",
+        notify_without_expires,
+        {**ESTABLISHED, "FKS-NTF-3": "warn"},
+        evidence={"FKS-NTF-3": (3,)},
+    ),
+    Scenario(
+        "handset_change_refused_notified",
+        "a valid DND change refused with 403, then a NOTIFY reporting DND still off",
+        handset_change_refused_notified,
+        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "warn"},
+        cite={
+            "FKS-HS-2": "A valid request refused with a 4xx (the AS may refuse, e.g. a service not assigned) is a "
+            "`warn` when a NOTIFY in that dialog then reports the feature's unchanged state within `T_notify`"
+        },
+        evidence={"FKS-HS-2": (5, 6, 7)},
+    ),
+    Scenario(
+        "handset_change_out_of_dialog",
+        "a valid DND change sent outside the subscription dialog, accepted and confirmed",
+        handset_change_out_of_dialog,
+        {**ESTABLISHED, "FKS-HS-1": "warn", "FKS-HS-2": "pass", "FKS-HS-3": "pass"},
+        evidence={"FKS-HS-1": (5,)},
+    ),
+    Scenario(
+        "handset_change_202",
+        "a valid DND change granted with 202 Accepted and confirmed",
+        handset_change_202,
+        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "warn", "FKS-HS-3": "pass"},
+        cite={"FKS-HS-2": "A valid change request gets a 2xx (202 `warn`)"},
+        evidence={"FKS-HS-2": (5, 6)},
+    ),
+    Scenario(
+        "joined_mid_dialog",
+        "two dialogs begun before the capture: a portal NOTIFY answered 200, another answered 481",
+        joined_mid_dialog,
+        {**JOINED, "FKS-NTF-6": "fail", "FKS-AS-1": "fail"},
+        subscriptions=2,
+        per_subscription={
+            "m1@192.0.2.10": {**JOINED, "FKS-AS-1": "inconclusive"},
+            "m2@192.0.2.10": {**JOINED, "FKS-NTF-6": "fail", "FKS-AS-1": "fail"},
+        },
+        cite={
+            "FKS-AS-1": "a NOTIFY whose dialog began before the capture is `inconclusive`, unless the phone "
+            "answers it 481 (`fail`)"
+        },
+    ),
+    Scenario(
+        "timers_from_first_copy",
+        "1001: NOTIFY 5.3 s after the first copy of a retransmitted 200; 1002: NOTIFY sent at 4.8 s, resent at 5.3 s",
+        timers_from_first_copy,
+        {**ESTABLISHED, "FKS-NTF-1": "fail", "FKS-AS-1": "pass"},
+        subscriptions=2,
+        per_subscription={
+            # 5.3 s after the SUBSCRIBE's first copy, the late NOTIFY is unsolicited by the catalogue's definition
+            # ("no SUBSCRIBE in the preceding T_notify"), so FKS-AS-1 judges it too: it carries the state
+            "t1@192.0.2.10": {**ESTABLISHED, "FKS-NTF-1": "fail", "FKS-AS-1": "pass"},
+            "t2@192.0.2.10": ESTABLISHED,
+        },
+        cite={
+            "FKS-NTF-1": "from the first copy of the trigger to the first copy of the answer; time lost to "
+            "retransmission counts, because the phone lives it."
+        },
+    ),
+    Scenario(
+        "notify_unanswered",
+        "a portal NOTIFY the phone never answers, retransmitted; the capture runs past Timer F",
+        notify_unanswered,
+        {**ESTABLISHED, "FKS-NTF-6": "fail", "FKS-AS-1": "pass"},
+    ),
+    Scenario(
+        "unsubscribe_capture_ends",
+        "Expires: 0 gets its 200 and the capture stops before the terminated NOTIFY was due",
+        unsubscribe_capture_ends,
+        {**ESTABLISHED, "FKS-SUB-5": "pass", "FKS-TRM-1": "inconclusive"},
+    ),
+    Scenario(
+        "handset_change_capture_ends",
+        "a DND change accepted with 200; the capture stops before its confirmation was due",
+        handset_change_capture_ends,
+        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "pass", "FKS-HS-3": "inconclusive"},
+    ),
+    Scenario(
+        "notify_capture_ends",
+        "a portal NOTIFY sent as the capture stops: its answer cannot be judged",
+        notify_capture_ends,
+        {**ESTABLISHED, "FKS-NTF-6": "inconclusive", "FKS-AS-1": "pass"},
+    ),
+    Scenario(
+        "subscribe_window_open",
+        "an enabled and a disabled account register; the capture stops inside T_subscribe",
+        subscribe_window_open,
+        {"FKS-PRV-1": "pass", "FKS-PRV-2": "inconclusive", "FKS-PRV-4": "pass"},
+        subscriptions=0,
+        provisioning=provisioning(("00001", "1001", "1"), ("00002", "1002", None)),
+        options={"model": "N870", "internal_telephony": False},
+    ),
+    Scenario(
         "noise_only",
         "REGISTER, INVITE, a presence and a uaCSTA subscription: no feature sync at all",
         noise_only,
@@ -546,132 +491,3 @@ SCENARIOS = [
         subscriptions=0,
     ),
 ]
-
-
-def expected(scenario: Scenario) -> dict[str, object]:
-    verdicts = dict.fromkeys(RULES, "not_applicable")
-    unknown = set(scenario.verdicts) - set(RULES)
-    if unknown:
-        raise ValueError(f"{scenario.name}: unknown rules {sorted(unknown)}")
-    verdicts.update(scenario.verdicts)
-    return {
-        "purpose": scenario.purpose,
-        "options": {
-            "decode_as": [],
-            "provisioning": f"{scenario.name}.provisioning.xml" if scenario.provisioning else None,
-            "notify_timeout": 5.0,
-            "model": scenario.options.get("model"),
-            "internal_telephony": scenario.options.get("internal_telephony"),
-        },
-        "subscriptions": scenario.subscriptions,
-        "verdicts": verdicts,
-    }
-
-
-def write(scenario: Scenario, folder: Path = HERE) -> Path:
-    observations = scenario.build()
-    wire = [
-        WireMessage(o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data, scenario.transport)
-        for o in observations
-    ]
-    pcap = write_capture(folder / f"{scenario.name}.pcap", wire)
-    (folder / f"{scenario.name}.expected.json").write_text(json.dumps(expected(scenario), indent=2) + "\n")
-    if scenario.provisioning:
-        (folder / f"{scenario.name}.provisioning.xml").write_text(scenario.provisioning)
-    return pcap
-
-
-_README_HEAD = """# captures/: reference captures with their expected verdicts
-
-Each capture is crafted with scapy (`peers/wire.py`) from a scripted SIP flow (`peers/flows.py`) described in
-`scenarios.py`, and comes with `NAME.expected.json`: the worst verdict each rule of CONFORMANCE.md must get
-over the whole capture (all subscriptions and the capture-level rules), read off the catalogue, not off the
-analyzer. `tests/test_corpus.py` audits every capture and compares; it also checks that every rule has at
-least one capture where it passes and one where it fails or warns. `make captures` regenerates the captures
-and this file (deterministic: the same bytes every run). Addresses are documentation ranges (base
-`192.0.2.10`, AS `198.51.100.20`), the domain `example.test`, the passwords fake.
-
-Beside them, `recorded_<profile>.pcapng` are recorded live on loopback by `record.py` (`make record`, root
-or CAP_NET_RAW): the base emulator against the AS emulator, every flow of PROTOCOL.md (REGISTER and
-SUBSCRIBE with digest, initial state, handset changes, portal change, FAC call, refresh, unsubscribe, fetch),
-once per AS profile; their expected verdicts are declared in `record.py` from the catalogue, and the same
-test checks them. Re-recording changes the bytes (times, ports, nonces), not the verdicts.
-
-## expected.json
-```json
-{"purpose": "one line",
- "options": {"decode_as": [], "provisioning": "NAME.provisioning.xml or null", "notify_timeout": 5.0,
-             "model": "N670 or null", "internal_telephony": true},
- "subscriptions": 1,
- "verdicts": {"FKS-SUB-1": "pass", "...": "every rule ID of the catalogue"}}
-```
-`options` are the `fks audit` options the capture is judged with (`--provisioning`, `--model`,
-`--internal-telephony`, ...).
-"""
-
-_README_TAIL = """
-## Judgement calls
-Where the catalogue leaves room, these captures pin the reading the analyzer implements:
-- A plain established subscription left running gets FKS-SUB-5 `inconclusive` (the capture ends before the
-  granted expiry). Any in-dialog SUBSCRIBE with Expires > 0 (a refresh or a change request) sent before the
-  granted expiry counts as a refresh in time (RFC 6665), so a dialog with a change request gets `pass`.
-- FKS-SUB-5 also passes when the subscription ends (Expires: 0 granted, or a terminated NOTIFY) before its
-  expiry; a refused subscription (489) gets `pass` for its establishing Expires.
-- The initial-state window of FKS-NTF-2 is T_notify after the 2xx, cut at the next SUBSCRIBE of the dialog.
-  With no NOTIFY at all, FKS-NTF-2 is `inconclusive` (FKS-NTF-1 carries the `fail`).
-- A NOTIFY counts as unsolicited (FKS-AS-1) when no SUBSCRIBE of its dialog precedes it within T_notify;
-  the confirming NOTIFYs that FKS-HS-4 asks for on a user's other subscriptions are therefore judged by
-  FKS-AS-1 too. Terminating NOTIFYs are left to the TRM rules.
-- An invalid change request (FKS-HS-1 `fail`) is not expected to be confirmed: FKS-HS-3 skips it.
-- A document with a DTD is read with the DTD cut out, never expanded, and fails FKS-NTF-5; the NOTIFY still
-  carries the feature's document for FKS-AS-1 (each fault is judged once, by the rule that owns it).
-"""
-
-
-_NOTABLE = ("fail", "warn", "inconclusive")
-
-
-def index() -> str:
-    """captures/README.md: the story of each capture and which rules it makes fail, warn or stay open."""
-    rows = []
-    coverage: dict[str, dict[str, list[str]]] = {r: {"pass": [], "warn": [], "fail": []} for r in RULES}
-    for scenario in SCENARIOS:
-        spec = expected(scenario)
-        verdicts: dict[str, str] = spec["verdicts"]  # type: ignore[assignment]
-        for rule, verdict in verdicts.items():
-            if verdict in coverage[rule]:
-                coverage[rule][verdict].append(scenario.name)
-        notable = [f"{r.removeprefix('FKS-')} {v}" for r, v in verdicts.items() if v in _NOTABLE]
-        rows.append(
-            f"| `{scenario.name}` | {scenario.purpose} | {spec['subscriptions']} | {', '.join(notable) or '-'} |"
-        )
-    matrix = [
-        f"| {r} | {len(c['pass'])} | {len(c['warn'])} | {len(c['fail'])} | `{(c['fail'] or c['warn'] or ['-'])[0]}` |"
-        for r, c in coverage.items()
-    ]
-    return "\n".join(
-        [
-            _README_HEAD,
-            "## Index",
-            "| capture | story | subscriptions | fail, warn, inconclusive |",
-            "|---|---|---|---|",
-            *rows,
-            "",
-            "## Coverage (captures per rule and verdict)",
-            "| rule | pass | warn | fail | for example |",
-            "|---|---|---|---|---|",
-            *matrix,
-            _README_TAIL,
-        ]
-    )
-
-
-def main() -> int:
-    for scenario in SCENARIOS:
-        print(write(scenario).name)
-    (HERE / "README.md").write_text(index())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

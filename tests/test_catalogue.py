@@ -1,7 +1,10 @@
-"""The rule objects against CONFORMANCE.md: same IDs, same sources, no verdict the catalogue does not allow."""
+"""The rule objects and the reference corpus against CONFORMANCE.md, both ways: same IDs and sources; a rule
+gives no verdict the catalogue does not allow, and every verdict the catalogue lists for a rule is declared by
+the rule and produced by at least one reference capture; every expectation's citation is the catalogue's text."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +14,7 @@ from analyzer.rules import CATALOGUE, Rule
 from analyzer.verdicts import Verdict
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "CONFORMANCE.md"
+CAPTURES = Path(__file__).resolve().parents[1] / "captures"
 _ROW = re.compile(r"^\| (FKS-[A-Z]+-\d+) \| (.+) \| ([a-z_/]+) \| ([A-Z0-9, ]+) \|$")
 
 # The catalogue's general rule ("when the trigger occurs but the capture ends before the expected answer
@@ -44,4 +48,47 @@ def test_rule_sources_and_verdicts_match_the_catalogue(rule: Rule) -> None:
     assert set(rule.sources) == sources
     extra = {v.value for v in rule.verdicts - GENERAL} - verdicts
     assert not extra, f"{rule.id} may give {extra}, which the catalogue does not list"
+    missing = verdicts - {v.value for v in rule.verdicts}
+    assert not missing, f"the catalogue gives {rule.id} {missing}, which the rule does not declare"
     assert rule.title and rule.expectation and rule.idle
+
+
+def corpus_verdicts() -> dict[str, set[str]]:
+    """Rule -> every verdict some reference capture expects of it, in any subscription or at capture level
+    (``tests/test_corpus.py`` holds the analyzer to each of them)."""
+    seen: dict[str, set[str]] = {r.id: set() for r in CATALOGUE}
+    for path in sorted(CAPTURES.glob("*.expected.json")):
+        spec = json.loads(path.read_text())
+        maps = [spec["verdicts"], *spec.get("per_subscription", {}).values(), spec.get("capture_verdicts", {})]
+        for verdicts in maps:
+            for rule, verdict in verdicts.items():
+                seen[rule].add(verdict)
+    return seen
+
+
+@pytest.mark.parametrize("rule", CATALOGUE, ids=lambda r: r.id)
+def test_every_verdict_the_catalogue_lists_is_produced_by_a_reference_capture(rule: Rule) -> None:
+    verdicts, _ = catalogue_rows()[rule.id]
+    missing = verdicts - corpus_verdicts()[rule.id]
+    assert not missing, f"no reference capture where {rule.id} is {sorted(missing)}"
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_expectation_cites_the_catalogue_word_for_word() -> None:
+    """A non-default expectation (fail, warn, inconclusive) of a crafted capture quotes the sentence it follows."""
+    if not SPEC.exists():
+        pytest.skip(f"{SPEC} not found beside the project")
+    spec_text = _plain(SPEC.read_text())
+    checked = 0
+    for path in sorted(CAPTURES.glob("*.expected.json")):
+        spec = json.loads(path.read_text())
+        maps = [spec["verdicts"], *spec.get("per_subscription", {}).values()]
+        notable = {f"{r} {v}" for m in maps for r, v in m.items() if v in ("fail", "warn", "inconclusive")}
+        assert notable <= set(spec["because"]), f"{path.name}: no citation for {notable - set(spec['because'])}"
+        for key, quote in spec["because"].items():
+            assert _plain(quote) in spec_text, f"{path.name} {key}: not the catalogue's words: {quote!r}"
+            checked += 1
+    assert checked >= 40

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, audit_file, expected_settings, worst_by_rule
+from analyzer.audit import AuditSettings, audit_file, expected_settings, verdicts_of, worst_by_rule
 from analyzer.rules import CATALOGUE
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"
@@ -69,6 +69,46 @@ def test_capture_gets_its_expected_verdicts(expected: Path) -> None:
     assert not diff, f"(expected, got): {diff}\nanalyzer said: {details}"
 
 
+def _subscription_maps(audit: dict) -> dict[str, dict[str, str]]:
+    return {s["call_id"]: {v["rule"]: v["verdict"] for v in s["verdicts"]} for s in audit["subscriptions"]}
+
+
+@pytest.mark.parametrize("expected", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
+def test_every_subscription_gets_all_its_expected_verdicts(expected: Path) -> None:
+    """Every finding, not only the worst per rule: a lesser verdict under another subscription's fail counts."""
+    spec, audit = audited(expected)
+    if "per_subscription" not in spec:
+        pytest.skip("a recorded capture: its expectations are per rule (record.py)")
+    got = _subscription_maps(audit)
+    want = spec["per_subscription"]
+    if list(want) == ["*"]:
+        assert len(got) == 1, list(got)
+        want = {next(iter(got)): want["*"]}
+    assert set(got) == set(want), {"expected": sorted(want), "audited": sorted(got)}
+    for call_id, verdicts in want.items():
+        diff = {r: (v, got[call_id].get(r, "not_applicable")) for r, v in verdicts.items()}
+        diff = {r: pair for r, pair in diff.items() if pair[0] != pair[1]}
+        assert not diff, f"{call_id} (expected, got): {diff}"
+    capture = {v["rule"]: v["verdict"] for v in audit["verdicts"]}
+    diff = {r: (v, capture.get(r)) for r, v in spec["capture_verdicts"].items() if capture.get(r) != v}
+    assert not diff, f"capture-level (expected, got): {diff}"
+
+
+@pytest.mark.parametrize("expected", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
+def test_pinned_evidence_names_the_frames(expected: Path) -> None:
+    """Where a scenario pins the frames of a rule's worst finding, the report names exactly those frames."""
+    spec, audit = audited(expected)
+    pinned = spec.get("evidence") or {}
+    if not pinned:
+        pytest.skip("no frames pinned for this capture")
+    worst = worst_by_rule(audit)
+    for rule, frames in pinned.items():
+        named = sorted(
+            {n for v in verdicts_of(audit) if v["rule"] == rule and v["verdict"] == worst[rule] for n in v["frames"]}
+        )
+        assert named == frames, f"{rule} {worst[rule]}: frames {named}, expected {frames}"
+
+
 # Capture-level rules about configuration (the provisioning file itself) have no frames to point at.
 _CONFIGURATION_RULES = ("FKS-PRV-3", "FKS-PRV-4")
 
@@ -76,8 +116,7 @@ _CONFIGURATION_RULES = ("FKS-PRV-3", "FKS-PRV-4")
 @pytest.mark.parametrize("expected", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
 def test_every_fail_and_warn_names_its_evidence(expected: Path) -> None:
     _, audit = audited(expected)
-    verdicts = [v for s in audit["subscriptions"] for v in s["verdicts"]] + audit["verdicts"]
-    for v in verdicts:
+    for v in verdicts_of(audit):
         if v["verdict"] in ("fail", "warn"):
             assert v["detail"] and "\n" not in v["detail"]
             assert v["frames"] or v["rule"] in _CONFIGURATION_RULES, v
