@@ -10,33 +10,46 @@ Feature: Offline audit - a recorded capture is judged against every rule
     And every fail and warn names its frames
 
     Examples: crafted
-      | capture                         |
-      | bad_event_489                   |
-      | capture_ends_early              |
-      | conforming_broadworks           |
-      | conforming_tcp                  |
-      | fac_without_notify              |
-      | freeswitch_like                 |
-      | grant_deviations                |
-      | handset_change_faults           |
-      | handset_change_unconfirmed      |
-      | hygiene_faults                  |
-      | hyphenless_namespace            |
-      | kamailio_like_empty_notify      |
-      | lapsed_subscription             |
-      | malformed_bodies                |
-      | n670_internal_telephony_silent  |
-      | n670_internal_telephony_unused  |
-      | n670_subscribes_anyway          |
-      | no_final_response               |
-      | no_initial_notify               |
-      | noise_only                      |
-      | notify_after_termination        |
-      | notify_dialog_faults            |
-      | provisioning_faults             |
-      | two_handsets_both_notified      |
-      | two_handsets_one_notified       |
-      | unsubscribe_without_final_notify|
+      | capture                          |
+      | bad_event_489                    |
+      | capture_ends_early               |
+      | challenge_abandoned              |
+      | conforming_broadworks            |
+      | conforming_tcp                   |
+      | fac_without_notify               |
+      | freeswitch_like                  |
+      | grant_deviations                 |
+      | handset_change_202               |
+      | handset_change_capture_ends      |
+      | handset_change_faults            |
+      | handset_change_out_of_dialog     |
+      | handset_change_refused_notified  |
+      | handset_change_unconfirmed       |
+      | hygiene_faults                   |
+      | hyphenless_namespace             |
+      | joined_mid_dialog                |
+      | kamailio_like_empty_notify       |
+      | lapsed_subscription              |
+      | malformed_bodies                 |
+      | n670_internal_telephony_silent   |
+      | n670_internal_telephony_unused   |
+      | n670_subscribes_anyway           |
+      | no_final_response                |
+      | no_initial_notify                |
+      | noise_only                       |
+      | notify_after_termination         |
+      | notify_capture_ends              |
+      | notify_dialog_faults             |
+      | notify_unanswered                |
+      | notify_without_expires           |
+      | provisioning_faults              |
+      | refresh_then_lapse               |
+      | subscribe_window_open            |
+      | timers_from_first_copy           |
+      | two_handsets_both_notified       |
+      | two_handsets_one_notified        |
+      | unsubscribe_capture_ends         |
+      | unsubscribe_without_final_notify |
 
     Examples: recorded live
       | capture                      |
