@@ -39,8 +39,7 @@ from analyzer.sip import (
     peek_cseq_method,
     uri_user,
 )
-
-PACKAGE = "as-feature-event"
+from analyzer.vocab import PACKAGE
 
 # The cheap look at raw bytes that lets the engine skip what is certainly not feature sync (``_irrelevant``).
 _START = re.compile(rb"(?:([A-Z]+) (\S+) SIP/2\.0|SIP/2\.0 \d{3} )")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from analyzer.sip import is_number
+from analyzer.vocab import FEATURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +29,6 @@ DEFAULT_FACS: dict[str, Fac] = {
     "*92": Fac("CFNA", True),
     "*93": Fac("CFNA", False),
 }
-
-FEATURES = ("DND", "CFA", "CFB", "CFNA")
 
 
 def match_fac(user: str, facs: Mapping[str, Fac]) -> tuple[str, Fac, str] | None:

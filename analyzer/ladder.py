@@ -27,6 +27,7 @@ from lxml import etree
 from analyzer.bodies import read_body
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipError, SipMessage, parse_message
+from analyzer.vocab import PACKAGE
 
 __all__ = ["COLUMN_WIDTH", "ROW_HEIGHT", "SVG_NS", "ladder_svg"]
 
@@ -124,7 +125,7 @@ def _facts(msg: SipMessage) -> list[str]:
     """The second line of a row: Expires, Subscription-State, a foreign Event, the feature states of the body."""
     facts: list[str] = []
     event = msg.event
-    if event is not None and event[0] != "as-feature-event":
+    if event is not None and event[0] != PACKAGE:
         facts.append(f"Event: {event[0]}")
     expires = msg.headers.get("Expires")
     if expires is not None:

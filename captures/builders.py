@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from analyzer.observation import Observation
+from analyzer.vocab import MEDIA_TYPE, NS_HYPHENLESS
+from analyzer.vocab import NS as VOCAB_NS
 from peers.flows import (
     FULL_STATE,
     Flow,
@@ -20,8 +22,8 @@ from peers.flows import (
     set_fwd,
 )
 
-HYPHENLESS = b"http://www.ecmainternational.org/standards/ecma-323/csta/ed3"
-NS = b"http://www.ecma-international.org/standards/ecma-323/csta/ed3"
+HYPHENLESS = NS_HYPHENLESS.encode()
+NS = VOCAB_NS.encode()
 
 
 def provisioning(*accounts: tuple[str, str, str | None]) -> str:
@@ -168,7 +170,7 @@ def hyphenless_namespace() -> list[Observation]:
 def malformed_bodies() -> list[Observation]:
     f = Flow()
     f.establish()
-    concatenated = ("application/x-as-feature-event+xml", dnd_event(True) + fwd_event("forwardBusy", True, "1004"))
+    concatenated = (MEDIA_TYPE, dnd_event(True) + fwd_event("forwardBusy", True, "1004"))
     f.at(10).notify(raw_body=concatenated)
     f.respond()
     dtd = b'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x "true">]>\n' + dnd_event(True).split(b"?>\n", 1)[1]

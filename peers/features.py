@@ -9,9 +9,10 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from analyzer.documents import NS, FeatureDocument, build_document
+from analyzer.documents import FeatureDocument, build_document
+from analyzer.vocab import FORWARDING_TYPE_OF, NS
 
-FORWARDING = {"CFA": "forwardImmediate", "CFB": "forwardBusy", "CFNA": "forwardNoAns"}
+FORWARDING = FORWARDING_TYPE_OF  # feature -> forwardingType
 
 
 _PLAIN_DEVICE = re.compile(r"[A-Za-z0-9._+@-]*\Z")  # written as it is in XML text, in any encoding

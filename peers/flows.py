@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from analyzer.documents import NS
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import build_message
+from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
 BASE = Endpoint("192.0.2.10", 5060)
 AS = Endpoint("198.51.100.20", 5060)
-MEDIA = "application/x-as-feature-event+xml"
+MEDIA = MEDIA_TYPE
 
 
 def dnd_event(on: bool, ns: str = NS) -> bytes:
@@ -99,7 +100,7 @@ class Flow:
         body: bytes = b"",
         ctype: str | None = None,
         in_dialog: bool | None = None,
-        event: str | None = "as-feature-event",
+        event: str | None = PACKAGE,
         accept: str | None = MEDIA,
         auth: bool = False,
         to_user: str | None = None,
@@ -160,7 +161,7 @@ class Flow:
         docs: list[bytes] | None = None,
         *,
         state: str = "active;expires=3600",
-        event: str = "as-feature-event",
+        event: str = PACKAGE,
         raw_body: tuple[str, bytes] | None = None,
         from_tag: str | None = None,
         to_tag: str | None = None,

@@ -15,11 +15,12 @@ import struct
 from dataclasses import replace
 from pathlib import Path
 
+from analyzer.vocab import NS as VOCAB_NS
 from peers.flows import FULL_STATE, MEDIA, Flow, merge
 from peers.synth import _PcapWriter
 from peers.wire import WireMessage, corrupt, truncate, write_capture
 
-NS = b"http://www.ecma-international.org/standards/ecma-323/csta/ed3"
+NS = VOCAB_NS.encode()
 
 
 def _dnd(device: bytes = b"1001", prolog: bytes = b"") -> bytes:

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from analyzer.vocab import MEDIA_TYPE, NS, PACKAGE
+
 AS_ADDRESS = ("198.51.100.20", 5060)
-NS = "http://www.ecma-international.org/standards/ecma-323/csta/ed3"
-MEDIA = "application/x-as-feature-event+xml"
+MEDIA = MEDIA_TYPE
 Packet = tuple[float, int, tuple[str, int], tuple[str, int], str, bytes]  # time, order, src, dst, proto, payload
 
 
@@ -161,7 +162,7 @@ class _Flows:
         yield t + 0.010, base, AS_ADDRESS, p, r2, "other"
         yield t + 0.015, AS_ADDRESS, base, p, self._response(r2, "200 OK", "as2", [("Expires", "3600")]), "other"
         call_id, htag, ttag = f"fks-{user}-{nonce[8:]}@{base[0]}", f"h{nonce[:8]}", f"b{nonce[8:14]}"
-        sub_headers = [*contact, ("Event", "as-feature-event"), ("Accept", MEDIA), ("Expires", "3600")]
+        sub_headers = [*contact, ("Event", PACKAGE), ("Accept", MEDIA), ("Expires", "3600")]
         t += 0.2 + rng.random()
         s1 = self._request(acc, "SUBSCRIBE", f"sip:{user}@example.test", call_id, 1, (htag, None), sub_headers)
         yield t, base, AS_ADDRESS, p, s1, "fks"
@@ -251,7 +252,7 @@ class _Flows:
             ("Call-ID", call_id),
             ("CSeq", f"{cseq} NOTIFY"),
             ("Contact", f"<sip:{AS_ADDRESS[0]}>"),
-            ("Event", "as-feature-event"),
+            ("Event", PACKAGE),
             ("Subscription-State", state),
             *ctype,
         ]

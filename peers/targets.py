@@ -26,6 +26,7 @@ from analyzer.provisioning import Provisioning, ProvisioningError, build_provisi
 from analyzer.rules import Judgement
 from analyzer.rules.base import Options
 from analyzer.sip import SipError, SipMessage, parse_message
+from analyzer.vocab import PACKAGE
 from peers.features import FORWARDING, FeatureState, Forward, state_document
 from peers.gigaset import Handset, accounts_from
 from peers.impair import Impairment
@@ -195,7 +196,7 @@ class Scenario:
                 msg = parse_message(obs.data)
             except SipError:
                 continue
-            if match(msg) and (msg.event or ("",))[0] == "as-feature-event":
+            if match(msg) and (msg.event or ("",))[0] == PACKAGE:
                 return True
         return False
 

@@ -245,7 +245,7 @@ def test_the_schema_adds_what_the_hand_checks_cannot_see(data: bytes, words: str
 def test_the_schema_is_loaded_once() -> None:
     for _ in range(50):
         parse_document(dnd())
-    assert documents._schema.cache_info().misses <= 1
+    assert documents.judge._schema.cache_info().misses <= 1
 
 
 def test_summaries_of_incomplete_documents() -> None:
@@ -268,13 +268,13 @@ BILLION_LAUGHS = (
 def libxml2_input(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Records every byte string handed to libxml2 by the module."""
     seen: list[bytes] = []
-    real = documents.etree.fromstring
+    real = documents.safexml.etree.fromstring
 
     def spy(data: bytes, parser: object = None) -> object:
         seen.append(data)
         return real(data, parser)
 
-    monkeypatch.setattr(documents.etree, "fromstring", spy)
+    monkeypatch.setattr(documents.safexml.etree, "fromstring", spy)
     return seen
 
 
@@ -358,7 +358,7 @@ def test_dtds_that_cannot_be_read_safely_are_refused(data: bytes, words: str) ->
 
 
 def test_a_dtd_missed_by_the_scan_is_refused_after_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(documents, "_declares", lambda data, codec: False)
+    monkeypatch.setattr(documents.safexml, "_declares", lambda data, codec: False)
     with pytest.raises(DocumentError, match="could not read"):
         parse_document(b"<!DOCTYPE DoNotDisturbEvent>" + dnd(decl=False))
 

@@ -6,8 +6,7 @@ from analyzer.dialogs import PACKAGE, Kind, NotifyTx, SubscribeTx, Subscription
 from analyzer.documents import MEDIA_TYPE
 from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, PHONE, WARN, Context, Finding, finding, ms, rule
 from analyzer.rules.grant import unanswered
-
-FORWARDING = ("CFA", "CFB", "CFNA")
+from analyzer.vocab import DND, FORWARDING
 
 
 def grants(sub: Subscription) -> list[SubscribeTx]:
@@ -120,7 +119,7 @@ def ntf_2(sub: Subscription, ctx: Context) -> list[Finding]:
                 )
             )
         else:
-            out.append(finding(PASS, ", ".join(features[f] for f in ("DND", *FORWARDING)), *frames))
+            out.append(finding(PASS, ", ".join(features[f] for f in (DND, *FORWARDING)), *frames))
     return out
 
 
