@@ -31,7 +31,7 @@ def rule_ids() -> list[str]:
 
 
 def run(rule: str) -> list[str]:
-    env = {**os.environ, "FKS_MUTANT": rule, "PYTHONPATH": str(ROOT / "tools" / "mutants")}
+    env = {**os.environ, "FKS_MUTANT": rule, "PYTHONPATH": f"{ROOT / 'tools' / 'mutants'}:{ROOT}"}
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:randomly", "-rf", *TESTS],
         cwd=ROOT,
