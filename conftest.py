@@ -16,7 +16,7 @@ OPTIONS = {
     "portal-token": ("", "bearer token for --fks-portal-url"),
     "operator-cmd": ("", "command run for each handset-menu action (target base); placeholders {action} {instruction}"),
     "pcap": ("", "the recorded capture (target pcap)"),
-    "notify-timeout": ("0.5", "T_notify the scenarios are judged with, seconds (loopback answers in ms)"),
+    "notify-timeout": ("5", "T_notify the scenarios are judged with, seconds (the catalogue's default)"),
     "reports": ("reports", "where captures of the scenarios go"),
     "domain": ("", "the AOR's domain when the provisioning file names none (SipProvider.<pid>.Domain)"),
     "shuffle": ("", "a seed: run the scenarios in an order shuffled by it (a stateful peer must not care)"),

@@ -29,6 +29,7 @@ Feature: Bad input - hostile documents, garbage and unusable files get a clear a
     And handset 1001 subscribes
     Then FKS-RSP-1 is pass
     And FKS-NTF-2 is pass
+    And FKS-SIP-1 is pass
 
   Scenario Outline: An unusable file is refused in one line with exit status 2
     Given a file holding <content>

@@ -44,12 +44,12 @@ Feature: Handset change - a change made in the handset menu reaches the AS and i
   Scenario: The handset clears a forwarding
     When handset 1001 switches CFNA on to 1002 after 4 rings
     And handset 1001 switches CFNA off
-    Then FKS-HS-3 is pass
+    Then FKS-HS-1 is pass
+    And FKS-HS-3 is pass
     And handset 1001 shows:
       | feature | state |
       | CFNA    | off   |
 
-  @FKS-HS-2 @FKS-HS-3
   Rule: The AS has the last word
 
     @FKS-HS-2
@@ -70,7 +70,6 @@ Feature: Handset change - a change made in the handset menu reaches the AS and i
         | feature | state | target |
         | CFA     | on    | 1999   |
 
-  @FKS-HS-4
   Rule: Every subscription of the user is told
 
     @FKS-HS-4

@@ -83,3 +83,5 @@ Feature: Offline audit - a recorded capture is judged against every rule
     When it is audited
     Then the audit finds 1 subscription
     And no rule fails in the audit
+    And the audit gives FKS-RSP-1 pass
+    And the audit gives FKS-NTF-2 pass

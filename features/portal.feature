@@ -24,7 +24,7 @@ Feature: Portal change - a change made on the web portal reaches the handset
       | CFNA    | on    | 1002   | 3     |
       | CFNA    | off   |        |       |
 
-  @FKS-AS-1 @FKS-HS-4
+  @FKS-AS-1
   Scenario: Every subscription of the user learns of the portal change
     Given handset 1001b is a second handset of user 1001
     And handset 1001b subscribed

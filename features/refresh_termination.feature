@@ -10,10 +10,19 @@ Feature: Refresh and termination - the state is sent again on refresh, and a sub
 
   @FKS-NTF-1 @FKS-NTF-2 @FKS-SUB-5
   Scenario: A refresh brings the full state again
+    Given user 1001 has this feature state:
+      | feature | state | target | rings |
+      | CFNA    | on    | 1002   | 4     |
     When handset 1001 refreshes its subscription
     Then FKS-NTF-1 is pass
     And FKS-NTF-2 is pass
     And FKS-SUB-5 is pass
+    And the NOTIFY answering handset 1001's last SUBSCRIBE reports:
+      | feature | state | target | rings |
+      | DND     | off   |        |       |
+      | CFA     | off   |        |       |
+      | CFB     | off   |        |       |
+      | CFNA    | on    | 1002   | 4     |
 
   @FKS-TRM-1 @FKS-TRM-2
   Scenario: Unsubscribing ends the subscription with a terminated NOTIFY
@@ -25,8 +34,15 @@ Feature: Refresh and termination - the state is sent again on refresh, and a sub
   @FKS-TRM-1
   Scenario: A one-off fetch (Expires 0 outside a dialog) gets the state and a terminated NOTIFY
     Given handset 1002 with feature key synchronization
+    And user 1002 has this feature state:
+      | feature | state | target |
+      | CFA     | on    | 1009   |
     When handset 1002 fetches the state once
     Then FKS-TRM-1 is pass
+    And the NOTIFY answering handset 1002's last SUBSCRIBE reports:
+      | feature | state | target |
+      | DND     | off   |        |
+      | CFA     | on    | 1009   |
 
   @FKS-TRM-2
   Scenario: The AS ends a subscription that expired unrefreshed

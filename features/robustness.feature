@@ -73,6 +73,8 @@ Feature: Robustness - hostile input, damaged captures, lossy networks and floods
     And handset 1001 switches CFNA on to 1002 after 4 rings
     And handset 1001 unsubscribes
     Then no rule fails
+    And FKS-RSP-1 is pass
+    And FKS-NTF-1 is pass
     And FKS-HS-3 is pass
     And FKS-TRM-1 is pass
 

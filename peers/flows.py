@@ -101,6 +101,7 @@ class Flow:
         ctype: str | None = None,
         in_dialog: bool | None = None,
         event: str | None = PACKAGE,
+        compact_event: bool = False,
         accept: str | None = MEDIA,
         auth: bool = False,
         to_user: str | None = None,
@@ -131,6 +132,8 @@ class Flow:
         if body:
             headers.append(("Content-Type", ctype or MEDIA))
         data = build_message(f"SUBSCRIBE {to_aor} SIP/2.0", headers, body)
+        if compact_event and event is not None:  # build_message writes canonical names: the compact "o" by hand
+            data = data.replace(f"\r\nEvent: {event}\r\n".encode(), f"\r\no: {event}\r\n".encode(), 1)
         self.last_request = {"method": "SUBSCRIBE", "data": data.decode("latin-1")}
         return self._emit(self.client, self.server, data)
 

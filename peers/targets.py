@@ -56,7 +56,7 @@ class TargetOptions:
     portal_token: str | None = field(default=None, repr=False)
     operator_cmd: str | None = None  # run with {action} and {instruction} for each handset-menu action
     pcap: str | None = None
-    notify_timeout: float = 1.0  # T_notify the scenarios are judged with
+    notify_timeout: float = 5.0  # T_notify the scenarios are judged with: the catalogue's default
     domain: str | None = None  # --fks-domain: the AOR's domain when the provisioning file names none
 
     @property

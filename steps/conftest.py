@@ -28,6 +28,7 @@ from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint
 from analyzer.rules import CATALOGUE
 from analyzer.sip import SipError, parse_message
+from peers.downgrade import PRIVILEGES, TSHARK, ci_refusal, dropped_checks
 from peers.outcomes import ProductDefect, RecordsDisagree
 from peers.targets import TARGETS, Scenario, TargetOptions, Unsupported
 from steps.audits import *  # noqa: F403  (step definitions, collected by pytest-bdd from this module)
@@ -87,6 +88,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "robustness",
     ):
         config.addinivalue_line("markers", f"{area}: scenarios of the {area} area")
+    if _option(config, "target") != "pcap":  # a live run records each exchange twice and compares the records
+        dropped = dropped_checks()
+        refusal = ci_refusal(dropped)
+        if refusal:
+            raise pytest.UsageError(refusal)
+        config.stash[_DROPPED] = dropped
+
+
+_DROPPED = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """On a laptop a dropped check is said where the run's result is read: one line each."""
+    for line in config.stash.get(_DROPPED, []):
+        terminalreporter.write_line(f"fks: {line}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -134,6 +150,11 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
     observations = lab.observations
     evidence = from_log(observations, world.settings())
     _attach(world, evidence, observations, lab, pcap)
+    dropped = [TSHARK] if shutil.which("tshark") is None else []
+    if lab.recorder is None:
+        dropped.append(PRIVILEGES)
+    if dropped:  # the scenario's own result says which check it went without (the terminal says it once more)
+        allure.attach("\n".join(dropped), name="dropped check", attachment_type=allure.attachment_type.TEXT)
     if shutil.which("tshark") is None:
         return
     disagreements = evidence.compare(audit_file(pcap, world.settings()))

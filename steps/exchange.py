@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 from pytest_bdd import given, parsers, when
 
@@ -11,6 +10,7 @@ from analyzer.documents import build_document
 from peers.features import FORWARDING
 from peers.hostile import hostile_change
 from peers.targets import Scenario
+from peers.window import let_window_pass
 
 
 def _on(state: str) -> bool:
@@ -153,11 +153,10 @@ def expires(world: Scenario, user: str) -> None:
 
 @when("T_notify passes")
 def t_notify_passes(world: Scenario) -> None:
-    """Scenario time, not synchronisation: a missing NOTIFY is a fail only once its window has passed. The
-    base then sends an OPTIONS ping, so both records (log and capture) show that the time went by."""
+    """A missing NOTIFY is a fail only once its window has passed: wait for the owed NOTIFYs, at most T_notify
+    (``peers.window``), then the base's OPTIONS ping marks the time in both records."""
     if world.target != "pcap":
-        time.sleep(world.options.notify_timeout + 0.1)
-        world.lab.ping()
+        let_window_pass(world.lab, world.t_notify)
 
 
 @when("garbage reaches the AS")

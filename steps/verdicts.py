@@ -12,6 +12,7 @@ from analyzer.rules import BY_ID
 from analyzer.rules.base import PHONE, SERVER
 from analyzer.verdicts import Verdict
 from peers.outcomes import check, emulated
+from peers.records import digest_algorithms, state_answering_last_subscribe
 from peers.targets import Scenario
 
 VERDICT = r"(?P<verdict>pass|warn|fail|inconclusive|not_applicable)"
@@ -103,3 +104,36 @@ def did_subscribe(world: Scenario, user: str) -> None:
 @then(parsers.parse("handset {user} did not subscribe"))
 def did_not_subscribe(world: Scenario, user: str) -> None:
     check(world.target, PHONE, not world.subscribed(user), f"handset {user} subscribed although it should not")
+
+
+@then(parsers.parse("the digest algorithm used is {algorithm}"))
+def digest_used(world: Scenario, algorithm: str) -> None:
+    """The base answered the challenge with this algorithm (RFC 8760: the first offered that it supports)."""
+    used = digest_algorithms(world.observations())
+    ok = bool(used) and all(a == algorithm.upper() for a in used)
+    check(world.target, PHONE, ok, f"the SUBSCRIBE credentials use {', '.join(used) or 'no digest'}, not {algorithm}")
+
+
+@then(parsers.parse("the NOTIFY answering handset {user}'s last SUBSCRIBE reports:"))
+def subscribe_answered_with(world: Scenario, user: str, datatable: list[list[str]]) -> None:
+    """The state carried by the NOTIFYs of the dialog of the handset's last SUBSCRIBE (a refresh, a fetch),
+    sent after its grant: every feature of the table reported, as the table has it."""
+    world.needs_known_state(user)
+    hs = world.handsets.get(user)
+    state, reported = state_answering_last_subscribe(world.observations(), hs.user if hs else user)
+    head, *rows = datatable
+    for row in (dict(zip(head, r, strict=True)) for r in rows):
+        feature, on = row["feature"], row["state"] == "on"
+        if feature not in reported:
+            check(world.target, SERVER, False, f"no NOTIFY answering {user}'s last SUBSCRIBE reports {feature}")
+        if feature == "DND":
+            check(world.target, SERVER, state.dnd is on, f"the NOTIFY reports DND {'on' if state.dnd else 'off'}")
+            continue
+        fwd = state.forwards[feature]
+        ok = fwd.active is on
+        if on and row.get("target"):
+            ok = ok and fwd.target == row["target"]
+        if on and row.get("rings", "").strip() not in ("", "0"):
+            ok = ok and fwd.rings == int(row["rings"])
+        shown = f"{feature} {'on' if fwd.active else 'off'} -> {fwd.target!r} after {fwd.rings} rings"
+        check(world.target, SERVER, ok, f"the NOTIFY reports {shown}, expected {feature} {row['state']}")

@@ -15,14 +15,13 @@ import pytest
 from analyzer.audit import AuditSettings, audit_file, judge, judgement_json, worst_by_rule
 from analyzer.documents import build_document
 from analyzer.observation import Endpoint
-from analyzer.rules.base import Options
 from peers.features import FeatureState, Forward
 from peers.gigaset import Handset
 from peers.impair import Impairment
 from peers.lab import Lab, LabConfig, LabError
 from peers.recorder import can_sniff
 
-SETTINGS = AuditSettings(Options(notify_timeout=0.3))
+SETTINGS = AuditSettings()  # the catalogue's timers: T_notify 5 s, also through loss and jitter
 
 
 def all_flows(lab: Lab) -> None:
@@ -57,7 +56,7 @@ def lab_config(transport: str, **extra: object) -> LabConfig:
         handsets=[Handset("1001", "example.test", "pw-1001"), Handset("1002", "example.test", "pw-1002")],
         passwords={"1001": "pw-1001", "1002": "pw-1002"},
         states=states,
-        quiet=0.4,
+        quiet=SETTINGS.options.notify_timeout + 0.2,  # a portal change is unsolicited: no SUBSCRIBE within T_notify
         **extra,  # type: ignore[arg-type]
     )
 

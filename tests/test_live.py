@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -614,43 +614,75 @@ def test_sipp_as_server_against_fks_base(tmp_path: Path) -> None:
             sipp.kill()
 
 
+async def _until(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Whether ``predicate`` comes to hold within ``timeout`` (re-checked every 10 ms): a bounded wait."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def _ended(reader: asyncio.StreamReader, timeout: float) -> bool:
+    """Whether the AS closes this connection (EOF, or a reset of a refused one) within ``timeout``."""
+    try:
+        return await asyncio.wait_for(reader.read(100), timeout) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
 def test_tcp_as_survives_half_open_and_trickling_connections() -> None:
-    """Connections that never finish a message (half-open, slowloris) are closed after the idle timeout, a
-    flood of them is capped, and a real handset is served all the while."""
+    """A handset is served while connections that never finish a message (half-open, slowloris) hold the AS's
+    slots; a flood beyond the cap is refused at once; the trickling ones are closed after the idle timeout."""
     from peers.broadworks import ApplicationServer
     from peers.transport import TcpPeer
 
-    async def run() -> tuple[int, bool]:
+    cap, idle = 20, 2.0
+
+    async def run() -> dict[str, object]:
         server = ApplicationServer(Endpoint("127.0.0.1", 0))
-        as_peer = TcpPeer(server.receive, idle_timeout=0.5, max_connections=20)
+        as_peer = TcpPeer(server.receive, idle_timeout=idle, max_connections=cap)
         server.local = await as_peer.start()
-        hostile = []
-        for _ in range(40):  # twice the cap: half of them are refused at once
-            reader, writer = await asyncio.open_connection(server.local.host, server.local.port)
-            writer.write(b"SUBSCRIBE sip:x@y SIP/2.0\r\nVia: SIP/2.0/TCP 1.2.3.4")  # never finished
-            hostile.append((reader, writer))
-        await asyncio.sleep(0)  # let the accepts run (not a synchronisation: the checks below wait)
         base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")}, transport="TCP")
         base_peer = TcpPeer(lambda data, src, now: base.receive(data, src, now))
         base.local = await base_peer.start()
-        closed = 0
+        held, flood = [], []
+        out: dict[str, object] = {}
         try:
-            # the trickling connections are closed by the AS (EOF on our side) within the idle timeout
-            for reader, _ in hostile:
-                try:
-                    ended = await asyncio.wait_for(reader.read(100), 5) == b""
-                except ConnectionResetError:  # refused over the cap: reset with our bytes unread
-                    ended = True
-                closed += ended
+            for _ in range(cap - 1):  # every slot but one, taken by connections that never finish a message
+                reader, writer = await asyncio.open_connection(server.local.host, server.local.port)
+                writer.write(b"SUBSCRIBE sip:x@y SIP/2.0\r\nVia: SIP/2.0/TCP 1.2.3.4")
+                held.append((reader, writer))
+            out["held by the AS"] = await _until(lambda: len(as_peer._connections) == cap - 1, 5)
             base_peer.send(base.subscribe("1001"))
-            await base_peer.wait_until(lambda: base.handsets["1001"].notified >= 1, 10)
-            served = True
+            hs = base.handsets["1001"]
+            # served while the trickling connections are open: well before their idle timeout runs out
+            out["served"] = await _until(lambda: hs.notified >= 1, idle / 2)
+            out["open while served"] = sum(not reader.at_eof() for reader, _ in held)
+            for _ in range(cap + 1):  # the flood: every slot is taken (19 trickling + the handset's)
+                reader, writer = await asyncio.open_connection(server.local.host, server.local.port)
+                writer.write(b"SUBSCRIBE sip:x@y SIP/2.0\r\n")
+                flood.append((reader, writer))
+            out["refused at once"] = sum(await asyncio.gather(*(_ended(r, idle / 2) for r, _ in flood)))
+            out["open after the flood"] = sum(not reader.at_eof() for reader, _ in held)
+            out["closed when idle"] = sum(await asyncio.gather(*(_ended(r, idle + 3) for r, _ in held)))
         finally:
-            for _, writer in hostile:
+            for _, writer in held + flood:
                 writer.close()
             base_peer.close()
             as_peer.close()
-        return closed, served
+        return out
 
-    closed, served = asyncio.run(asyncio.wait_for(run(), 30))
-    assert closed == 40 and served
+    out = asyncio.run(asyncio.wait_for(run(), 30))
+    assert out == {
+        "held by the AS": True,
+        "served": True,
+        "open while served": 19,
+        "refused at once": 21,
+        "open after the flood": 19,
+        "closed when idle": 19,
+    }

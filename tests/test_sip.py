@@ -337,19 +337,29 @@ def test_stream_framer_raises_only_sip_error(chunks: list[bytes]) -> None:
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "bad"),
     [
-        b"SIP/0.0 000\nContent-Length:\xb9",
-        b"SIP/0.0 000\nContent-Length:\xb2",
-        b"% \x00 SIP/0.0\nCSeq:\xb9\t\x00",
-        b"A \x00 SIP/0.0\n\x00\nCSeq:\xb9\t\x00",
-        b"SUBSCRIBE sip:a@b SIP/2.0\r\nCSeq: \xb2 SUBSCRIBE\r\nContent-Length: \xb9\r\n\r\n",
+        (b"SIP/0.0 000\nContent-Length:\xb9", ["Content-Length '\u00b9'"]),
+        (b"SIP/0.0 000\nContent-Length:\xb2", ["Content-Length '\u00b2'"]),
+        (b"% \x00 SIP/0.0\nCSeq:\xb9\t\x00", ["CSeq '\u00b9"]),
+        (b"A \x00 SIP/0.0\n\x00\nCSeq:\xb9\t\x00", ["CSeq '\u00b9"]),
+        (
+            b"SUBSCRIBE sip:a@b SIP/2.0\r\nCSeq: \xb2 SUBSCRIBE\r\nContent-Length: \xb9\r\n\r\n",
+            ["CSeq '\u00b2 SUBSCRIBE'", "Content-Length '\u00b9'"],
+        ),
     ],
 )
-def test_campaign_findings_superscript_digits_are_refused_cleanly(data: bytes) -> None:
-    """Found by the fuzzing campaign: '¹' passes str.isdigit() but not int(); only SipError may come out."""
-    with contextlib.suppress(SipError):
-        parse_message(data)
+def test_campaign_findings_superscript_digits_are_refused_cleanly(data: bytes, bad: list[str]) -> None:
+    """Found by the fuzzing campaign: '¹' passes str.isdigit() but not int(). The lenient parser keeps such a
+    message (FKS-SIP-1 judges it) and names each field whose number is a superscript among its problems."""
+    msg = parse_message(data)
+    assert msg.problems, msg
+    for field in bad:
+        assert any(field in problem for problem in msg.problems), (field, msg.problems)
+    if any(field.startswith("CSeq") for field in bad):
+        assert msg.cseq_number is None
+    if b"SIP/0.0" in data:
+        assert any("0.0" in problem for problem in msg.problems), msg.problems
 
 
 def test_peeking_at_raw_bytes_agrees_with_the_parser() -> None:

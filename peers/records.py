@@ -1,0 +1,57 @@
+"""Facts read off a scenario's record that no rule of the catalogue judges but a scenario states: which digest
+algorithm the authenticated requests used, and which feature state the NOTIFYs answering a SUBSCRIBE carried."""
+
+from __future__ import annotations
+
+from analyzer.bodies import read_body
+from analyzer.observation import Observation
+from analyzer.sip import SipError, SipMessage, parse_digest, parse_message
+from peers.features import FeatureState
+
+
+def _messages(observations: list[Observation]) -> list[SipMessage]:
+    out = []
+    for obs in observations:
+        try:
+            out.append(parse_message(obs.data))
+        except SipError:
+            continue
+    return out
+
+
+def digest_algorithms(observations: list[Observation], method: str = "SUBSCRIBE") -> list[str]:
+    """The algorithm of each set of digest credentials sent with a ``method`` request, in order (absent from
+    the credentials: MD5, RFC 3261 section 22.4 after RFC 2617)."""
+    out = []
+    for msg in _messages(observations):
+        if msg.method != method:
+            continue
+        for header in ("Authorization", "Proxy-Authorization"):
+            for value in msg.headers.get_all(header):
+                try:
+                    out.append(parse_digest(value).get("algorithm", "MD5").upper())
+                except SipError:
+                    out.append("unreadable")
+    return out
+
+
+def state_answering_last_subscribe(observations: list[Observation], user: str) -> tuple[FeatureState, set[str]]:
+    """The feature state reported by the NOTIFYs of the dialog of ``user``'s last SUBSCRIBE, sent after that
+    SUBSCRIBE's 2xx; and the features they reported (an unreported feature keeps the default: off)."""
+    messages = _messages(observations)
+    subscribes = [m for m in messages if m.method == "SUBSCRIBE" and m.from_ is not None and m.from_.user == user]
+    state, reported = FeatureState(), set()
+    if not subscribes:
+        return state, reported
+    last = subscribes[-1]
+    granted = False
+    for msg in messages[messages.index(last) :]:
+        if msg.call_id != last.call_id:
+            continue
+        if not msg.is_request and msg.cseq_method == "SUBSCRIBE" and msg.cseq_number == last.cseq_number:
+            granted = granted or 200 <= (msg.status or 0) < 300
+        elif granted and msg.method == "NOTIFY":
+            for doc in read_body(msg).documents:
+                if (feature := state.apply(doc)) is not None:
+                    reported.add(feature)
+    return state, reported
