@@ -228,7 +228,9 @@ class Lab:
         if self.recorder is None:
             return write_from_log(path, self.observations)
         # at least one packet with data per message (more for fragments or a message over several segments)
-        if not self.recorder.wait_for(len(self.observations), 5.0, payload=True, since=self._since):
+        log = self.observations
+        heads = tuple(o.data[:48] for o in log[-3:])
+        if not self.recorder.wait_for(len(log), 5.0, payload=True, since=self._since, heads=heads):
             raise LabError("the capture holds fewer packets than the peers exchanged")
         return self.recorder.write(path, until=ended, since=self._since)
 

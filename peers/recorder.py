@@ -74,15 +74,27 @@ class Recorder:
         if not self._started.wait(timeout):
             raise RuntimeError("the packet capture did not start")
 
-    def wait_for(self, count: int, timeout: float = 5.0, payload: bool = False, since: float | None = None) -> bool:
+    def wait_for(
+        self,
+        count: int,
+        timeout: float = 5.0,
+        payload: bool = False,
+        since: float | None = None,
+        heads: tuple[bytes, ...] = (),
+    ) -> bool:
         """Wait until ``count`` packets were captured (the peers' log says how many went on the wire);
         ``payload``: count only packets that carry data (TCP's handshake and bare ACKs vary in number);
-        ``since``: only packets captured from then on (epoch seconds)."""
+        ``since``: only packets captured from then on (epoch seconds); ``heads``: the packets must include
+        these starts of messages (the log's last ones: a real peer's other traffic can make up the count
+        while the sniffer has not yet read our last message)."""
 
         def enough() -> bool:
             packets = [p for p in self.packets if since is None or float(p.time) >= since]
-            packets = [p for p in packets if Raw in p] if payload else packets
-            return len(packets) >= count
+            packets = [p for p in packets if Raw in p] if payload or heads else packets
+            if len(packets) < count:
+                return False
+            loads = [bytes(p[Raw].load) for p in packets] if heads else []
+            return all(any(head in load for load in loads) for head in heads)
 
         with self._lock:
             return self._lock.wait_for(enough, timeout)
