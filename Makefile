@@ -60,7 +60,7 @@ audit: setup
 	@$(FKS) audit $(CORPUS) --jobs 2 --format junit --output reports/audit.junit.xml || [ $$? -eq 1 ]
 	@$(FKS) audit $(CORPUS) --jobs 2 --output reports/audit.txt --html reports/audit.html || [ $$? -eq 1 ]
 	@$(FKS) audit $(CORPUS) --jobs 2 --format allure --output reports/allure-results || [ $$? -eq 1 ]
-	@tail -n 1 reports/audit.txt
+	@grep '^summary:' reports/audit.txt
 	@echo "reports: reports/audit.txt reports/audit.json reports/audit.junit.xml reports/audit.html"
 
 ## lint: ruff over the project

@@ -197,11 +197,20 @@ def _md_rule(rule: Rule) -> list[str]:
     return lines
 
 
-def failed_or_warned(verdicts: Iterable[Mapping[str, object]]) -> dict[str, set[str]]:
-    """Rule ID -> the fail/warn verdicts it gave in ``verdicts`` (JSON verdict objects), in catalogue order."""
-    seen: dict[str, set[str]] = {}
+def flag(flagged: dict[str, set[str]], verdicts: Iterable[Mapping[str, object]]) -> None:
+    """Note in ``flagged`` (rule ID -> verdict words) the rules of ``verdicts`` that failed or warned."""
     for v in verdicts:
         if v["verdict"] in ("fail", "warn"):
-            seen.setdefault(str(v["rule"]), set()).add(str(v["verdict"]))
-    order = {r.id: n for n, r in enumerate(CATALOGUE)}
-    return {rule: seen[rule] for rule in sorted(seen, key=lambda r: order.get(r, len(order)))}
+            flagged.setdefault(str(v["rule"]), set()).add(str(v["verdict"]))
+
+
+def requirements_section(flagged: Mapping[str, Iterable[str]]) -> list[str]:
+    """The closing section of a text report: once per rule that failed or warned, in catalogue order, what it
+    requires and what its verdicts mean (IDs outside the catalogue are left out)."""
+    rules = [r for r in CATALOGUE if r.id in flagged]
+    if not rules:
+        return []
+    lines = ["", f"What the rules that failed or warned require (catalogue {CATALOGUE_VERSION}):"]
+    for rule in rules:
+        lines += ["", *requirement_brief(rule.id, flagged[rule.id])]
+    return lines

@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from lxml import html as lxml_html
 
 from analyzer import rulebook
+from analyzer.html_report import render_html
 from analyzer.rules import CATALOGUE, Rule
 from analyzer.rules.base import CATALOGUE_VERSION, GENERAL
 
@@ -96,3 +100,58 @@ def test_requirement_text_is_what_a_report_can_attach() -> None:
     assert "forwardImmediate" in text and "forwardBusy" in text and "forwardNoAns" in text
     with pytest.raises(rulebook.UnknownRule):
         rulebook.requirement_text("FKS-XYZ-1")
+
+
+CAPTURES = ROOT / "captures"
+# Three reference captures whose expected verdicts (captures/*.expected.json, each citing the catalogue)
+# hold fails and warns of six different rules between them, and a conforming one.
+REPORTED = ("grant_deviations", "handset_change_faults", "conforming_tcp")
+
+
+def expected_flags(names: tuple[str, ...]) -> dict[str, set[str]]:
+    flags: dict[str, set[str]] = {}
+    for name in names:
+        spec = json.loads((CAPTURES / f"{name}.expected.json").read_text())
+        for rule, verdict in spec["verdicts"].items():
+            if verdict in ("fail", "warn"):
+                flags.setdefault(rule, set()).add(verdict)
+    return flags
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+def test_the_text_report_ends_with_what_each_failed_or_warned_rule_requires_once() -> None:
+    run = fks("audit", *(str(CAPTURES / f"{name}.pcap") for name in REPORTED))
+    assert run.returncode == 1, run.stderr
+    _, summary, tail = run.stdout.partition("\nsummary: ")
+    assert summary, "a summary line"
+    headings = [line.split()[0] for line in tail.splitlines() if line.startswith("FKS-")]
+    flags = expected_flags(REPORTED)
+    assert sorted(flags) == sorted(headings), "every rule that failed or warned, and only those"
+    assert headings == [r.id for r in CATALOGUE if r.id in flags], "once each, in catalogue order"
+    blocks = {b.split()[0]: b for b in tail.split("\n\n") if b.startswith("FKS-")}
+    for rule, verdicts in flags.items():
+        for verdict in verdicts:
+            assert f"\n  {verdict}: " in blocks[rule], f"{rule}: what {verdict} means for it"
+        assert "pass:" not in blocks[rule]
+
+
+def test_the_html_page_puts_the_requirement_under_each_fail_and_warn() -> None:
+    verdicts = [
+        {"rule": "FKS-NTF-2", "verdict": "fail", "frames": [3], "detail": "initial NOTIFY without a body"},
+        {"rule": "FKS-NTF-3", "verdict": "pass", "frames": [3], "detail": "fine"},
+        {"rule": "FKS-XYZ-9", "verdict": "warn", "frames": [], "detail": "a rule this kit does not know"},
+    ]
+    sub = {"aor": "sip:1001@example.test", "call_id": "c1", "client": "192.0.2.1:5060", "server": "192.0.2.2:5060"}
+    cap = {"file": "x.pcap", "packets": 4, "sip_messages": 4, "errors": [], "verdicts": []}
+    summary = {"pass": 1, "warn": 1, "fail": 1, "inconclusive": 0, "not_applicable": 0}
+    doc = {"captures": [{**cap, "subscriptions": [{**sub, "verdicts": verdicts}]}], "summary": summary}
+    page = lxml_html.fromstring(render_html(doc))
+    rows = page.xpath("//table[@class='verdicts']/tbody/tr")
+    kinds = [(r.get("class") or r.xpath("string(td[1])")) for r in rows]
+    assert kinds == ["FKS-NTF-2", "requirement", "FKS-NTF-3", "FKS-XYZ-9"]
+    under = rows[1].text_content()
+    assert under.startswith("FKS-NTF-2 requires: ") and "fail here: " in under and "DoNotDisturbEvent" in under
+    link = rows[0].xpath(".//a")[0]
+    target = page.get_element_by_id(link.get("href")[1:])
+    assert target.tag == "pre" and target.text_content().startswith("FKS-NTF-2  ")
+    assert page.xpath("//pre[@id='rule-FKS-NTF-3']") and not page.xpath("//pre[@id='rule-FKS-XYZ-9']")
