@@ -126,7 +126,7 @@ def rsp_1(sub: Subscription, ctx: Context) -> list[Finding]:
         "shorter than the subscriber asked for but never longer.",
         {
             "pass": "the 2xx has Expires, at most the requested value",
-            "fail": "the 2xx has no Expires, or grants more than was requested",
+            "fail": "the 2xx has no (or a malformed) Expires, or grants more than was requested",
         },
         ("RFC 6665 sections 3.1.1 and 4.2.1.1: the 2xx carries Expires; the notifier may shorten, not lengthen",),
     ),
