@@ -1,7 +1,7 @@
 """Audit a capture: read it (``capture``), rebuild its dialogs (``dialogs``), judge them (``rules``).
 
-The result is the plain-data form of DESIGN.md's JSON schema, so it crosses process boundaries (``--jobs``)
-and every report format renders from the same thing.
+The result is the plain-data form of the JSON report (``analyzer/schemas/audit.schema.json``), so it crosses
+process boundaries (``--jobs``) and every report format renders from the same thing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from analyzer.dialogs import Engine, Subscription, Trace
 from analyzer.observation import Observation
 from analyzer.provisioning import Provisioning
 from analyzer.rules import CATALOGUE, Judgement, evaluate, judge_capture, judge_subscription
-from analyzer.rules.base import Context, Options
+from analyzer.rules.base import CATALOGUE_VERSION, Context, Options
+from analyzer.schema import SCHEMA_ID
 from analyzer.verdicts import Result, Verdict
 
 VERDICT_WORDS = tuple(
@@ -300,12 +301,19 @@ def unusable(path: str | Path, reason: str) -> dict[str, Any]:
 
 
 def document(captures: list[dict[str, Any]]) -> dict[str, Any]:
-    """The whole JSON document of DESIGN.md, with the verdict summary."""
+    """The whole JSON report (its schema: ``analyzer/schemas/audit.schema.json``), with the verdict summary."""
     summary = dict.fromkeys(VERDICT_WORDS, 0)
     for cap in captures:
         for v in verdicts_of(cap):
             summary[v["verdict"]] += 1
-    return {"tool": "fks", "version": __version__, "captures": captures, "summary": summary}
+    return {
+        "tool": "fks",
+        "version": __version__,
+        "catalogue": CATALOGUE_VERSION,
+        "schema": SCHEMA_ID,
+        "captures": captures,
+        "summary": summary,
+    }
 
 
 def verdicts_of(capture: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The ``fks`` command line (DESIGN.md "Command line", a stable interface).
+"""The ``fks`` command line (a stable interface: tests, scripts and users rely on it).
 
 ``fks audit`` exit status: 0 = no ``fail``, 1 = at least one ``fail``, 2 = unusable input or arguments
 (one line on stderr, never a traceback; the other files of the call are still reported).
@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--fac",
         metavar="TABLE",
-        help="feature access codes, e.g. '*78=DND:on,*79=DND:off' (default: PROTOCOL.md)",
+        help="feature access codes, e.g. '*78=DND:on,*79=DND:off' (default: *78/*79 DND on/off, *72/*73 CFA, "
+        "*90/*91 CFB, *92/*93 CFNA; see docs/protocol.md)",
     )
     audit.add_argument("--jobs", type=int, default=1, metavar="N", help="audit N files in parallel")
     audit.add_argument(
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="fields",
         help="how tshark's dissection is read: its fields (fast, default) or pyshark's JSON (TLS with --keylog)",
     )
+    rules = commands.add_parser("rules", help="print the conformance catalogue, or one rule in full")
+    rules.add_argument("rule", nargs="?", metavar="ID", help="a rule ID, e.g. FKS-NTF-2: its requirement in full")
+    rules.add_argument("--markdown", action="store_true", help="the whole rulebook as Markdown (docs/rules.md)")
     server = commands.add_parser("as", help="run the BroadWorks-like AS emulator (UDP) until Ctrl-C")
     server.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 5070), metavar="HOST:PORT")
     server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
@@ -262,6 +266,24 @@ def synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def show_rules(args: argparse.Namespace) -> int:
+    """``fks rules [ID] [--markdown]``: the rulebook, from the rule objects."""
+    from analyzer import rulebook
+
+    if args.markdown and args.rule:
+        raise UsageError("--markdown prints the whole rulebook: give no rule ID with it")
+    if args.markdown:
+        sys.stdout.write(rulebook.markdown())
+    elif args.rule:
+        try:
+            sys.stdout.write(rulebook.requirement_text(args.rule))
+        except rulebook.UnknownRule as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        sys.stdout.write(rulebook.catalogue_text())
+    return EXIT_OK
+
+
 def _strip_messages(doc: dict[str, Any]) -> None:
     """The messages kept for ladders are not part of the stable JSON output."""
     for cap in doc["captures"]:
@@ -278,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             return audit(args)
         if args.command == "synth":
             return synth(args)
+        if args.command == "rules":
+            return show_rules(args)
         if args.command == "as":
             from peers.serve import AsOptions, run_as
 

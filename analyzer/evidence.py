@@ -1,6 +1,7 @@
 """The evidence of one live scenario: its verdicts from the message log, from the wire capture, and whether
-they agree (DESIGN.md), rendered for a report (an HTML verdict table: rule, verdict, expectation vs
-observation, frames; escaped, since everything in it may come from the wire).
+they agree (both records of one exchange must give the same verdicts), rendered for a report (an HTML
+verdict table: rule, verdict, expectation vs observation, frames; escaped, since everything in it may come
+from the wire).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Feature access codes: which code dialled from the handset sets which feature (deployment data).
 
-The default table is the common one of PROTOCOL.md; ``parse_facs`` reads an override such as
+The default table is the common one (docs/protocol.md, "Feature access codes"); ``parse_facs`` reads an override such as
 ``*78=DND:on,*79=DND:off`` from the command line.
 """
 

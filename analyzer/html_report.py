@@ -1,10 +1,12 @@
 """``fks audit --html``: one self-contained HTML page for an audit (no network, opens from ``file://``).
 
 A summary (captures, subscriptions, verdict counts), then per capture and subscription its verdict table
-(rule, verdict, expectation vs observation, frames) and its ladder diagram; clicking an arrow shows that
-message's full text. Everything is collapsed by default and each ladder is kept in a ``<template>`` until its
-subscription is opened, so an audit of thousands of subscriptions stays responsive. Every string from the wire
-is escaped by lxml (a body with ``<script>`` renders as text); the page's only script is its own.
+(rule, verdict, expectation vs observation, frames; under each ``fail`` and ``warn`` what the rule requires)
+and its ladder diagram; clicking an arrow shows that message's full text. Each rule ID links to the rulebook
+at the end of the page: the full requirement of every rule the audit names, once. Everything else is
+collapsed by default and each ladder is kept in a ``<template>`` until its subscription is opened, so an
+audit of thousands of subscriptions stays responsive. Every string from the wire is escaped by lxml (a body
+with ``<script>`` renders as text); the page's only script is its own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from analyzer import __version__
 from analyzer.audit import VERDICT_WORDS, verdicts_of
 from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint, Observation
+from analyzer.rulebook import UnknownRule, requirement_text, rule_of
+from analyzer.rules import CATALOGUE
+from analyzer.verdicts import Verdict
 
 COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828", "inconclusive": "#6a1b9a"}
 COLOURS["not_applicable"] = "#757575"
@@ -34,6 +39,9 @@ vertical-align:top;text-align:left} th{background:#f3f3f3}
 .ladder .msg{cursor:pointer} pre.message{background:#f7f7f7;border:1px solid #ddd;padding:.5em;
 white-space:pre-wrap;word-break:break-all;max-height:40vh;overflow:auto}
 .errors{color:#c62828}
+table.verdicts tr:not(.requirement) td:first-child{white-space:nowrap}
+tr.requirement td{border-top:none;background:#fafafa;color:#444;font-size:12px}
+pre.rule{white-space:pre-wrap;background:#f7f7f7;border:1px solid #ddd;padding:.5em;font-size:12px}
 """
 
 # Open a subscription: instantiate its ladder from the <template>; click an arrow: show that message.
@@ -58,7 +66,7 @@ document.addEventListener('click', function (ev) {
 
 
 def render_html(doc: Mapping[str, Any]) -> str:
-    """The page for a whole audit document (DESIGN.md's JSON, with each subscription's ``messages``)."""
+    """The page for a whole audit document (the JSON report, with each subscription's ``messages``)."""
     captures = list(doc["captures"])
     subs = sum(len(c["subscriptions"]) for c in captures)
     summary = E.p(
@@ -69,6 +77,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
     body = E.body(E.h1("Feature Key Synchronization audit"), summary)
     for n, cap in enumerate(captures):
         body.append(_capture(cap, n))
+    body.append(_rulebook({str(v["rule"]) for cap in captures for v in verdicts_of(dict(cap))}))
     body.append(E.p(f"fks {__version__}", {"class": "muted"}))
     page = E.html(
         E.head(E.meta(charset="utf-8"), E.title("fks audit"), E.style(STYLE)),
@@ -100,7 +109,7 @@ def _capture(cap: Mapping[str, Any], n: int) -> etree._Element:
     if cap.get("errors"):
         box.append(E.ul(*(E.li(str(e)) for e in cap["errors"]), {"class": "errors"}))
     if cap.get("verdicts"):
-        box.append(E.details(E.summary("capture-level rules"), verdict_table(cap["verdicts"])))
+        box.append(E.details(E.summary("capture-level rules"), verdict_table(cap["verdicts"], links=True)))
     for m, sub in enumerate(cap["subscriptions"]):
         box.append(_subscription(sub, f"l{n}-{m}"))
     return box
@@ -114,7 +123,7 @@ def _subscription(sub: Mapping[str, Any], key: str) -> etree._Element:
         E.span(worst, style=f"color:{COLOURS[worst]};font-weight:600"),
     )
     box = E.details(head, {"class": "subscription", "data-ladder": key})
-    box.append(verdict_table(sub["verdicts"]))
+    box.append(verdict_table(sub["verdicts"], links=True))
     if messages:
         observations = [observation_of(m) for m in messages]
         labels = {endpoint_of(sub["client"]): "phone (base)", endpoint_of(sub["server"]): "AS"}
@@ -133,20 +142,61 @@ def _subscription(sub: Mapping[str, Any], key: str) -> etree._Element:
     return box
 
 
-def verdict_table(verdicts: Sequence[Mapping[str, Any]]) -> etree._Element:
-    rows = [
-        E.tr(
-            E.td(str(v["rule"])),
-            E.td(E.b(str(v["verdict"])), style=f"color:{COLOURS.get(str(v['verdict']), '#222')}"),
-            E.td(str(v.get("detail", ""))),
-            E.td(str(v.get("expected", ""))),
-            E.td(str(v.get("observed", ""))),
-            E.td(", ".join(str(f) for f in v.get("frames", []))),
-        )
-        for v in sorted(verdicts, key=lambda v: v["verdict"] == "not_applicable")
-    ]
+def verdict_table(verdicts: Sequence[Mapping[str, Any]], links: bool = False) -> etree._Element:
+    """Rule, verdict, detail, expected, observed, frames; under a ``fail`` or ``warn`` row, what the rule
+    requires and what that verdict means for it. ``links``: rule IDs link to the page's rulebook."""
     heads = ("rule", "verdict", "detail", "expected", "observed", "frames")
+    rows = []
+    for v in sorted(verdicts, key=lambda v: v["verdict"] == "not_applicable"):
+        rule_id, word = str(v["rule"]), str(v["verdict"])
+        rows.append(
+            E.tr(
+                _rule_cell(rule_id, links),
+                E.td(E.b(word), style=f"color:{COLOURS.get(word, '#222')}"),
+                E.td(str(v.get("detail", ""))),
+                E.td(str(v.get("expected", ""))),
+                E.td(str(v.get("observed", ""))),
+                E.td(", ".join(str(f) for f in v.get("frames", []))),
+            )
+        )
+        if word in ("fail", "warn"):
+            rows.extend(_requirement_row(rule_id, word, len(heads)))
     return E.table(E.thead(E.tr(*(E.th(h) for h in heads))), E.tbody(*rows), {"class": "verdicts"})
+
+
+def _rule_cell(rule_id: str, links: bool) -> etree._Element:
+    try:
+        title = rule_of(rule_id).title
+    except UnknownRule:
+        return E.td(rule_id)
+    if links:
+        return E.td(E.a(rule_id, href=f"#rule-{rule_id}", title=title))
+    return E.td(rule_id, title=title)
+
+
+def _requirement_row(rule_id: str, word: str, span: int) -> list[etree._Element]:
+    try:
+        rule = rule_of(rule_id)
+    except UnknownRule:
+        return []
+    cell = E.td(
+        E.b(f"{rule.id} requires: "),
+        rule.requirement,
+        E.br(),
+        E.b(f"{word} here: "),
+        rule.meaning(Verdict(word)),
+        colspan=str(span),
+    )
+    return [E.tr(cell, {"class": "requirement"})]
+
+
+def _rulebook(rule_ids: set[str]) -> etree._Element:
+    """The full requirement of each rule the audit names, once, in catalogue order (rule IDs link here)."""
+    box = E.div(E.h2("Rulebook: what each rule requires"), {"class": "rulebook"}, id="rulebook")
+    for rule in CATALOGUE:
+        if rule.id in rule_ids:
+            box.append(E.pre(requirement_text(rule.id), {"class": "rule"}, id=f"rule-{rule.id}"))
+    return box
 
 
 def endpoint_of(text: str) -> Endpoint:

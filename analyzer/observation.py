@@ -1,7 +1,7 @@
 """What every traffic source hands to the core: one SIP message seen on the wire, with its evidence reference.
 
 A pcap reader, a live peer's message log and a test all produce the same ``Observation``, so the same rules
-judge all three (DESIGN.md: "two independent records of the same traffic ... must agree").
+judge all three: two independent records of the same traffic must agree.
 """
 
 from __future__ import annotations

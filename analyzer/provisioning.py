@@ -1,8 +1,8 @@
 """Gigaset provisioning files: which handset account has Feature Key Synchronization on, and its SIP identity.
 
-Format (PROTOCOL.md "Gigaset provisioning"): ``<provisioning version="1.1" productID="e2"><nvm>`` holding
-``<param name="..." value="..."/>`` elements, some inside ``<oper>`` elements such as
-``<oper name="add_hs" value="00001">``. The feature is switched per account by
+Format (docs/protocol.md, "What the kit reads from a Gigaset provisioning file"):
+``<provisioning version="1.1" productID="e2"><nvm>`` holding ``<param name="..." value="..."/>`` elements,
+some inside ``<oper>`` elements such as ``<oper name="add_hs" value="00001">``. The feature is switched per account by
 ``SipAccount.<id>.FeatureKeySyncActive`` (0 = disabled, the default; 1 = enabled), ``<id>`` being the
 handset's IPUI (10 hex digits, Gigaset's documentation) or a 5-digit handset slot (provisioning templates
 that create handsets with ``add_hs``). The same file maps an account to its SIP identity: ``UserName``,

@@ -1,7 +1,8 @@
-"""Render an audit (the JSON document of DESIGN.md) as text, JSON or JUnit XML.
+"""Render an audit (the JSON document ``analyzer/schemas/audit.schema.json`` describes) as text, JSON or JUnit XML.
 
 Text is for a person at a terminal: one block per capture and subscription, one line per rule that fired,
-the not-applicable rules folded into one line, the frames that prove each verdict in brackets. Every
+the not-applicable rules folded into one line, the frames that prove each verdict in brackets; after the
+summary, what each rule that failed or warned requires (once per rule, from the rulebook). Every
 renderer yields the report in pieces, so the audit of a site's capture is written without ever being one
 string in memory.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from analyzer.audit import VERDICT_WORDS
+from analyzer.rulebook import flag, requirements_section
 
 _LABEL = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "inconclusive": "incl", "not_applicable": "n/a"}
 
@@ -39,6 +41,7 @@ def _verdict_lines(verdicts: list[dict[str, Any]], indent: str) -> list[str]:
 
 
 def to_text(doc: dict[str, Any]) -> Iterator[str]:
+    flagged: dict[str, set[str]] = {}
     for cap in doc["captures"]:
         lines: list[str] = []
         subs = cap["subscriptions"]
@@ -52,8 +55,10 @@ def to_text(doc: dict[str, Any]) -> Iterator[str]:
         for sub in subs:
             lines = [f"  {sub['aor'] or '?'}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']}"]
             lines += _verdict_lines(sub["verdicts"], "    ")
+            flag(flagged, sub["verdicts"])
             yield "".join(line + "\n" for line in lines)
         lines = []
+        flag(flagged, cap["verdicts"])
         if cap["verdicts"]:
             lines.append("  capture")
             lines += _verdict_lines(cap["verdicts"], "    ")
@@ -61,6 +66,7 @@ def to_text(doc: dict[str, Any]) -> Iterator[str]:
         yield "".join(line + "\n" for line in lines)
     summary = doc["summary"]
     yield "summary: " + ", ".join(f"{summary[w]} {w}" for w in VERDICT_WORDS) + "\n"
+    yield "".join(line + "\n" for line in requirements_section(flagged))
 
 
 def to_json(doc: dict[str, Any]) -> Iterator[str]:

@@ -1,4 +1,4 @@
-"""Verdict vocabulary (CONFORMANCE.md "Verdicts") and the evidence-carrying result of one rule check."""
+"""Verdict vocabulary (docs/rules.md "Verdicts") and the evidence-carrying result of one rule check."""
 
 from __future__ import annotations
 

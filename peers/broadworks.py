@@ -1,7 +1,7 @@
 """A BroadWorks-like Application Server for ``as-feature-event``, sans-IO: datagrams in, datagrams out.
 
 ``ApplicationServer.receive(data, src, now)`` returns the messages to send (``Outgoing``); a transport moves
-them. What it does (PROTOCOL.md "The flows"):
+them. What it does (docs/protocol.md, "The exchanges"):
 - 200 OK with Expires capped at ``max_expires``, then the full state as one ``multipart/mixed`` NOTIFY;
   a body-less refresh gets the full state again; an out-of-dialog ``Expires: 0`` (a fetch) gets the state
   and a terminated NOTIFY;

@@ -1,4 +1,6 @@
-"""How the AS emulator deviates: profiles of known servers and one switch per deviation of CONFORMANCE.md.
+"""How the AS emulator deviates: profiles of known servers, one switch per deviation the catalogue names.
+
+The profiles and what catches each are listed in docs/protocol.md (a test keeps the two in step).
 
 Each profile exists so a scenario can prove the analyzer catches the deviation with the rule the catalogue
 names (``catches``): a suite that never sees a failure proves nothing.

@@ -137,7 +137,7 @@ class _Flows:
     def subscription(
         self, acc: _Account, t: float
     ) -> Iterator[tuple[float, tuple[str, int], tuple[str, int], str, bytes, str]]:
-        """One account's whole life: the feature-sync flows PROTOCOL.md describes."""
+        """One account's whole life: the feature-sync exchanges of docs/protocol.md."""
         rng, user, base, p = acc.rng, acc.user, acc.base, acc.proto
         nonce = f"{rng.getrandbits(64):016x}"
         auth = (

@@ -1,4 +1,4 @@
-"""What a conformance scenario runs against: the four targets of DESIGN.md, behind one scenario object.
+"""What a conformance scenario runs against: the four targets (loopback, as, base, pcap) behind one object.
 
 A ``Scenario`` collects what the Given steps configure, starts the live exchange on first use (``lab``), and
 hands the When steps to the right end: on ``loopback`` the lab plays both emulators; on ``as`` it plays the

@@ -1,6 +1,8 @@
 """The rule objects and the reference corpus against CONFORMANCE.md, both ways: same IDs and sources; a rule
 gives no verdict the catalogue does not allow, and every verdict the catalogue lists for a rule is declared by
-the rule and produced by at least one reference capture; every expectation's citation is the catalogue's text."""
+the rule and produced by at least one reference capture; every expectation's citation is the catalogue's text.
+The rulebook the kit ships (each rule's requirement in the project's words) says what each verdict the
+catalogue lists means for the rule, and names every term the catalogue's requirement quotes."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.rulebook import requirement_text
 from analyzer.rules import CATALOGUE, Rule
 from analyzer.verdicts import Verdict
 
@@ -51,6 +54,31 @@ def test_rule_sources_and_verdicts_match_the_catalogue(rule: Rule) -> None:
     missing = verdicts - {v.value for v in rule.verdicts}
     assert not missing, f"the catalogue gives {rule.id} {missing}, which the rule does not declare"
     assert rule.title and rule.expectation and rule.idle
+
+
+def catalogue_terms() -> dict[str, set[str]]:
+    """Rule -> the terms its catalogue requirement quotes (in backticks): headers, values, element names."""
+    if not SPEC.exists():
+        pytest.skip(f"{SPEC} not found beside the project")
+    terms = {}
+    for line in SPEC.read_text().splitlines():
+        m = _ROW.match(line.strip())
+        if m:
+            terms[m.group(1)] = set(re.findall(r"`([^`]+)`", m.group(2)))
+    return terms
+
+
+@pytest.mark.parametrize("rule", CATALOGUE, ids=lambda r: r.id)
+def test_the_rulebook_explains_every_verdict_and_term_the_catalogue_gives(rule: Rule) -> None:
+    verdicts, _ = catalogue_rows()[rule.id]
+    explained = {v.value for v, text in rule.meanings if text.strip()}
+    assert verdicts <= explained, f"{rule.id}: no meaning for {sorted(verdicts - explained)}"
+    text = requirement_text(rule.id)
+    for verdict in verdicts:
+        assert f"\n  {verdict}:" in text
+    words = _plain(text)
+    missing = sorted(t for t in catalogue_terms()[rule.id] if _plain(t) not in words)
+    assert not missing, f"{rule.id}: the requirement text never mentions {missing}"
 
 
 def corpus_verdicts() -> dict[str, set[str]]:

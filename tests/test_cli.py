@@ -6,7 +6,6 @@ outcomes are those of ``../shared/captures/INDEX.md``. Tests needing them skip c
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+
+from tests.reports import valid_report
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "captures"
 OPENSIPS = SHARED / "opensips-3.6.8_presence_dfks_loopback.pcapng"
@@ -48,7 +49,7 @@ def by_rule(subscription: dict) -> dict[str, dict]:
 def test_opensips_reference_flow_conforms() -> None:
     run = fks("audit", shared(OPENSIPS), "--format", "json")
     assert run.returncode == 0, run.stdout + run.stderr
-    doc = json.loads(run.stdout)
+    doc = valid_report(run.stdout)
     (capture,) = doc["captures"]
     (sub,) = capture["subscriptions"]
     verdicts = by_rule(sub)
@@ -62,7 +63,7 @@ def test_opensips_reference_flow_conforms() -> None:
 def test_kamailio_empty_initial_notify_fails_ntf_2() -> None:
     run = fks("audit", "--decode-as", "udp.port==5072,sip", shared(KAMAILIO), "--format", "json")
     assert run.returncode == 1, run.stdout + run.stderr
-    (capture,) = json.loads(run.stdout)["captures"]
+    (capture,) = valid_report(run.stdout)["captures"]
     ntf2 = [by_rule(s)["FKS-NTF-2"] for s in capture["subscriptions"]]
     failing = [v for v in ntf2 if v["verdict"] == "fail"]
     assert failing and all(v["frames"] for v in failing)
@@ -74,7 +75,7 @@ def test_kamailio_on_5072_needs_no_decode_as() -> None:
         fks("audit", *extra, shared(KAMAILIO), "--format", "json")
         for extra in ((), ("--decode-as", "udp.port==5072,sip"))
     ]
-    plain, decoded = ([s["verdicts"] for s in json.loads(r.stdout)["captures"][0]["subscriptions"]] for r in runs)
+    plain, decoded = ([s["verdicts"] for s in valid_report(r.stdout)["captures"][0]["subscriptions"]] for r in runs)
     assert runs[0].returncode == runs[1].returncode == 1
     assert plain and plain == decoded
 
@@ -83,7 +84,7 @@ def test_kamailio_on_5072_needs_no_decode_as() -> None:
 def test_captures_without_feature_sync(name: Path) -> None:
     run = fks("audit", shared(name), "--format", "json")
     assert run.returncode == 0, run.stderr
-    (capture,) = json.loads(run.stdout)["captures"]
+    (capture,) = valid_report(run.stdout)["captures"]
     assert capture["subscriptions"] == [] and capture["sip_messages"] > 0
     assert "Traceback" not in run.stderr
 
@@ -117,7 +118,7 @@ def test_several_files_keep_the_good_results_and_exit_2(tmp_path: Path) -> None:
     junk.write_bytes(b"not a capture")
     run = fks("audit", shared(OPENSIPS), junk, "--format", "json")
     assert run.returncode == 2
-    captures = json.loads(run.stdout)["captures"]
+    captures = valid_report(run.stdout)["captures"]
     assert len(captures[0]["subscriptions"]) == 1
     assert captures[1]["errors"] and captures[1]["subscriptions"] == []
 
@@ -125,7 +126,10 @@ def test_several_files_keep_the_good_results_and_exit_2(tmp_path: Path) -> None:
 def test_text_and_junit_formats(tmp_path: Path) -> None:
     run = fks("audit", "--decode-as", "udp.port==5072,sip", shared(KAMAILIO))
     assert run.returncode == 1
-    assert "FAIL  FKS-NTF-2" in run.stdout and run.stdout.rstrip().splitlines()[-1].startswith("summary:")
+    assert "FAIL  FKS-NTF-2" in run.stdout
+    _, _, requirements = run.stdout.partition("\nsummary: ")
+    assert requirements, "the summary follows the verdicts"
+    assert requirements.count("\nFKS-NTF-2  ") == 1, "the report ends with what FKS-NTF-2 requires, once"
     out = tmp_path / "audit.xml"
     run = fks("audit", "--decode-as", "udp.port==5072,sip", shared(KAMAILIO), "--format", "junit", "--output", out)
     assert run.returncode == 1 and run.stdout == ""
@@ -137,7 +141,7 @@ def test_text_and_junit_formats(tmp_path: Path) -> None:
 def test_jobs_gives_the_same_verdicts() -> None:
     serial = fks("audit", shared(OPENSIPS), shared(SNGREP), "--format", "json")
     parallel = fks("audit", shared(OPENSIPS), shared(SNGREP), "--format", "json", "--jobs", "2")
-    assert json.loads(serial.stdout) == json.loads(parallel.stdout)
+    assert valid_report(serial.stdout) == valid_report(parallel.stdout)
 
 
 def test_a_websocket_capture_without_feature_sync_does_not_fail() -> None:
@@ -148,5 +152,5 @@ def test_a_websocket_capture_without_feature_sync_does_not_fail() -> None:
         pytest.skip("../shared/captures/foreign is absent")
     run = fks("audit", capture, "--format", "json")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr
-    result = json.loads(run.stdout)["captures"][0]
+    result = valid_report(run.stdout)["captures"][0]
     assert result["subscriptions"] == [] and all(v["verdict"] != "fail" for v in result["verdicts"])

@@ -17,6 +17,7 @@ import pytest
 from lxml import html as lxml_html
 
 from analyzer.html_report import render_html
+from tests.reports import valid_report
 
 ROOT = Path(__file__).resolve().parents[1]
 KAMAILIO = ROOT.parent / "shared" / "captures" / "kamailio-6.0.7_presence_dfks_loopback_children1.pcapng"
@@ -75,7 +76,7 @@ def test_audit_html_and_json_agree_on_the_counts(tmp_path: Path) -> None:
     out = tmp_path / "audit.html"
     capture = ROOT / "captures" / "kamailio_like_empty_notify.pcap"
     run = fks("audit", str(capture), "--html", str(out), "--format", "json")
-    doc = json.loads(run.stdout)
+    doc = valid_report(run.stdout)
     subs = [sub for cap in doc["captures"] for sub in cap["subscriptions"]]
     assert run.returncode == 1 and subs and all("messages" not in sub for sub in subs)  # the JSON is unchanged
     page = lxml_html.fromstring(out.read_text())

@@ -1,4 +1,4 @@
-"""The rule catalogue: every requirement of CONFORMANCE.md as one object, in the catalogue's order.
+"""The rule catalogue: every requirement of the conformance catalogue as one object, in its order.
 
 ``CATALOGUE`` is the single list every report iterates; ``evaluate`` judges a trace against all of it.
 """

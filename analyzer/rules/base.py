@@ -1,7 +1,8 @@
 """What a rule is, what it sees, and how its findings become one verdict per rule and subscription.
 
-A rule is a small declarative object (like an h2spec case): its CONFORMANCE.md ID, title, sources, the
-verdicts the catalogue allows it, and one or two checks. A subscription check gets one ``Subscription`` and
+A rule is a small declarative object (like an h2spec case): its catalogue ID, title, sources, the
+verdicts the catalogue allows it, its requirement in full (what is checked, what each verdict means for it, the
+sections of its sources), and one or two checks. A subscription check gets one ``Subscription`` and
 the ``Context``; a capture check gets the ``Context`` alone (PRV rules, and messages no dialog owns). A check
 returns ``Finding``s, each with the evidence that proves it; ``aggregate`` folds them into one ``Result``
 (the worst verdict, with the frames of every finding that has it), as reports show one line per rule.
@@ -9,13 +10,17 @@ returns ``Finding``s, each with the evidence that proves it; ``aggregate`` folds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from analyzer.dialogs import Subscription, Trace
 from analyzer.fac import DEFAULT_FACS, Fac
 from analyzer.provisioning import Provisioning
 from analyzer.verdicts import Result, Verdict
+
+# The version of the conformance catalogue these rules implement; reports and the rulebook name it.
+CATALOGUE_VERSION = "1.1"
 
 PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
 INCONCLUSIVE, NOT_APPLICABLE = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
@@ -74,9 +79,23 @@ SubscriptionCheck = Callable[[Subscription, Context], list[Finding]]
 CaptureCheck = Callable[[Context], list[Finding]]
 
 
+# The two non-RFC sources of the catalogue, as a rule's references name them.
+GIGASET = "Gigaset documentation of feature key synchronisation (DECT multicell N610, N670, N870, N870E)"
+BROADWORKS = (
+    "BroadWorks Device Feature Key Synchronization, as independent servers (OpenSIPS and Kamailio presence_dfks, "
+    "FreeSWITCH) and phones implement it"
+)
+
+# What the general verdicts mean for a rule that says nothing more particular about them.
+GENERAL_MEANINGS = {
+    INCONCLUSIVE: "the trigger is in the traffic but the capture ends before the answer could arrive",
+    NOT_APPLICABLE: "the traffic that triggers the rule does not occur",
+}
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One requirement of CONFORMANCE.md."""
+    """One requirement of the conformance catalogue, with its full text (``analyzer.rulebook`` renders it)."""
 
     id: str
     title: str
@@ -87,6 +106,23 @@ class Rule:
     capture_check: CaptureCheck | None = None
     idle: str = "the traffic that triggers this rule does not occur"
     judges: str = SERVER  # PHONE, SERVER or EITHER: whose behaviour the verdict is about
+    requirement: str = ""  # what is checked, in the project's words
+    meanings: tuple[tuple[Verdict, str], ...] = ()  # what each verdict means for this rule
+    references: tuple[str, ...] = ()  # the sections of the sources (Gigaset, BroadWorks, RFC 6665 / 3261)
+    catalogue: str = CATALOGUE_VERSION
+
+    def meaning(self, verdict: Verdict) -> str:
+        """What ``verdict`` means for this rule (the general meaning when the rule gives none)."""
+        own = dict(self.meanings)
+        if verdict in own:
+            return own[verdict]
+        if verdict is NOT_APPLICABLE:
+            return self.idle
+        return GENERAL_MEANINGS.get(verdict, "")
+
+    def listed_verdicts(self) -> tuple[Verdict, ...]:
+        """Every verdict the rule can give, best first: its own and the general ones."""
+        return tuple(sorted(self.verdicts | GENERAL, key=lambda v: _ORDER.index(v)))
 
     @property
     def group(self) -> str:
@@ -128,10 +164,39 @@ class Rule:
 
 
 _VERDICT_WORDS = {v.value: v for v in Verdict}
+_ORDER = (PASS, WARN, FAIL, INCONCLUSIVE, NOT_APPLICABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A rule's requirement in full: what is checked, what each verdict means (verdict word -> sentence),
+    and the sections of its sources."""
+
+    requirement: str
+    meanings: Mapping[str, str]
+    references: Sequence[str]
+
+
+def text_fields(text: Text | None) -> dict[str, Any]:
+    """The ``Rule`` fields of a requirement text (for a rule built without the decorators)."""
+    text = text or Text("", {}, ())
+    return {
+        "requirement": " ".join(text.requirement.split()),
+        "meanings": tuple((_VERDICT_WORDS[w], " ".join(m.split())) for w, m in text.meanings.items()),
+        "references": tuple(text.references),
+    }
 
 
 def _declare(
-    rule_id: str, title: str, sources: str, verdicts: str, expectation: str, idle: str, scope: str, judges: str | None
+    rule_id: str,
+    title: str,
+    sources: str,
+    verdicts: str,
+    expectation: str,
+    idle: str,
+    scope: str,
+    judges: str | None,
+    text: Text | None,
 ) -> Callable[[Callable[..., list[Finding]]], Rule]:
     party = judges or _GROUP_PARTY.get(rule_id.split("-")[1], SERVER)
 
@@ -146,6 +211,7 @@ def _declare(
             capture_check=check if scope == "capture" else None,
             idle=idle,
             judges=party,
+            **text_fields(text),
         )
 
     return wrap
@@ -160,17 +226,27 @@ def rule(
     expectation: str,
     idle: str = "the traffic that triggers this rule does not occur",
     judges: str | None = None,
+    text: Text | None = None,
 ) -> Callable[[SubscriptionCheck], Rule]:
     """Declare a subscription-scope rule around its check function (``judges``: PHONE, SERVER or EITHER when
-    the group does not say: SUB and PRV judge the phone, SIP either side, the rest the AS)."""
-    return _declare(rule_id, title, sources, verdicts, expectation, idle, "subscription", judges)
+    the group does not say: SUB and PRV judge the phone, SIP either side, the rest the AS; ``text``: the
+    requirement in full)."""
+    return _declare(rule_id, title, sources, verdicts, expectation, idle, "subscription", judges, text)
 
 
 def capture_rule(
-    rule_id: str, title: str, *, sources: str, verdicts: str, expectation: str, idle: str, judges: str | None = None
+    rule_id: str,
+    title: str,
+    *,
+    sources: str,
+    verdicts: str,
+    expectation: str,
+    idle: str,
+    judges: str | None = None,
+    text: Text | None = None,
 ) -> Callable[[CaptureCheck], Rule]:
     """Declare a capture-scope rule (it judges the capture as a whole, e.g. against provisioning)."""
-    return _declare(rule_id, title, sources, verdicts, expectation, idle, "capture", judges)
+    return _declare(rule_id, title, sources, verdicts, expectation, idle, "capture", judges, text)
 
 
 def ms(seconds: float) -> str:

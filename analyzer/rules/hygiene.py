@@ -1,9 +1,9 @@
-"""SIP - message hygiene inside feature-sync dialogs: CONFORMANCE.md FKS-SIP-1."""
+"""SIP - message hygiene inside feature-sync dialogs: catalogue rule FKS-SIP-1."""
 
 from __future__ import annotations
 
 from analyzer.dialogs import Subscription
-from analyzer.rules.base import EITHER, FAIL, PASS, Context, Finding, Rule, finding
+from analyzer.rules.base import EITHER, FAIL, PASS, Context, Finding, Rule, Text, finding, text_fields
 from analyzer.verdicts import Verdict
 
 
@@ -44,6 +44,18 @@ SIP_1 = Rule(
     capture_check=sip_1_capture,
     idle="no feature-sync message in the traffic",
     judges=EITHER,
+    **text_fields(
+        Text(
+            "Every message of a feature-sync dialog parses as SIP: a valid start line; Via, From, To, Call-ID and "
+            "CSeq present, and Max-Forwards in requests; a Content-Length that agrees with the body (and present "
+            "over TCP). Retransmissions are recognised as such and never counted as new transactions.",
+            {
+                "pass": "every message is well formed",
+                "fail": "a message that does not parse, lacks a mandatory header or has a wrong Content-Length",
+            },
+            ("RFC 3261 sections 7 (message format), 8.1.1 (mandatory headers) and 20.14 (Content-Length)",),
+        )
+    ),
 )
 
 RULES = [SIP_1]

@@ -1,10 +1,23 @@
-"""SUB - the subscription (phone -> AS): CONFORMANCE.md FKS-SUB-1 .. FKS-SUB-5."""
+"""SUB - the subscription (phone -> AS): catalogue rules FKS-SUB-1 .. FKS-SUB-5."""
 
 from __future__ import annotations
 
 from analyzer.dialogs import PACKAGE, Kind, SubscribeTx, Subscription
 from analyzer.documents import MEDIA_TYPE
-from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, WARN, Context, Finding, finding, ms, rule
+from analyzer.rules.base import (
+    BROADWORKS,
+    FAIL,
+    GIGASET,
+    INCONCLUSIVE,
+    PASS,
+    WARN,
+    Context,
+    Finding,
+    Text,
+    finding,
+    ms,
+    rule,
+)
 from analyzer.sip import uri_user
 
 _NO_SUBSCRIBE = "no SUBSCRIBE of this dialog in the traffic"
@@ -21,6 +34,21 @@ def _subscription_requests(sub: Subscription) -> list[SubscribeTx]:
     verdicts="pass fail",
     expectation="Event: as-feature-event (any case, parameters allowed, compact form o)",
     idle=_NO_SUBSCRIBE,
+    text=Text(
+        "Each SUBSCRIBE of a feature-sync dialog names the event package in its Event header: the token "
+        "as-feature-event, compared without regard to case, optionally followed by parameters (such as id), in "
+        "the long form Event or the compact form o. A SUBSCRIBE that accepts or carries the body type "
+        "application/x-as-feature-event+xml while its Event header is missing or names another package is not "
+        "a feature-sync subscription the AS can recognise.",
+        {
+            "pass": "every SUBSCRIBE of the dialog names as-feature-event",
+            "fail": "a SUBSCRIBE of the dialog has no Event header, or names another package",
+        },
+        (
+            f"{GIGASET}: the base subscribes per handset account with Event: as-feature-event",
+            "RFC 6665 section 3.1.2: the Event header identifies the package of a subscription; o is its compact form",
+        ),
+    ),
 )
 def sub_1(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
@@ -48,6 +76,16 @@ def sub_1(sub: Subscription, ctx: Context) -> list[Finding]:
     verdicts="pass warn",
     expectation="To URI and Request-URI user equal the From AOR",
     idle=_NO_SUBSCRIBE,
+    text=Text(
+        "A handset account subscribes to its own state: the To URI of the SUBSCRIBE equals the From AOR, and "
+        "the user part of the Request-URI is the From user. Feature keys are per user; subscribing to someone "
+        "else's AOR is not what BroadWorks documents.",
+        {
+            "pass": "the first SUBSCRIBE addresses the subscriber's own AOR",
+            "warn": "To or the Request-URI user names another identity than From (some servers accept it)",
+        },
+        (f"{BROADWORKS}: the subscription is addressed to the user's own AOR",),
+    ),
 )
 def sub_2(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
@@ -79,6 +117,19 @@ def sub_2(sub: Subscription, ctx: Context) -> list[Finding]:
     verdicts="pass warn fail",
     expectation=f"Accept: {MEDIA_TYPE}",
     idle="no establishing or refreshing SUBSCRIBE in the traffic",
+    text=Text(
+        "An Accept header on an establishing or refreshing SUBSCRIBE, when there is one, lists the media type "
+        "application/x-as-feature-event+xml. Without Accept the AS has to assume the package's default type.",
+        {
+            "pass": "Accept lists application/x-as-feature-event+xml",
+            "warn": "the SUBSCRIBE has no Accept header (works, but is not what BroadWorks documents)",
+            "fail": "Accept lists other types only: the AS may not send the feature documents",
+        },
+        (
+            f"{BROADWORKS}: Accept: application/x-as-feature-event+xml",
+            "RFC 6665 section 3.1.3: Accept on SUBSCRIBE names the body formats the subscriber understands",
+        ),
+    ),
 )
 def sub_3(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
@@ -108,6 +159,16 @@ def sub_3(sub: Subscription, ctx: Context) -> list[Finding]:
     verdicts="pass warn",
     expectation="no body (a body makes the SUBSCRIBE a change request)",
     idle="no establishing or refreshing SUBSCRIBE in the traffic",
+    text=Text(
+        "A SUBSCRIBE that establishes or refreshes the subscription has no body. In this package a SUBSCRIBE "
+        "with a body is a change request from the handset menu (see FKS-HS-1), so a body on a plain "
+        "subscription is ambiguous.",
+        {
+            "pass": "the establishing and refreshing SUBSCRIBEs have no body",
+            "warn": "an establishing, refreshing or ending SUBSCRIBE carries a body",
+        },
+        (f"{BROADWORKS}: change requests travel as SUBSCRIBE bodies, subscriptions without one",),
+    ),
 )
 def sub_4(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
@@ -136,6 +197,23 @@ def sub_4(sub: Subscription, ctx: Context) -> list[Finding]:
     verdicts="pass fail inconclusive",
     expectation="Expires > 0, and a refresh (or the end of the subscription) before each granted expiry",
     idle=_NO_SUBSCRIBE,
+    text=Text(
+        "The establishing SUBSCRIBE asks for a duration (Expires greater than 0), and the subscriber keeps the "
+        "subscription alive: every grant that runs out inside the capture is followed, before it expires, by "
+        "a refresh (any in-dialog SUBSCRIBE with Expires above 0 that gets a 2xx, a change request included) "
+        "or by the end of the subscription. Each grant is judged on its own.",
+        {
+            "pass": "Expires > 0 was asked, and every grant was refreshed or ended in time",
+            "fail": "no or zero Expires on the establishing SUBSCRIBE, or a grant lapsed without a refresh",
+            "inconclusive": "the last grant is still running when the capture ends, so whether it is refreshed "
+            "cannot be seen (a subscription active at the end of the capture is inconclusive "
+            "whatever earlier refreshes passed)",
+        },
+        (
+            "RFC 6665 section 3.1.1: Expires on SUBSCRIBE and in its 2xx sets the duration",
+            "RFC 6665 section 4.1.2.2: the subscriber refreshes before the subscription expires",
+        ),
+    ),
 )
 def sub_5(sub: Subscription, ctx: Context) -> list[Finding]:
     out: list[Finding] = []

@@ -1,9 +1,9 @@
-"""TRM - ending a subscription: CONFORMANCE.md FKS-TRM-1 and FKS-TRM-2."""
+"""TRM - ending a subscription: catalogue rules FKS-TRM-1 and FKS-TRM-2."""
 
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, Subscription
-from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, Context, Finding, finding, rule
+from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, Context, Finding, Text, finding, rule
 from analyzer.rules.grant import retried, unanswered
 
 
@@ -14,6 +14,16 @@ from analyzer.rules.grant import retried, unanswered
     verdicts="pass fail inconclusive",
     expectation="2xx, then NOTIFY with Subscription-State: terminated within T_notify",
     idle="no SUBSCRIBE with Expires: 0 in this dialog",
+    text=Text(
+        "A SUBSCRIBE with Expires: 0 ends the subscription: the AS answers it with a 2xx and sends a final "
+        "NOTIFY with Subscription-State: terminated (within T_notify).",
+        {
+            "pass": "2xx, then a NOTIFY with Subscription-State: terminated",
+            "fail": "a failure answer, no answer within T_final, or no terminating NOTIFY within T_notify",
+            "inconclusive": "the capture ends before the answer or the terminating NOTIFY was due",
+        },
+        ("RFC 6665 section 4.1.2.3 (unsubscribing) and section 4.2.2 (the final NOTIFY says terminated)",),
+    ),
 )
 def trm_1(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
@@ -71,6 +81,15 @@ def trm_1(sub: Subscription, ctx: Context) -> list[Finding]:
     verdicts="pass fail",
     expectation="nothing but terminated after Subscription-State: terminated",
     idle="no terminating NOTIFY in this dialog",
+    text=Text(
+        "Once the AS has sent a NOTIFY with Subscription-State: terminated in a dialog, no NOTIFY with "
+        "Subscription-State: active follows in that dialog: the subscription is over.",
+        {
+            "pass": "nothing active after the terminating NOTIFY",
+            "fail": "a NOTIFY with Subscription-State: active after the terminating one",
+        },
+        ("RFC 6665 section 4.4.1: a terminated subscription ends its dialog usage",),
+    ),
 )
 def trm_2(sub: Subscription, ctx: Context) -> list[Finding]:
     ordered = sorted(sub.notifies, key=lambda n: (n.time, n.index))
