@@ -1,6 +1,6 @@
 """Which checks a conformance run cannot make on this machine, and whether it may run without them.
 
-After every scenario the message log and the wire capture are judged alike and compared (DESIGN.md). Without
+After every scenario the message log and the wire capture are judged alike and compared. Without
 tshark no capture is audited; without capture privileges the capture is rebuilt from the message log, so the
 comparison would set the log against itself. On a laptop the run goes on and says which check it dropped; in
 CI (``CI=true``, as ``.ci/run`` exports) a dropped check fails the run, since a green CI run must mean that
