@@ -51,11 +51,14 @@ Feature: Handset change - a change made in the handset menu reaches the AS and i
       | CFNA    | off   |
 
   Rule: The AS has the last word
+    A valid change refused with a 4xx is a warn when a NOTIFY then reports the unchanged state within T_notify,
+    a fail otherwise (catalogue 1.1): the refusal is judged once T_notify has passed.
 
     @FKS-HS-2
     Scenario: The AS refuses the change
       Given the AS refuses handset changes with 403
       When handset 1001 switches DND on
+      And T_notify passes
       Then FKS-HS-2 is fail with "403"
       And handset 1001 shows:
         | feature | state |
