@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -64,7 +65,7 @@ def tshark_sip_messages(path: Path) -> int:
     return sum(len([v for v in ",".join(row).split(",") if v]) for row in rows)
 
 
-def audit(path: Path, *options: str) -> dict:
+def audit(path: Path, *options: str | Path) -> dict:
     """The JSON report of one capture, which must audit with exit status 0 and no feature-sync subscription."""
     run = fks("audit", path, "--format", "json", *options)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr
@@ -177,7 +178,7 @@ def test_modified_pcap_is_audited_like_its_snoop_twin() -> None:
         assert obs == list(FieldsReader(twin))
 
 
-def test_tls_without_keys_says_why_no_sip_was_read() -> None:
+def test_tls_without_keys_says_why_no_sip_was_read(tmp_path: Path) -> None:
     """SIP over TLS on 5061 with no key log: tshark shows no SIP, and the report says how many records it
     could not decrypt and what would open them."""
     path = foreign(TLS)
@@ -192,6 +193,10 @@ def test_tls_without_keys_says_why_no_sip_was_read() -> None:
         assert capture["errors"] == [wanted]
     text = fks("audit", path)
     assert text.returncode == 0 and f"error: {wanted}" in text.stdout
+    keys = tmp_path / "other-session.keys"
+    keys.write_text("CLIENT_RANDOM " + "00" * 32 + " " + "11" * 48 + "\n")  # a key log of some other session
+    capture = audit(path, "--keylog", keys)
+    assert capture["errors"] == [wanted.replace("give --keylog", "the key log given does not decrypt them")]
 
 
 @pytest.mark.parametrize(
@@ -200,12 +205,16 @@ def test_tls_without_keys_says_why_no_sip_was_read() -> None:
         ("notes.txt", b"Meeting notes\nbring the base station\n", r"not a capture file"),
         ("report.pcap", bytes(range(256)) * 4, r"not a capture file"),
         ("data.json", b'{"captures": []}\n', r"not a packet capture \(tshark opens it as a json file\)"),
+        # Random bytes that tshark 4.0 opens as an IxVeriWave capture of no frame, and as one ASN.1 BER file:
+        ("random-vwr.cap", random.Random(115).randbytes(4096), r"not a capture file"),
+        ("random-ber.cap", random.Random(1488).randbytes(4096), r"not a (packet )?capture"),
     ],
 )
 def test_a_file_that_is_no_capture_is_exit_2_with_one_line(
     tmp_path: Path, name: str, content: bytes, reason: str
 ) -> None:
-    """tshark decides: what it cannot open, or opens as a file of no packets (JSON), is not audited."""
+    """tshark decides: what it cannot open, opens as a file of no packets (JSON, BER), or opens in a format
+    it merely guessed and then reads no frame from, is not audited."""
     path = tmp_path / name
     path.write_bytes(content)
     for options in ((), ("--reader", "pyshark")):
