@@ -227,7 +227,7 @@ class _Convert:
 
 
 def _workers() -> int:
-    """Judging processes for a large capture: two cores go to tshark (``capture.FieldsReader`` runs two
+    """Judging processes for a large capture: two cores go to tshark (``fields_reader.FieldsReader`` runs two
     slices at a time) and one to reading; the others judge, up to 4. On 2 cores one process judges (measured:
     two there make the 100k benchmark capture 16.6 s instead of 15.6 s)."""
     return max(1, min(4, (os.cpu_count() or 1) - 2))

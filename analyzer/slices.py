@@ -92,6 +92,12 @@ def plan(
         first = last
 
 
+def follows(head: bytes) -> bool:
+    """Whether a file starting with ``head`` (its first 4 bytes) is in a framing this module follows: pcap
+    (either byte order, micro- or nanoseconds) or pcapng. Other formats tshark reads are not sliced."""
+    return head[:4] in _PCAP_MAGICS or head[:4] == _PCAPNG_SHB
+
+
 def _walk(buffer: bytes | memoryview) -> tuple[int, Iterator[int]] | None:
     """The header length and an iterator of every packet record's offset, or None when the framing is not
     one this module follows. Records after damage (a length running past the end, or absurd) are not

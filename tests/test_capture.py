@@ -171,8 +171,8 @@ def test_corrupt_block_in_the_middle(reader_cls: type, tmp_path: Path) -> None:
     ("content", "reason"),
     [
         (b"", "empty file"),
-        (b"root:x:0:0:root:/root:/bin/bash\n", "not a pcap"),
-        (bytes(range(256)) * 4, "not a pcap"),
+        (b"root:x:0:0:root:/root:/bin/bash\n", "not a capture file"),
+        (bytes(range(256)) * 4, "not a capture file"),
         (b"\xd4\xc3\xb2\xa1" + b"\x00" * 10, "cut short"),
     ],
 )

@@ -142,15 +142,3 @@ def test_jobs_gives_the_same_verdicts() -> None:
     serial = fks("audit", shared(OPENSIPS), shared(SNGREP), "--format", "json")
     parallel = fks("audit", shared(OPENSIPS), shared(SNGREP), "--format", "json", "--jobs", "2")
     assert valid_report(serial.stdout) == valid_report(parallel.stdout)
-
-
-def test_a_websocket_capture_without_feature_sync_does_not_fail() -> None:
-    """SIP over WebSocket to FreeSWITCH, a plain call (../shared/captures/INDEX.md): the package's name appears
-    only in Allow-Events, so no message of it is feature sync, whatever the reader makes of the framing."""
-    capture = SHARED / "foreign" / "sipcapture__sip_tcp_websocket.pcap"
-    if not capture.exists():
-        pytest.skip("../shared/captures/foreign is absent")
-    run = fks("audit", capture, "--format", "json")
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr
-    result = valid_report(run.stdout)["captures"][0]
-    assert result["subscriptions"] == [] and all(v["verdict"] != "fail" for v in result["verdicts"])
