@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analyzer.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.sip import (
     Headers,
     NameAddr,
@@ -20,11 +21,6 @@ from analyzer.sip import (
     parse_message,
     parse_multipart,
     parse_subscription_state,
-    peek_branch,
-    peek_call_id,
-    peek_cseq_method,
-    peek_from_user,
-    peek_to_user,
     split_commas,
     verify_authorization,
 )
