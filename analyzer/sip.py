@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -864,7 +865,8 @@ def verify_authorization(credentials: str, *, password: str, method: str) -> boo
         )
     except SipError:
         return False
-    return expected == cr.get("response", "").lower()
+    # In constant time: how long a wrong guess took must not tell how much of it was right.
+    return hmac.compare_digest(expected.encode(), cr.get("response", "").lower().encode("utf-8", "replace"))
 
 
 # -- Subscription-State (RFC 6665 section 8.2.3) ---------------------------------------------------------
