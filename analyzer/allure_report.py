@@ -2,8 +2,11 @@
 
 Each subscription of each capture becomes one test (a step per rule that fired, named with its verdict and
 reason), with the ladder diagram, the verdict table and the capture itself attached; the capture-level rules
-(FKS-PRV-*) become one test per capture. Statuses: ``fail`` -> failed, ``inconclusive`` -> skipped (the
-traffic needed is not there), ``pass``/``warn``/``not_applicable`` -> passed (a warn step is named WARN).
+(FKS-PRV-*) become one test per capture. A subscription's test lasts from its first to its last message, the
+capture's from its first to its last frame (so the report's timeline and duration are the capture's), a
+step from the first to the last frame it cites. The rules judged are the test's ``tag`` and ``rule`` labels.
+Statuses: ``fail`` -> failed, ``inconclusive`` -> skipped (the traffic needed is not there),
+``pass``/``warn``/``not_applicable`` -> passed (a warn step is named WARN).
 Files follow Allure's result format (``<uuid>-result.json``, ``<uuid>-attachment.<ext>``).
 """
 
@@ -12,13 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from analyzer.frame_times import epoch_ms, frame_span
 from analyzer.html_report import endpoint_of, observation_of, verdict_table, worst_verdict
 from analyzer.ladder import ladder_svg
 
@@ -37,30 +43,76 @@ def write_allure(doc: Mapping[str, Any], directory: str | Path) -> int:
     for cap in doc["captures"]:
         capture_file = Path(str(cap["file"]))
         pcap = _attach_file(out, capture_file) if capture_file.is_file() else None
+        span = _capture_span(capture_file, cap)
         for sub in cap["subscriptions"]:
             name = f"{sub['aor']} ({sub['call_id']})"
             attachments = _subscription_attachments(out, sub)
             if pcap:
                 attachments.append(pcap)
-            _write(out, capture_file.name, name, sub["verdicts"], attachments, cap.get("errors") or [])
+            times = _message_times(sub)
+            test = _Test.of(capture_file.name, name, times, None if times else span)
+            _write(out, test, sub["verdicts"], attachments, cap.get("errors") or [])
             written += 1
         if cap["verdicts"] or not cap["subscriptions"]:
-            _write(
-                out,
-                capture_file.name,
-                "capture-level rules",
-                cap["verdicts"],
-                [pcap] if pcap else [],
-                cap.get("errors") or [],
-            )
+            test = _Test.of(capture_file.name, "capture-level rules", _frame_times(cap), span)
+            _write(out, test, cap["verdicts"], [pcap] if pcap else [], cap.get("errors") or [])
             written += 1
     return written
 
 
+@dataclass(frozen=True)
+class _Test:
+    """One Allure test: its capture and name, when it starts and stops (epoch ms), and the epoch-ms times
+    of the frames its rules may cite."""
+
+    capture: str
+    name: str
+    start: int
+    stop: int
+    times: Mapping[int, int]
+
+    @classmethod
+    def of(cls, capture: str, name: str, times: Mapping[int, int], span: tuple[int, int] | None) -> _Test:
+        """From ``span`` when given (the capture's), else from the first to the last of ``times``."""
+        if span is None:
+            span = (min(times.values()), max(times.values()))
+        return cls(capture, name, span[0], span[1], times)
+
+    def step_span(self, frames: Sequence[int]) -> tuple[int, int]:
+        """A rule's step lasts from the first to the last frame it cites (the test's span when none is known)."""
+        cited = [self.times[f] for f in frames if f in self.times]
+        return (min(cited), max(cited)) if cited else (self.start, self.stop)
+
+
+def _capture_span(path: Path, cap: Mapping[str, Any]) -> tuple[int, int]:
+    """The capture's first and last frame times; without capinfos (or a readable file), those of the SIP
+    messages kept for the ladders; without those either, now (a zero would read as 1970)."""
+    span = frame_span(path) if path.is_file() else None
+    if span is not None:
+        return span
+    times = _frame_times(cap)
+    if times:
+        return min(times.values()), max(times.values())
+    now = int(time.time() * 1000)
+    return now, now
+
+
+def _message_times(sub: Mapping[str, Any]) -> dict[int, int]:
+    """Frame number -> epoch ms of a subscription's messages (those kept for its ladder)."""
+    return {int(m["index"]): epoch_ms(float(m["time"])) for m in sub.get("messages") or []}
+
+
+def _frame_times(cap: Mapping[str, Any]) -> dict[int, int]:
+    """Frame number -> epoch ms of every message the capture's subscriptions kept."""
+    out: dict[int, int] = {}
+    for sub in cap["subscriptions"]:
+        out.update(_message_times(sub))
+    return out
+
+
 def _write(
     out: Path,
-    capture: str,
-    name: str,
+    test: _Test,
     verdicts: Sequence[Mapping[str, Any]],
     attachments: list[dict[str, str]],
     errors: Sequence[str],
@@ -74,32 +126,34 @@ def _write(
             "status": STATUS[str(v["verdict"])],
             "statusDetails": {"message": f"expected: {v.get('expected', '')}\nobserved: {v.get('observed', '')}"},
             "parameters": [{"name": "frames", "value": ", ".join(str(f) for f in v.get("frames", []))}],
-            "start": 0,
-            "stop": 0,
+            **dict(zip(("start", "stop"), test.step_span(v.get("frames", [])), strict=True)),
         }
         for v in fired
     ]
-    failing = sorted({str(v["rule"]) for v in fired if v["verdict"] in ("fail", "warn")})
+    rules = sorted({str(v["rule"]) for v in fired})
     message = "; ".join(f"{v['rule']} {v['verdict']}: {v['detail']}" for v in fired if v["verdict"] == "fail")
     result = {
         "uuid": str(uuid.uuid4()),
-        "historyId": hashlib.md5(f"{capture}:{name}".encode()).hexdigest(),  # an id, not security
-        "name": name,
-        "fullName": f"audit:{capture}:{name}",
+        "historyId": hashlib.md5(f"{test.capture}:{test.name}".encode()).hexdigest(),  # an id, not security
+        "name": test.name,
+        "fullName": f"audit:{test.capture}:{test.name}",
         "status": STATUS[worst] if verdicts or not errors else "broken",  # broken: the capture was unusable
         "statusDetails": {"message": f"{PRODUCT_DEFECT}: {message}" if message else "; ".join(errors)},
         "steps": steps,
         "attachments": attachments,
         "labels": [
             {"name": "feature", "value": "Offline audit (fks audit)"},
-            {"name": "story", "value": capture},
+            {"name": "story", "value": test.capture},
             {"name": "suite", "value": "fks audit"},
-            {"name": "subSuite", "value": capture},
+            {"name": "subSuite", "value": test.capture},
             {"name": "framework", "value": "fks"},
-            *({"name": "tag", "value": rule} for rule in failing),
+            # The rules judged here, as a scenario names the rules it exercises: its Gherkin tags (@FKS-...)
+            # become "tag" labels; "rule" carries the same IDs for a filter that must not catch other tags.
+            *({"name": "tag", "value": rule} for rule in rules),
+            *({"name": "rule", "value": rule} for rule in rules),
         ],
-        "start": 0,
-        "stop": 0,
+        "start": test.start,
+        "stop": test.stop,
     }
     (out / f"{result['uuid']}-result.json").write_text(json.dumps(result), encoding="utf-8")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -121,45 +122,6 @@ _HEADER_NAME = re.compile(rf"^{_TOKEN}$")
 def is_number(text: str) -> bool:
     """ASCII digits only: ``str.isdigit`` also accepts ``¹`` or ``²``, which ``int()`` then refuses."""
     return text.isascii() and text.isdigit()
-
-
-# A look at raw bytes without parsing, for hot paths (the engine's filter, a storm, one log line per message):
-# the value of a header as the first occurrence of ``\r\nName:`` shows it; None when absent.
-_PEEK_CALL_ID = re.compile(rb"\r\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.I)
-_PEEK_CSEQ_METHOD = re.compile(rb"\r\ncseq[ \t]*:[ \t]*\d+[ \t]+([a-z]+)", re.I)
-_PEEK_FROM_USER = re.compile(rb"\r\n(?:from|f)[ \t]*:[^\r\n]*?sips?:([^@;>\r\n]+)@", re.I)
-_PEEK_TO_USER = re.compile(rb"\r\n(?:to|t)[ \t]*:[^\r\n]*?sips?:([^@;>\r\n]+)@", re.I)
-_PEEK_VIA = re.compile(rb"\r\n(?:via|v)[ \t]*:([^\r\n]*)", re.I)
-_PEEK_BRANCH = re.compile(rb";[ \t]*branch[ \t]*=[ \t]*([^;,\s]+)", re.I)
-
-
-def peek_call_id(data: bytes) -> str | None:
-    found = _PEEK_CALL_ID.search(data)
-    return found.group(1).strip().decode("latin-1") if found else None
-
-
-def peek_cseq_method(data: bytes) -> str | None:
-    found = _PEEK_CSEQ_METHOD.search(data)
-    return found.group(1).decode("ascii").upper() if found else None
-
-
-def peek_from_user(data: bytes) -> str | None:
-    found = _PEEK_FROM_USER.search(data)
-    return found.group(1).decode("latin-1") if found else None
-
-
-def peek_branch(data: bytes) -> str | None:
-    """The top Via's branch (the first Via line, up to its first comma); None when not plainly there."""
-    via = _PEEK_VIA.search(data)
-    if via is None:
-        return None
-    found = _PEEK_BRANCH.search(via.group(1).split(b",", 1)[0])
-    return found.group(1).decode("latin-1") if found else None
-
-
-def peek_to_user(data: bytes) -> str | None:
-    found = _PEEK_TO_USER.search(data)
-    return found.group(1).decode("latin-1") if found else None
 
 
 class SipError(ValueError):
@@ -903,7 +865,8 @@ def verify_authorization(credentials: str, *, password: str, method: str) -> boo
         )
     except SipError:
         return False
-    return expected == cr.get("response", "").lower()
+    # In constant time: how long a wrong guess took must not tell how much of it was right.
+    return hmac.compare_digest(expected.encode(), cr.get("response", "").lower().encode("utf-8", "replace"))
 
 
 # -- Subscription-State (RFC 6665 section 8.2.3) ---------------------------------------------------------

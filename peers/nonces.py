@@ -58,7 +58,7 @@ class Nonces:
         if (
             password is None
             or fields.get("realm") != self.realm
-            or not hmac.compare_digest(signature, self._sign(stamp))
+            or not hmac.compare_digest(signature.encode("utf-8", "replace"), self._sign(stamp).encode())
         ):
             return Check.INVALID
         if fields.get("algorithm", "MD5").upper() not in {a.upper() for a in self.algorithms}:

@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lxml import etree
@@ -39,7 +40,26 @@ SERVICES = {
     "CallForwardingNoAnswer": "CFNA",
 }
 _PATH = re.compile(r"^/com\.broadsoft\.xsi-actions/v2\.0/user/([^/]+)/services/([A-Za-z]+)/?$")
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # an Xsi service document is a few hundred bytes
+CLIENT_TIMEOUT = 10.0  # seconds a client may leave a request unfinished
+
+
+def body_length(headers: Message) -> tuple[int, tuple[int, bytes] | None]:
+    """The body's length from the Content-Length header(s), or the refusal (status, reason) when it cannot be
+    trusted: not a non-negative decimal number, several that disagree, a chunked body, or above ``MAX_BODY``."""
+    if headers.get("Transfer-Encoding"):
+        return 0, (400, b"Transfer-Encoding is not supported: send a Content-Length\n")
+    found = {v.strip() for v in headers.get_all("Content-Length") or []}
+    if not found:
+        return 0, None
+    if len(found) > 1:
+        return 0, (400, b"conflicting Content-Length headers\n")
+    (value,) = found
+    if not is_number(value):
+        return 0, (400, b"Content-Length must be a non-negative decimal number\n")
+    if len(value.lstrip("0")) > len(str(MAX_BODY)) or int(value) > MAX_BODY:  # never int() of 5000 digits
+        return 0, (413, b"body too large\n")
+    return int(value), None
 
 
 @dataclass
@@ -120,15 +140,27 @@ def serve_portal(
         raise ValueError("the portal needs a token (--portal-token) when bound beyond loopback")
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = CLIENT_TIMEOUT  # a client that stops sending mid-request does not hold a thread forever
+
         def _serve(self) -> None:
-            if token and not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {token}"):
+            given = self.headers.get("Authorization", "").encode("utf-8", "replace")
+            if token and not hmac.compare_digest(given, f"Bearer {token}".encode()):
                 self._reply(401, b"token required\n")
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._reply(413, b"body too large\n")
+            length, refusal = body_length(self.headers)
+            if refusal is not None:
+                self.close_connection = True  # the body was not read: nothing after it can be trusted
+                self._reply(*refusal)
                 return
-            body = self.rfile.read(length) if length else b""
+            try:
+                body = self.rfile.read(length) if length else b""
+            except OSError:  # the client went quiet mid-body (the socket timeout) or away
+                self.close_connection = True
+                return
+            if len(body) < length:
+                self.close_connection = True
+                self._reply(400, b"body shorter than its Content-Length\n")
+                return
             status, payload, notifies = portal.handle(self.command, self.path, body)
             if notifies:
                 loop.call_soon_threadsafe(send, notifies)
@@ -136,6 +168,8 @@ def serve_portal(
 
         def _reply(self, status: int, payload: bytes) -> None:
             self.send_response(status)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.send_header("Content-Type", "application/xml" if payload.startswith(b"<?xml") else "text/plain")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

@@ -147,6 +147,9 @@ def test_an_expired_nonce_is_challenged_again_as_stale() -> None:
     assert "stale=true" in nonces.challenges(1031.0, stale=True)[0]
     forged = creds.replace(challenge.split('nonce="')[1].split('"')[0], "0.0.0")
     assert nonces.check(forged, "pw", "SUBSCRIBE", 1010.0) is Check.INVALID
+    nonce = challenge.split('nonce="')[1].split('"')[0]
+    accented = creds.replace(nonce, nonce[:-1] + "\u00e9")  # a signature no ASCII comparison can take
+    assert nonces.check(accented, "pw", "SUBSCRIBE", 1010.0) is Check.INVALID
 
 
 def test_nonce_memory_is_bounded_and_a_forgotten_nonce_is_stale() -> None:

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from analyzer.audit import AuditSettings, audit_file
+from analyzer.observation import Endpoint
 from analyzer.partitions import subscriber
-from peers.flows import Flow
+from peers.flows import Flow, merge
 from peers.synth import SynthOptions, synthesize
+from peers.wire import WireMessage, write_capture
 from tests.test_corpus import EXPECTED, capture_for, settings_for
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
@@ -44,6 +46,42 @@ def test_a_synthesized_site_with_lean_entries(tmp_path: Path) -> None:
     one = audit_file(path, AuditSettings(), workers=1, lean=True)
     two = audit_file(path, AuditSettings(), workers=2, lean=True)
     assert len(one["subscriptions"]) == 150 and two == one
+
+
+def _lf_head(data: bytes) -> bytes:
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.replace(b"\r\n", b"\n") + b"\n\n" + body
+
+
+def test_an_as_writing_lf_only_lines_is_judged_as_by_one_process(tmp_path: Path) -> None:
+    """The AS ends its lines in bare LF (the parser accepts it), the phones in CRLF: its 200s and NOTIFYs still
+    reach the worker of their subscriber, so every subscription is whole there, as in one process."""
+    flows = []
+    for i in range(8):
+        flow = Flow(user=f"10{i:02d}", call_id=f"c{i}@192.0.2.10", client=Endpoint(f"192.0.2.{10 + i}", 5060))
+        flow.clock += i * 0.3
+        flow.establish()
+        flows.append(flow)
+    server = flows[0].server
+    wire = [
+        WireMessage(
+            o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), _lf_head(o.data) if o.src == server else o.data
+        )
+        for o in merge(*flows)
+    ]
+    lf_only = [m for m in wire if b"\r\n" not in m.data.partition(b"\n\n")[0]]
+    assert len(lf_only) == 16  # the AS's 200 and NOTIFY of each subscription
+    path = write_capture(tmp_path / "lf.pcap", wire)
+    assert {subscriber(m.data) for m in wire} == {f"10{i:02d}" for i in range(8)}
+    one = audit_file(path, AuditSettings(), workers=1)
+    many = audit_file(path, AuditSettings(), workers=3)
+    assert json.dumps(many, sort_keys=True) == json.dumps(one, sort_keys=True)
+    # Each is a conforming establishment: a 200 to the SUBSCRIBE (FKS-RSP-1), a NOTIFY after it (FKS-NTF-1),
+    # a 200 to the NOTIFY (FKS-NTF-6): pass, per the catalogue.
+    assert len(many["subscriptions"]) == 8
+    for sub in many["subscriptions"]:
+        verdicts = {v["rule"]: v["verdict"] for v in sub["verdicts"]}
+        assert [verdicts[r] for r in ("FKS-RSP-1", "FKS-NTF-1", "FKS-NTF-6")] == ["pass"] * 3, sub["aor"]
 
 
 def test_an_unusable_file_stops_the_workers_with_one_line(tmp_path: Path) -> None:

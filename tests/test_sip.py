@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analyzer.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.sip import (
     Headers,
     NameAddr,
@@ -20,11 +21,6 @@ from analyzer.sip import (
     parse_message,
     parse_multipart,
     parse_subscription_state,
-    peek_branch,
-    peek_call_id,
-    peek_cseq_method,
-    peek_from_user,
-    peek_to_user,
     split_commas,
     verify_authorization,
 )
@@ -211,6 +207,28 @@ def test_digest_build_and_verify(algorithm: str) -> None:
     assert verify_authorization(creds, password="secret", method="SUBSCRIBE")
     assert not verify_authorization(creds, password="wrong", method="SUBSCRIBE")
     assert not verify_authorization("Basic abc", password="secret", method="SUBSCRIBE")
+
+
+def test_digest_responses_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hmac.compare_digest, on bytes: a response from the wire with non-ASCII characters is simply wrong
+    (compare_digest on such str raises TypeError), an upper-case hex response is still right."""
+    import hmac
+
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    challenge = 'Digest realm="r", nonce="n1", qop="auth", algorithm=MD5'
+    creds = build_authorization(challenge, username="1001", password="pw", method="SUBSCRIBE", uri="sip:x", cnonce="c")
+    response = creds.split('response="')[1].split('"')[0]
+    assert verify_authorization(creds.replace(response, response.upper()), password="pw", method="SUBSCRIBE")
+    assert compared and all(isinstance(a, bytes) and isinstance(b, bytes) for a, b in compared)
+    for forged in ("\u00e9" * 32, response[:-1] + "\u00fc", ""):
+        assert not verify_authorization(creds.replace(response, forged), password="pw", method="SUBSCRIBE")
 
 
 def test_headers_set_and_remove_keep_order() -> None:
