@@ -27,6 +27,7 @@ from lxml import etree
 from analyzer.frame_times import epoch_ms, frame_span
 from analyzer.html_report import endpoint_of, observation_of, verdict_table, worst_verdict
 from analyzer.ladder import ladder_svg
+from analyzer.rulebook import requirement_text
 
 # A failed audit test's message opens with the word a conformance run's failed rule raises (the exception
 # class peers.outcomes.ProductDefect), so the report's "Product defects" category holds both.
@@ -124,7 +125,10 @@ def _write(
             "name": f"{v['rule']} {v['verdict'].upper() if v['verdict'] in ('warn', 'fail') else v['verdict']}: "
             f"{v['detail']}",
             "status": STATUS[str(v["verdict"])],
-            "statusDetails": {"message": f"expected: {v.get('expected', '')}\nobserved: {v.get('observed', '')}"},
+            "statusDetails": {
+                "message": f"expected: {v.get('expected', '')}\nobserved: {v.get('observed', '')}",
+                "trace": requirement_text(str(v["rule"])) if v["verdict"] in ("warn", "fail") else "",
+            },
             "parameters": [{"name": "frames", "value": ", ".join(str(f) for f in v.get("frames", []))}],
             **dict(zip(("start", "stop"), test.step_span(v.get("frames", [])), strict=True)),
         }
@@ -139,6 +143,8 @@ def _write(
         "fullName": f"audit:{test.capture}:{test.name}",
         "status": STATUS[worst] if verdicts or not errors else "broken",  # broken: the capture was unusable
         "statusDetails": {"message": f"{PRODUCT_DEFECT}: {message}" if message else "; ".join(errors)},
+        # what each rule that failed or warned requires, beside the verdicts (the rulebook, fks rules ID)
+        "description": "\n\n".join(requirement_text(r) for r in _flagged(fired)),
         "steps": steps,
         "attachments": attachments,
         "labels": [
@@ -156,6 +162,11 @@ def _write(
         "stop": test.stop,
     }
     (out / f"{result['uuid']}-result.json").write_text(json.dumps(result), encoding="utf-8")
+
+
+def _flagged(verdicts: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The rules that failed or warned, once each, in catalogue order of first appearance."""
+    return list(dict.fromkeys(str(v["rule"]) for v in verdicts if v["verdict"] in ("warn", "fail")))
 
 
 def _subscription_attachments(out: Path, sub: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -123,3 +124,25 @@ def test_the_allure_report_shows_the_capture_duration(results: Path, tmp_path: P
     everything = frame_times(CAPTURE)
     assert (summary["start"], summary["stop"]) == (everything[0], everything[-1])
     assert summary["duration"] == everything[-1] - everything[0] < DAY_MS  # seconds, not 20789 days
+
+
+def test_a_failed_rule_shows_its_requirement_beside_the_verdict(tmp_path: Path) -> None:
+    """Catalogue 1.1 is in the kit: the Allure result of a capture whose FKS-NTF-6 fails carries that rule's
+    requirement (description and the failed step's details), as ``fks rules FKS-NTF-6`` prints it."""
+    from analyzer.rulebook import requirement_text
+
+    capture = Path(__file__).resolve().parents[1] / "captures" / "notify_dialog_faults.pcap"
+    out = tmp_path / "allure"
+    run = subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", "audit", str(capture), "--format", "allure", "--output", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1, run.stderr
+    results = [json.loads(p.read_text()) for p in out.glob("*-result.json")]
+    (sub,) = [r for r in results if any(label["value"] == "FKS-NTF-6" for label in r["labels"])]
+    assert requirement_text("FKS-NTF-6") in sub["description"]
+    (step,) = [s for s in sub["steps"] if s["name"].startswith("FKS-NTF-6 FAIL")]
+    assert step["statusDetails"]["trace"] == requirement_text("FKS-NTF-6")
+    passed = [s for s in sub["steps"] if s["status"] == "passed"]
+    assert passed and all(not s["statusDetails"]["trace"] for s in passed)
