@@ -28,7 +28,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def start_as() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -111,7 +111,7 @@ def with_sipp(address: str, accounts: int, rate: int, folder: Path) -> str:
 
 def with_base(address: str, accounts: int, rate: int) -> str:
     run = subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", "base", "--as", address, "--storm", str(accounts), "--rate", str(rate)],
+        [sys.executable, "-m", "peers.cli", "base", "--as", address, "--storm", str(accounts), "--rate", str(rate)],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -28,6 +28,7 @@ from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint
 from analyzer.rules import CATALOGUE
 from analyzer.sip import SipError, parse_message
+from peers.address import parse_endpoint
 from peers.downgrade import PRIVILEGES, TSHARK, ci_refusal, dropped_checks
 from peers.outcomes import ProductDefect, RecordsDisagree
 from peers.targets import TARGETS, Scenario, TargetOptions, Unsupported
@@ -47,8 +48,10 @@ def _option(config: pytest.Config, name: str) -> str:
 def _endpoint(text: str) -> Endpoint | None:
     if not text:
         return None
-    host, _, port = text.rpartition(":")
-    return Endpoint(host, int(port))
+    try:
+        return parse_endpoint(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--fks-as/--fks-listen: {exc}") from None
 
 
 def target_options(config: pytest.Config) -> TargetOptions:

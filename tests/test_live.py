@@ -35,7 +35,7 @@ def fks_as(tmp_path: Path) -> Iterator[tuple[Endpoint, subprocess.Popen[str]]]:
     spec = {"1001": {"password": "pw-1001", "forwards": {"CFNA": {"target": "1002", "rings": 4}}}}
     users.write_text(json.dumps(spec))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--users", str(users)],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--users", str(users)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -91,7 +91,7 @@ def test_fks_as_rejects_a_bad_users_file(tmp_path: Path) -> None:
     bad = tmp_path / "users.json"
     bad.write_text("{not json")
     run = subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--users", str(bad)],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--users", str(bad)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -167,7 +167,7 @@ def test_fks_base_against_fks_as_both_processes(fks_as: tuple[Endpoint, subproce
         [
             sys.executable,
             "-m",
-            "analyzer.cli",
+            "peers.cli",
             "base",
             "--as",
             str(server),
@@ -288,7 +288,7 @@ def test_sipp_phone_against_fks_as(tmp_path: Path) -> None:
     from analyzer.audit import audit_file, worst_by_rule
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -351,7 +351,7 @@ def test_portal_change_reaches_the_handset(tmp_path: Path) -> None:
     import urllib.request
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--portal", "127.0.0.1:0"],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--portal", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -505,7 +505,7 @@ def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path)
 
 def _start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", *args],
+        [sys.executable, "-m", "peers.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
