@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from analyzer.observation import Endpoint
-from peers.gigaset import Base, Handset
-from peers.transport import UdpPeer
+from peers.io.transport import UdpPeer
+from peers.sansio.gigaset import Base, Handset
 
 ROOT = Path(__file__).resolve().parents[1]
 

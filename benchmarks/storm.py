@@ -132,7 +132,7 @@ def main() -> int:
     if unknown := set(clients) - {"sipp", "fks-base"}:
         parser.error(f"unknown client(s) {', '.join(sorted(unknown))}: sipp, fks-base")
     sys.path.insert(0, str(ROOT))
-    from peers import loops
+    from peers.io import loops
 
     print(f"machine cpus={os.cpu_count()} python={sys.version.split()[0]} loop={loops.name()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="fks-storm-") as tmp:

@@ -15,7 +15,7 @@ from analyzer import cli as audit_cli
 from analyzer.cli import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, UsageError
 from analyzer.observation import Endpoint
 from peers.address import parse_endpoint
-from peers.profiles import PROFILES
+from peers.sansio.profiles import PROFILES
 
 AUDIT_COMMANDS = ("audit", "rules")  # parsed and run by analyzer.cli
 MODELS = ["N610", "N670", "N870", "N870E"]
@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_as(args: argparse.Namespace) -> int:
-    from peers.serve import AsOptions, run_as
+    from peers.io.serve import AsOptions, run_as
 
     digest = tuple(a.strip().upper() for a in args.digest.split(","))
     if not set(digest) <= {"MD5", "SHA-256"}:
@@ -107,7 +107,7 @@ def run_as(args: argparse.Namespace) -> int:
 
 
 def run_base(args: argparse.Namespace) -> int:
-    from peers.serve import BaseOptions, run_base
+    from peers.io.serve import BaseOptions, run_base
 
     if args.storm is not None:
         return run_storm(args)
@@ -128,8 +128,8 @@ def run_base(args: argparse.Namespace) -> int:
 
 
 def run_storm(args: argparse.Namespace) -> int:
-    from peers import loops
-    from peers.storm import storm
+    from peers.io import loops
+    from peers.io.storm import storm
 
     if args.storm < 1 or args.rate <= 0:
         raise UsageError("--storm and --rate must be positive")
@@ -143,7 +143,7 @@ def run_storm(args: argparse.Namespace) -> int:
 
 
 def synth(args: argparse.Namespace) -> int:
-    from peers.synth import SynthOptions, synthesize
+    from peers.craft.synth import SynthOptions, synthesize
 
     if args.subscriptions < 1 or (args.messages is not None and args.messages < 1) or args.noise < 0:
         raise UsageError("--subscriptions, --messages and --noise must be positive")
