@@ -10,7 +10,6 @@ from analyzer.documents import build_document
 from peers.craft.hostile import hostile_change
 from peers.sansio.features import FORWARDING
 from peers.targets.scenario import Scenario
-from peers.targets.window import let_window_pass
 
 
 def _on(state: str) -> bool:
@@ -155,8 +154,7 @@ def expires(world: Scenario, user: str) -> None:
 def t_notify_passes(world: Scenario) -> None:
     """A missing NOTIFY is a fail only once its window has passed: wait for the owed NOTIFYs, at most T_notify
     (``peers.targets.window``), then the base's OPTIONS ping marks the time in both records."""
-    if world.target != "pcap":
-        let_window_pass(world.lab, world.t_notify)
+    world.let_window_pass()
 
 
 @when("garbage reaches the AS")

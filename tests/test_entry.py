@@ -4,6 +4,7 @@ analyzer never imports the peers (imports run steps -> peers -> analyzer)."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,24 @@ def test_endpoint_parses(text: str, endpoint: Endpoint) -> None:
 def test_endpoint_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="expected HOST:PORT"):
         parse_endpoint(text)
+
+
+def test_targets_are_classes_chosen_once() -> None:
+    from peers.targets.labs import AsLab, BaseLab, LoopbackLab
+    from peers.targets.scenario import TARGETS, TargetOptions, scenario_for
+
+    labs = {"loopback": LoopbackLab, "as": BaseLab, "base": AsLab, "pcap": None}
+    assert set(TARGETS) == set(labs)
+    for name, lab in labs.items():
+        scenario = scenario_for(TargetOptions(name=name))
+        assert (scenario.target, scenario.lab_class) == (name, lab)
+    # nothing asks which target or role it is after construction
+    pattern = re.compile(r"(world|self)\.target (==|!=|in)|plays_(as|base)|\brole\b")
+    hits = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for folder in ("peers", "steps")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert hits == []

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from analyzer.audit import AuditSettings, judge
 from analyzer.documents import DocumentError, FeatureDocument, parse_document
@@ -35,6 +36,7 @@ from peers.sansio.profiles import PROFILES
 from peers.targets.lab import Lab, LabConfig, LabError, Unsupported, request_matcher
 from peers.targets.labs import AsLab, BaseLab, LoopbackLab
 from peers.targets.outcomes import OwnSide
+from peers.targets.window import let_window_pass
 
 DEFAULT_DOMAIN = "example.test"  # a loopback run's domain; against a real AS the provisioning file's, or --fks-domain
 XSI_SERVICES = {feature: service for service, feature in SERVICES.items()}  # "DND" -> "DoNotDisturb", ...
@@ -89,7 +91,7 @@ class Scenario:
     baseline_note: str = ""  # what establishing the baseline did, for the report
 
     name = ""  # the target's name, as --fks-target spells it
-    lab_class: type[Lab] | None = LoopbackLab  # the ends we play (None: nothing is played)
+    lab_class: ClassVar[type[Lab] | None] = LoopbackLab  # the ends we play (None: nothing is played)
     emulates_as = True  # the AS is our emulator (its profile, digest and policy are the scenario's to set)
     emulates_base = True  # the base is our emulator
     second_handsets = True  # a second handset of a user can be added
@@ -214,6 +216,10 @@ class Scenario:
     def act(self, what: str, action: Callable[[Lab], None], **request: object) -> None:
         """Perform a step live, or, on target pcap, find the request that shows it in the capture."""
         action(self.lab)
+
+    def let_window_pass(self) -> None:
+        """Wait out T_notify for the NOTIFYs owed (``peers.targets.window``)."""
+        let_window_pass(self.lab, self.t_notify)
 
     def flood(self, count: int) -> None:
         """``count`` SUBSCRIBEs from users the AS does not know, one datagram each, from one socket."""
@@ -429,6 +435,9 @@ class PcapScenario(Scenario):
 
     def observations(self) -> list[Observation]:
         return self._recorded()
+
+    def let_window_pass(self) -> None:
+        return None  # a capture's time has passed already
 
 
 SCENARIOS: dict[str, type[Scenario]] = {
