@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from analyzer.audit import AuditSettings, judge
-from analyzer.documents import DocumentError, FeatureDocument, parse_document
+from analyzer.documents import FeatureDocument
 from analyzer.fac import DEFAULT_FACS
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import Provisioning, ProvisioningError, build_provisioning, parse_provisioning
@@ -29,17 +27,15 @@ from analyzer.rules.base import Options
 from analyzer.sip import SipError, SipMessage, parse_message
 from analyzer.vocab import PACKAGE
 from peers.io.impair import Impairment
-from peers.io.portal import SERVICES
-from peers.sansio.features import FORWARDING, FeatureState, Forward, state_document
+from peers.sansio.features import FeatureState, Forward, state_document
 from peers.sansio.gigaset import Handset, accounts_from
 from peers.sansio.profiles import PROFILES
 from peers.targets.lab import Lab, LabConfig, LabError, Unsupported, request_matcher
 from peers.targets.labs import AsLab, BaseLab, LoopbackLab
-from peers.targets.outcomes import OwnSide
+from peers.targets.portals import run_portal_cmd, xsi_put
 from peers.targets.window import let_window_pass
 
 DEFAULT_DOMAIN = "example.test"  # a loopback run's domain; against a real AS the provisioning file's, or --fks-domain
-XSI_SERVICES = {feature: service for service, feature in SERVICES.items()}  # "DND" -> "DoNotDisturb", ...
 
 __all__ = ["TARGETS", "LabError", "Scenario", "TargetOptions", "Unsupported", "scenario_for"]
 
@@ -327,11 +323,11 @@ class Scenario:
         opts = self.options
         domains = {hs.user: hs.domain for hs in (self._lab.base.handsets.values() if self._lab else ())}
         if opts.portal_cmd:
-            return lambda user, doc: _run_portal_cmd(
+            return lambda user, doc: run_portal_cmd(
                 opts.portal_cmd or "", user, domains.get(user, opts.default_domain), doc
             )
         if opts.portal_url:
-            return lambda user, doc: _xsi_put(opts.portal_url or "", opts.portal_token, user, doc)
+            return lambda user, doc: xsi_put(opts.portal_url or "", opts.portal_token, user, doc)
         return None
 
     def _operator(self, instruction: str, action: str) -> None:
@@ -449,59 +445,3 @@ TARGETS = tuple(SCENARIOS)
 def scenario_for(options: TargetOptions) -> Scenario:
     """The scenario of the run's target (the one place the target's name is looked at)."""
     return SCENARIOS[options.name](options)
-
-
-def _run_portal_cmd(template: str, user: str, domain: str, doc: bytes) -> None:
-    """Run the operator's portal command with the change spelled out in placeholders ({user} {domain} {aor}
-    {feature} {state} {target} {rings} {forwarding_type}); its failure is ours, with its stderr."""
-    fields = {**_change_fields(doc), "user": user, "domain": domain, "aor": f"sip:{user}@{domain}"}
-    command = template.format(**{k: shlex.quote(v) for k, v in fields.items()})
-    try:
-        run = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        raise OwnSide(f"portal command did not finish within 30 s: {command}") from None
-    if run.returncode != 0:
-        err = run.stderr.strip().replace("\n", " | ")[-500:] or "(no stderr)"
-        raise OwnSide(f"portal command exited {run.returncode}: {command}: {err}")
-
-
-def _xsi_put(base_url: str, token: str | None, user: str, doc: bytes) -> None:
-    """PUT the change to an Xsi-Actions-style service (BroadWorks, or ``fks as --portal``)."""
-    fields = _change_fields(doc)
-    service = XSI_SERVICES[fields["feature"]]
-    active = "true" if fields["state"] == "on" else "false"
-    parts = [f"<active>{active}</active>"]
-    if fields["target"]:
-        parts.append(f"<forwardToPhoneNumber>{fields['target']}</forwardToPhoneNumber>")
-    if fields["rings"]:
-        parts.append(f"<numberOfRings>{fields['rings']}</numberOfRings>")
-    body = f'<{service} xmlns="http://schema.broadsoft.com/xsi">{"".join(parts)}</{service}>'.encode()
-    url = f"{base_url.rstrip('/')}/com.broadsoft.xsi-actions/v2.0/user/{user}/services/{service}"
-    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/xml"})
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (OSError, urllib.error.URLError) as exc:
-        raise OwnSide(f"portal PUT {url}: {exc}") from None
-    if status >= 300:
-        raise OwnSide(f"portal PUT {url}: HTTP {status}")
-
-
-def _change_fields(doc: bytes) -> dict[str, str]:
-    try:
-        parsed = parse_document(doc)
-    except DocumentError as exc:
-        raise LabError(f"portal change: {exc}") from None
-    feature = parsed.feature or "DND"
-    active = parsed.dnd if feature == "DND" else parsed.active
-    return {
-        "feature": feature,
-        "state": "on" if active else "off",
-        "target": parsed.target or "",
-        "rings": str(parsed.ring_count) if parsed.ring_count is not None else "",
-        "forwarding_type": FORWARDING.get(feature, ""),
-    }
