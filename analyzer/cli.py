@@ -17,13 +17,10 @@ from analyzer.allure_report import write_allure
 from analyzer.audit import AuditSettings, audit_file, document, unusable
 from analyzer.fac import DEFAULT_FACS, parse_facs
 from analyzer.html_report import render_html
-from analyzer.observation import Endpoint
 from analyzer.progress import Progress
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.report import RENDERERS
 from analyzer.rules.base import Options
-from analyzer.sip import is_number
-from peers.profiles import PROFILES
 
 EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
 
@@ -94,50 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="print the conformance catalogue, or one rule in full")
     rules.add_argument("rule", nargs="?", metavar="ID", help="a rule ID, e.g. FKS-NTF-2: its requirement in full")
     rules.add_argument("--markdown", action="store_true", help="the whole rulebook as Markdown (docs/rules.md)")
-    server = commands.add_parser("as", help="run the BroadWorks-like AS emulator (UDP) until Ctrl-C")
-    server.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 5070), metavar="HOST:PORT")
-    server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
-    server.add_argument("--max-expires", type=int, default=3600, metavar="S", help="cap on granted Expires")
-    server.add_argument("--profile", default="broadworks", choices=sorted(PROFILES), help="server behaviour to play")
-    server.add_argument("--portal", type=_endpoint, metavar="HOST:PORT", help="serve the Xsi-style portal here")
-    server.add_argument("--portal-token", metavar="TOKEN", help="bearer token (required beyond loopback)")
-    server.add_argument("--transport", choices=["udp", "tcp"], default="udp")
-    server.add_argument(
-        "--digest", default="MD5", metavar="ALGS", help="digest algorithms offered, preferred first (MD5,SHA-256)"
-    )
-    synth = commands.add_parser("synth", help="write a large realistic capture (deterministic from --seed)")
-    synth.add_argument(
-        "--subscriptions", type=int, default=1000, metavar="N", help="handset accounts with feature sync"
-    )
-    synth.add_argument("--messages", type=int, metavar="M", help="aim at about M SIP messages instead of N accounts")
-    synth.add_argument("--bases", type=int, metavar="M", help="bases (default: 250 accounts per base)")
-    synth.add_argument("--noise", type=float, default=3.0, metavar="X", help="other SIP messages per feature-sync one")
-    synth.add_argument("--rtp", type=int, default=20, metavar="N", help="RTP packets per call")
-    synth.add_argument("--tcp-share", type=float, default=0.2, metavar="F", help="share of bases on TCP")
-    synth.add_argument("--seed", type=int, default=1)
-    synth.add_argument("--output", required=True, metavar="FILE", help="the pcap to write")
-    base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
-    base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
-    base.add_argument("--provisioning", metavar="FILE", help="Gigaset provisioning file (required but for --storm)")
-    base.add_argument("--storm", type=int, metavar="N", help="N accounts subscribe at --rate, refresh once, then stop")
-    base.add_argument("--rate", type=float, default=500.0, metavar="R", help="storm SUBSCRIBEs per second")
-    base.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 0), metavar="HOST:PORT")
-    base.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model")
-    base.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
-    base.add_argument("--transport", choices=["udp", "tcp"], default="udp")
-    base.add_argument("--expires", type=int, default=3600, metavar="S", help="Expires the handsets ask for")
-    base.add_argument(
-        "--no-register", dest="register", action="store_false", help="subscribe without registering first"
-    )
-    base.add_argument("--menu", metavar="FILE", help="file or FIFO of handset-menu commands (e.g. 'dnd 1001 on')")
     return parser
-
-
-def _endpoint(text: str) -> Endpoint:
-    host, colon, port = text.rpartition(":")
-    if not colon or not is_number(port) or not host or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {text!r}")
-    return Endpoint(host.strip("[]"), int(port))
 
 
 def _settings(args: argparse.Namespace) -> AuditSettings:
@@ -231,41 +185,6 @@ def audit(args: argparse.Namespace) -> int:
     return EXIT_FAIL if doc["summary"]["fail"] else EXIT_OK
 
 
-def run_storm(args: argparse.Namespace) -> int:
-    from peers import loops
-    from peers.storm import storm
-
-    if args.storm < 1 or args.rate <= 0:
-        raise UsageError("--storm and --rate must be positive")
-    expires = args.expires if args.expires != 3600 else 600
-    try:
-        result = loops.run(storm(args.server, args.storm, args.rate, expires=expires, host=args.listen.host))
-    except OSError as exc:
-        raise UsageError(f"cannot run the storm from {args.listen}: {exc.strerror}") from None
-    print(result.line(), flush=True)
-    return EXIT_OK if result.failed == 0 else EXIT_FAIL
-
-
-def synth(args: argparse.Namespace) -> int:
-    from peers.synth import SynthOptions, synthesize
-
-    if args.subscriptions < 1 or (args.messages is not None and args.messages < 1) or args.noise < 0:
-        raise UsageError("--subscriptions, --messages and --noise must be positive")
-    subscriptions = args.subscriptions
-    if args.messages is not None:  # about 18 feature-sync messages per account, plus the noise around them
-        subscriptions = max(1, round(args.messages / (18 * (1 + args.noise))))
-    opts = SynthOptions(subscriptions, args.bases, args.noise, args.rtp, args.tcp_share, args.seed)
-    try:
-        stats = synthesize(args.output, opts)
-    except OSError as exc:
-        raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
-    print(
-        f"{args.output}: {stats.packets} packets, {stats.sip_messages} SIP messages "
-        f"({stats.feature_sync_messages} feature sync), {stats.subscriptions} subscriptions"
-    )
-    return EXIT_OK
-
-
 def show_rules(args: argparse.Namespace) -> int:
     """``fks rules [ID] [--markdown]``: the rulebook, from the rule objects."""
     from analyzer import rulebook
@@ -298,48 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "audit":
             return audit(args)
-        if args.command == "synth":
-            return synth(args)
         if args.command == "rules":
             return show_rules(args)
-        if args.command == "as":
-            from peers.serve import AsOptions, run_as
-
-            digest = tuple(a.strip().upper() for a in args.digest.split(","))
-            if not set(digest) <= {"MD5", "SHA-256"}:
-                raise UsageError(f"--digest: unknown algorithm in {args.digest!r} (MD5, SHA-256)")
-            return run_as(
-                AsOptions(
-                    args.listen,
-                    args.users,
-                    args.max_expires,
-                    PROFILES[args.profile],
-                    args.portal,
-                    args.portal_token,
-                    args.transport,
-                    digest,
-                )
-            )
-        if args.command == "base" and args.storm is not None:
-            return run_storm(args)
-        if args.command == "base":
-            from peers.serve import BaseOptions, run_base
-
-            if not args.provisioning:
-                raise UsageError("fks base needs --provisioning FILE (or --storm N)")
-            return run_base(
-                BaseOptions(
-                    args.server,
-                    args.provisioning,
-                    args.listen,
-                    args.model,
-                    args.internal_telephony,
-                    args.transport,
-                    args.register,
-                    args.expires,
-                    args.menu,
-                )
-            )
         raise UsageError(f"unknown command {args.command}")
     except UsageError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)

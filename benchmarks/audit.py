@@ -58,7 +58,7 @@ def size(text: str) -> int:
 def run(label: str, messages: int, folder: Path, pyshark_limit: int) -> None:
     pcap = folder / f"synth-{label}.pcap"
     made = subprocess.run(
-        [PYTHON, "-m", "analyzer.cli", "synth", "--messages", str(messages), "--output", str(pcap)],
+        [PYTHON, "-m", "peers.cli", "synth", "--messages", str(messages), "--output", str(pcap)],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -12,8 +12,9 @@ import statistics
 import time
 
 from analyzer.sip import SipError, parse_message
-from peers.gigaset import Handset
-from peers.lab import Lab, LabConfig
+from peers.sansio.gigaset import Handset
+from peers.targets.lab import Lab, LabConfig
+from peers.targets.labs import LoopbackLab
 
 
 def latencies(lab: Lab) -> list[float]:
@@ -34,7 +35,7 @@ def latencies(lab: Lab) -> list[float]:
 def run(transport: str, count: int) -> str:
     users = [str(2000 + i) for i in range(count)]
     config = LabConfig(transport=transport, handsets=[Handset(u, "example.test") for u in users], record=False)
-    with Lab(config) as lab:
+    with LoopbackLab(config) as lab:
         start = time.perf_counter()
         lab.subscribe_all(users, timeout=60)
         total = time.perf_counter() - start

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from analyzer.observation import Endpoint
-from peers.gigaset import Base, Handset
-from peers.transport import UdpPeer
+from peers.io.transport import UdpPeer
+from peers.sansio.gigaset import Base, Handset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def main() -> int:
     parser.add_argument("--expires", type=int, default=10)
     args = parser.parse_args()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--max-expires", str(args.expires)],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--max-expires", str(args.expires)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -28,7 +28,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def start_as() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -111,7 +111,7 @@ def with_sipp(address: str, accounts: int, rate: int, folder: Path) -> str:
 
 def with_base(address: str, accounts: int, rate: int) -> str:
     run = subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", "base", "--as", address, "--storm", str(accounts), "--rate", str(rate)],
+        [sys.executable, "-m", "peers.cli", "base", "--as", address, "--storm", str(accounts), "--rate", str(rate)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -132,7 +132,7 @@ def main() -> int:
     if unknown := set(clients) - {"sipp", "fks-base"}:
         parser.error(f"unknown client(s) {', '.join(sorted(unknown))}: sipp, fks-base")
     sys.path.insert(0, str(ROOT))
-    from peers import loops
+    from peers.io import loops
 
     print(f"machine cpus={os.cpu_count()} python={sys.version.split()[0]} loop={loops.name()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="fks-storm-") as tmp:

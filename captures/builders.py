@@ -1,6 +1,6 @@
 """The scripted SIP flows of the reference captures: one function per capture, returning its messages.
 
-Each flow is built with ``peers/flows.py`` (exact times, fixed tags and branches), so the captures are the same
+Each flow is built with ``peers/craft/flows.py`` (exact times, fixed tags and branches), so the captures are the same
 bytes every run. ``scenarios.py`` names each flow with its purpose and expected verdicts.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from analyzer.observation import Observation
 from analyzer.vocab import MEDIA_TYPE, NS_HYPHENLESS
 from analyzer.vocab import NS as VOCAB_NS
-from peers.flows import (
+from peers.craft.flows import (
     FULL_STATE,
     Flow,
     dnd_event,

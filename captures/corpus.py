@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scenarios import CAPTURE_SCOPE, CITE, RULES, SCENARIOS, Scenario
 
-from peers.wire import WireMessage, write_capture
+from peers.craft.wire import WireMessage, write_capture
 
 HERE = Path(__file__).resolve().parent
 
@@ -87,8 +87,8 @@ def write(scenario: Scenario, folder: Path = HERE) -> Path:
 
 _README_HEAD = """# captures/: reference captures with their expected verdicts
 
-Each capture is crafted with scapy (`peers/wire.py`) from a scripted SIP flow (`peers/flows.py`) described in
-`scenarios.py`, and comes with `NAME.expected.json`: the verdicts each rule of CONFORMANCE.md must get, per
+Each capture is crafted with scapy (`peers/craft/wire.py`) from a scripted SIP flow (`peers/craft/flows.py`)
+described in `scenarios.py`, and comes with `NAME.expected.json`: the verdicts each rule of CONFORMANCE.md must get, per
 subscription and over the whole capture, read off the catalogue (1.1), not off the analyzer, each one other
 than `pass` or `not_applicable` with the catalogue sentence it follows. `tests/test_corpus.py` audits every
 capture and compares. `make captures` regenerates the captures

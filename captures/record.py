@@ -1,6 +1,6 @@
 """Re-record the live reference captures: every flow of PROTOCOL.md between the emulators, once per AS profile.
 
-``python captures/record.py`` (``make record``) runs the lab (``peers/lab``) on loopback for each profile of
+``python captures/record.py`` (``make record``) runs the lab (``peers/targets/lab``) on loopback for each profile of
 the AS emulator, captures the wire with scapy (root or CAP_NET_RAW needed: without, it stops with that
 reason), and writes ``captures/recorded_<profile>.pcapng`` with its ``.expected.json``. The expected
 verdicts below are written from CONFORMANCE.md for the flow this script plays, not taken from the analyzer:
@@ -24,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analyzer.documents import build_document
 from analyzer.rules import CATALOGUE
-from peers.gigaset import Handset
-from peers.lab import Lab, LabConfig
-from peers.profiles import PROFILES, Profile
-from peers.recorder import can_sniff
+from peers.io.recorder import can_sniff
+from peers.sansio.gigaset import Handset
+from peers.sansio.profiles import PROFILES, Profile
+from peers.targets.lab import Lab, LabConfig
+from peers.targets.labs import LoopbackLab
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scenarios import CITE
@@ -126,7 +127,7 @@ def record(profile: Profile) -> Path:
         timeout=5.0,
     )
     path = HERE / f"recorded_{profile.name}.pcapng"
-    with Lab(config) as lab:
+    with LoopbackLab(config) as lab:
         subscriptions = play(lab, profile)
         lab.settle()
         lab.capture(path)

@@ -1,7 +1,7 @@
 """The reference captures of ``captures/``: each one a scripted flow, its purpose and its expected verdicts.
 
 ``python captures/corpus.py`` (``make captures``) writes ``NAME.pcap`` (crafted with scapy, see
-``peers/wire.py``), ``NAME.expected.json`` and, where the PRV rules need one, ``NAME.provisioning.xml``.
+``peers/craft/wire.py``), ``NAME.expected.json`` and, where the PRV rules need one, ``NAME.provisioning.xml``.
 Deterministic: the same bytes every run.
 
 The expected verdicts are read off the catalogue (CONFORMANCE.md 1.1), one judgement per rule, not off the

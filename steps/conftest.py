@@ -28,9 +28,10 @@ from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint
 from analyzer.rules import CATALOGUE
 from analyzer.sip import SipError, parse_message
-from peers.downgrade import PRIVILEGES, TSHARK, ci_refusal, dropped_checks
-from peers.outcomes import ProductDefect, RecordsDisagree
-from peers.targets import TARGETS, Scenario, TargetOptions, Unsupported
+from peers.address import parse_endpoint
+from peers.io.downgrade import PRIVILEGES, TSHARK, ci_refusal, dropped_checks
+from peers.targets.outcomes import ProductDefect, RecordsDisagree
+from peers.targets.scenario import TARGETS, Scenario, TargetOptions, Unsupported, scenario_for
 from steps.audits import *  # noqa: F403  (step definitions, collected by pytest-bdd from this module)
 from steps.exchange import *  # noqa: F403
 from steps.robustness import *  # noqa: F403
@@ -47,8 +48,10 @@ def _option(config: pytest.Config, name: str) -> str:
 def _endpoint(text: str) -> Endpoint | None:
     if not text:
         return None
-    host, _, port = text.rpartition(":")
-    return Endpoint(host, int(port))
+    try:
+        return parse_endpoint(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--fks-as/--fks-listen: {exc}") from None
 
 
 def target_options(config: pytest.Config) -> TargetOptions:
@@ -121,7 +124,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def world(request: pytest.FixtureRequest) -> Iterator[Scenario]:
-    scenario = Scenario(target_options(request.config))
+    scenario = scenario_for(target_options(request.config))
     request.node.stash[_WORLD] = scenario
     yield scenario
     scenario.close()
@@ -176,11 +179,7 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scen
 
 
 def _attach(world: Scenario, evidence: Evidence, observations: list[Any], lab: Any, pcap: Path) -> None:
-    labels: dict[Endpoint, str] = {}
-    if lab.plays_base:
-        labels[lab.base.local] = "base (handsets)"
-    if lab.plays_as:
-        labels[lab.server.local] = "AS"
+    labels: dict[Endpoint, str] = lab.labels()
     allure.attach(
         verdict_table(evidence.verdicts, "verdicts (message log)"),
         name="verdicts",
@@ -208,7 +207,7 @@ def _log_lines(observations: list[Any]) -> list[str]:
     return lines
 
 
-# Filed by what the step raised (peers.outcomes), never by wording: the exception's class opens the message.
+# Filed by what the step raised (peers.targets.outcomes), never by wording: the exception's class opens the message.
 CATEGORIES = [
     {
         "name": "Product defects (a conformance rule failed)",

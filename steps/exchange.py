@@ -7,10 +7,9 @@ import dataclasses
 from pytest_bdd import given, parsers, when
 
 from analyzer.documents import build_document
-from peers.features import FORWARDING
-from peers.hostile import hostile_change
-from peers.targets import Scenario
-from peers.window import let_window_pass
+from peers.craft.hostile import hostile_change
+from peers.sansio.features import FORWARDING
+from peers.targets.scenario import Scenario
 
 
 def _on(state: str) -> bool:
@@ -154,9 +153,8 @@ def expires(world: Scenario, user: str) -> None:
 @when("T_notify passes")
 def t_notify_passes(world: Scenario) -> None:
     """A missing NOTIFY is a fail only once its window has passed: wait for the owed NOTIFYs, at most T_notify
-    (``peers.window``), then the base's OPTIONS ping marks the time in both records."""
-    if world.target != "pcap":
-        let_window_pass(world.lab, world.t_notify)
+    (``peers.targets.window``), then the base's OPTIONS ping marks the time in both records."""
+    world.let_window_pass()
 
 
 @when("garbage reaches the AS")

@@ -1,5 +1,5 @@
 """Steps of the robustness scenarios: hostile documents and captures, lossy networks, floods (glue only:
-the hostile input is built by ``peers/hostile``, judged by ``fks audit`` and the live lab)."""
+the hostile input is built by ``peers/craft/hostile``, judged by ``fks audit`` and the live lab)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from analyzer.audit import worst_by_rule
-from peers.hostile import capture_with_document, damaged_capture, haystack, hostile_document
-from peers.impair import Impairment
-from peers.targets import Scenario
+from peers.craft.hostile import capture_with_document, damaged_capture, haystack, hostile_document
+from peers.io.impair import Impairment
+from peers.targets.scenario import Scenario
 from steps.audits import ROOT, Audit
 from steps.verdicts import VERDICT, assert_verdict
 

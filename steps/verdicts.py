@@ -11,9 +11,9 @@ from analyzer.evidence import from_log
 from analyzer.rules import BY_ID
 from analyzer.rules.base import PHONE, SERVER
 from analyzer.verdicts import Verdict
-from peers.outcomes import check, emulated
-from peers.records import digest_algorithms, state_answering_last_subscribe
-from peers.targets import Scenario
+from peers.targets.outcomes import check, emulated
+from peers.targets.records import digest_algorithms, state_answering_last_subscribe
+from peers.targets.scenario import Scenario
 
 VERDICT = r"(?P<verdict>pass|warn|fail|inconclusive|not_applicable)"
 

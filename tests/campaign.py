@@ -32,8 +32,8 @@ from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.rules import evaluate
 from analyzer.rules.base import Context
 from analyzer.sip import SipError, StreamFramer, build_message, parse_message, parse_multipart
-from peers.flows import Flow, fwd_event, set_dnd
-from peers.flows import multipart as multipart_body
+from peers.craft.flows import Flow, fwd_event, set_dnd
+from peers.craft.flows import multipart as multipart_body
 
 
 def _seeds() -> list[bytes]:

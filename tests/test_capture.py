@@ -1,6 +1,6 @@
 """The capture reader on crafted captures: every framing tshark must undo, and damaged or foreign files.
 
-Captures are written with scapy (``peers/wire.py``) into a temporary folder and read back through pyshark
+Captures are written with scapy (``peers/craft/wire.py``) into a temporary folder and read back through pyshark
 and tshark, the real parts; assertions are on exact bytes, frame numbers, addresses and transports.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from analyzer.capture import CaptureError, CaptureReader, FieldsReader
 from analyzer.observation import Endpoint
 from analyzer.sip import build_message, parse_message
-from peers.wire import WireMessage, corrupt, truncate, write_capture
+from peers.craft.wire import WireMessage, corrupt, truncate, write_capture
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from analyzer.dialogs import Engine, Kind, build_trace
 from analyzer.observation import Endpoint, Observation
-from peers.flows import FULL_STATE, Flow, dnd_event, set_dnd
+from peers.craft.flows import FULL_STATE, Flow, dnd_event, set_dnd
 
 
 def test_subscription_lifecycle_kinds() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from peers.downgrade import TSHARK
+from peers.io.downgrade import TSHARK
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = "test_the_handset_subscribes_and_the_as_grants_with_200_ok"

@@ -14,11 +14,11 @@ from analyzer.audit import AuditSettings, judge
 from analyzer.observation import Endpoint
 from analyzer.provisioning import parse_provisioning
 from analyzer.verdicts import Verdict
-from peers.broadworks import ApplicationServer
-from peers.flows import fwd_event
-from peers.gigaset import Base, Handset, accounts_from
-from peers.memory import MemoryLink
-from peers.profiles import PROFILES
+from peers.craft.flows import fwd_event
+from peers.sansio.broadworks import ApplicationServer
+from peers.sansio.gigaset import Base, Handset, accounts_from
+from peers.sansio.memory import MemoryLink
+from peers.sansio.profiles import PROFILES
 from tests.test_rules import provisioning
 
 AS_ADDR, BASE_ADDR = Endpoint("127.0.0.1", 5070), Endpoint("127.0.0.2", 5060)
@@ -134,7 +134,7 @@ def test_capture_written_from_the_log_is_marked_and_judged_alike(tmp_path: Path)
     import shutil
 
     from analyzer.audit import audit_file, judgement_json, worst_by_rule
-    from peers.recorder import write_from_log
+    from peers.io.recorder import write_from_log
 
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
@@ -230,7 +230,7 @@ def test_state_documents_from_a_template_are_the_documents_built_for_the_device(
     """The AS builds a state's documents once, with a mark where the device goes; what it sends must be the
     bytes lxml would write for that device (devices needing escaping are built for themselves)."""
     from analyzer.documents import build_document, parse_document
-    from peers.features import FORWARDING, FeatureState, Forward
+    from peers.sansio.features import FORWARDING, FeatureState, Forward
 
     state = FeatureState(dnd=True)
     state.forwards["CFNA"] = Forward(True, "1002", 4)

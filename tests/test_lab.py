@@ -1,6 +1,6 @@
 """Every flow of PROTOCOL.md between the two emulators over UDP and TCP on loopback, both records judged alike.
 
-The lab plays both ends over real sockets (``peers/lab``); the base's message log and the wire capture go
+The lab plays both ends over real sockets (``peers/targets/lab``); the base's message log and the wire capture go
 through the same audit and must give the same worst verdict for every rule (DESIGN.md).
 """
 
@@ -15,11 +15,12 @@ import pytest
 from analyzer.audit import AuditSettings, audit_file, judge, judgement_json, worst_by_rule
 from analyzer.documents import build_document
 from analyzer.observation import Endpoint
-from peers.features import FeatureState, Forward
-from peers.gigaset import Handset
-from peers.impair import Impairment
-from peers.lab import Lab, LabConfig, LabError
-from peers.recorder import can_sniff
+from peers.io.impair import Impairment
+from peers.io.recorder import can_sniff
+from peers.sansio.features import FeatureState, Forward
+from peers.sansio.gigaset import Handset
+from peers.targets.lab import Lab, LabConfig, LabError
+from peers.targets.labs import BaseLab, LoopbackLab
 
 SETTINGS = AuditSettings()  # the catalogue's timers: T_notify 5 s, also through loss and jitter
 
@@ -65,7 +66,7 @@ def lab_config(transport: str, **extra: object) -> LabConfig:
 def test_every_flow_between_the_emulators_and_both_records_agree(transport: str, tmp_path: Path) -> None:
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
-    with Lab(lab_config(transport, algorithms=("SHA-256", "MD5"))) as lab:
+    with LoopbackLab(lab_config(transport, algorithms=("SHA-256", "MD5"))) as lab:
         all_flows(lab)
         pcap = lab.capture(tmp_path / f"flows-{transport}.pcapng")
         log = lab.observations
@@ -109,7 +110,7 @@ def test_an_as_on_a_port_tshark_gives_to_another_protocol_is_audited(transport: 
     """44818 is EtherNet/IP's to tshark and lies in the ephemeral range: a lab's AS or relay may get it."""
     if shutil.which("tshark") is None or not can_sniff():
         pytest.skip("needs tshark and a capture of the loopback")
-    with Lab(lab_config(transport, listen=Endpoint("127.0.0.1", 44818))) as lab:
+    with LoopbackLab(lab_config(transport, listen=Endpoint("127.0.0.1", 44818))) as lab:
         lab.subscribe("1001")
         lab.unsubscribe("1001")
         pcap = lab.capture(tmp_path / f"enip-{transport}.pcapng")
@@ -121,7 +122,7 @@ def test_an_as_on_a_port_tshark_gives_to_another_protocol_is_audited(transport: 
 
 def test_flows_complete_through_20_percent_loss_with_duplicates_and_reordering() -> None:
     spec = Impairment(loss=0.2, duplicate=0.1, reorder=0.1, jitter=0.02, seed=5)
-    with Lab(lab_config("udp", impairment=spec, t1=0.05, record=False)) as lab:
+    with LoopbackLab(lab_config("udp", impairment=spec, t1=0.05, record=False)) as lab:
         all_flows(lab)
         assert lab.relay is not None and lab.relay.impairer.dropped > 0
         log = lab.observations
@@ -132,7 +133,7 @@ def test_flows_complete_through_20_percent_loss_with_duplicates_and_reordering()
 
 def test_an_expired_nonce_is_challenged_again_as_stale() -> None:
     from analyzer.sip import build_authorization
-    from peers.nonces import Check, Nonces
+    from peers.sansio.nonces import Check, Nonces
 
     nonces = Nonces("example.test", ttl=30, algorithms=("SHA-256",))
     (challenge,) = nonces.challenges(now=1000.0)
@@ -154,7 +155,7 @@ def test_an_expired_nonce_is_challenged_again_as_stale() -> None:
 
 def test_nonce_memory_is_bounded_and_a_forgotten_nonce_is_stale() -> None:
     from analyzer.sip import build_authorization
-    from peers.nonces import Check, Nonces
+    from peers.sansio.nonces import Check, Nonces
 
     nonces = Nonces("example.test", limit=3)
     creds = []
@@ -170,7 +171,7 @@ def test_nonce_memory_is_bounded_and_a_forgotten_nonce_is_stale() -> None:
 
 def test_a_replayed_subscribe_is_refused_by_the_as() -> None:
     """A captured authenticated SUBSCRIBE sent again with a new branch must not pass (replay refusal)."""
-    with Lab(lab_config("udp", record=False)) as lab:
+    with LoopbackLab(lab_config("udp", record=False)) as lab:
         lab.subscribe("1001")
         signed = next(
             o.data for o in lab.observations if o.data.startswith(b"SUBSCRIBE") and b"Authorization" in o.data
@@ -183,10 +184,10 @@ def test_a_replayed_subscribe_is_refused_by_the_as() -> None:
 
 
 def test_a_lab_step_that_does_not_happen_says_which() -> None:
-    from peers.profiles import PROFILES
+    from peers.sansio.profiles import PROFILES
 
     config = LabConfig(profile=PROFILES["no-initial-notify"], record=False, timeout=0.5)
-    with Lab(config) as lab, pytest.raises(LabError, match="NOTIFY after subscribing 1001"):
+    with LoopbackLab(config) as lab, pytest.raises(LabError, match="NOTIFY after subscribing 1001"):
         lab.subscribe("1001")
 
 
@@ -194,7 +195,7 @@ def test_250_handsets_of_one_base_subscribe_at_once() -> None:
     """An N870 with its maximum of 250 handsets restarts: every account gets its initial NOTIFY."""
     users = [str(2000 + i) for i in range(250)]
     config = LabConfig(handsets=[Handset(u, "example.test") for u in users], record=False)
-    with Lab(config) as lab:
+    with LoopbackLab(config) as lab:
         lab.subscribe_all(users)
         assert len(lab.server.subscriptions) == 250
         assert len({lab.base.local} | {o.src for o in lab.observations if o.data.startswith(b"SUBSCRIBE")}) == 1
@@ -214,7 +215,7 @@ def test_a_baseline_is_set_read_back_and_kept_out_of_the_record() -> None:
     NOTIFY; the record (log and capture) begins after that, so the scenario sees only its own traffic."""
     wanted = FeatureState(dnd=True)
     wanted.forwards["CFNA"] = Forward(True, "1002", 4)
-    with Lab(LabConfig(strict=False, follow_timeout=1.0)) as lab:
+    with LoopbackLab(LabConfig(strict=False, follow_timeout=1.0)) as lab:
         note = lab.establish({"1001": wanted})
         assert "reported back by the AS" in note and "CFNA on -> 1002 after 4 rings" in note
         assert lab.observations == []
@@ -231,7 +232,7 @@ def test_a_baseline_the_as_does_not_hold_is_reported_as_our_side(tmp_path: Path)
     import json
     import re
 
-    from peers.outcomes import OwnSide
+    from peers.targets.outcomes import OwnSide
     from tests.test_live import _start, _stop, read_until
 
     users = tmp_path / "users.json"
@@ -239,8 +240,8 @@ def test_a_baseline_the_as_does_not_hold_is_reported_as_our_side(tmp_path: Path)
     proc = _start("as", "--listen", "127.0.0.1:0", "--users", str(users))
     try:
         host, port = re.search(r"udp ([\d.]+):(\d+)", read_until(proc, "listening on")[0]).groups()  # type: ignore[union-attr]
-        config = LabConfig(role="base", remote=Endpoint(host, int(port)), strict=False, follow_timeout=1.0)
-        with Lab(config) as lab:
+        config = LabConfig(remote=Endpoint(host, int(port)), strict=False, follow_timeout=1.0)
+        with BaseLab(config) as lab:
             lab.portal = lambda user, doc: None  # a portal that answers and does nothing
             with pytest.raises(OwnSide, match=r"user 1001: it reports DND on \(set: DND off"):
                 lab.establish({"1001": FeatureState()})

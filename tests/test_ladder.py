@@ -8,7 +8,7 @@ from lxml import etree
 
 from analyzer.ladder import COLUMN_WIDTH, ROW_HEIGHT, SVG_NS, ladder_svg
 from analyzer.observation import Endpoint, Observation
-from peers.flows import AS, BASE, FULL_STATE, MEDIA, Flow, dnd_event, fwd_event, set_dnd
+from peers.craft.flows import AS, BASE, FULL_STATE, MEDIA, Flow, dnd_event, fwd_event, set_dnd
 
 S = f"{{{SVG_NS}}}"
 LABELS = {BASE: "Gigaset N870", AS: "BroadWorks AS"}

@@ -24,9 +24,9 @@ from analyzer.audit import AuditSettings, judge
 from analyzer.observation import Endpoint
 from analyzer.rules.base import Options
 from analyzer.verdicts import Verdict
-from peers.gigaset import Base, Handset
-from peers.recorder import Recorder, can_sniff
-from peers.transport import UdpPeer
+from peers.io.recorder import Recorder, can_sniff
+from peers.io.transport import UdpPeer
+from peers.sansio.gigaset import Base, Handset
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def fks_as(tmp_path: Path) -> Iterator[tuple[Endpoint, subprocess.Popen[str]]]:
     spec = {"1001": {"password": "pw-1001", "forwards": {"CFNA": {"target": "1002", "rings": 4}}}}
     users.write_text(json.dumps(spec))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--users", str(users)],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--users", str(users)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -91,7 +91,7 @@ def test_fks_as_rejects_a_bad_users_file(tmp_path: Path) -> None:
     bad = tmp_path / "users.json"
     bad.write_text("{not json")
     run = subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--users", str(bad)],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--users", str(bad)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -167,7 +167,7 @@ def test_fks_base_against_fks_as_both_processes(fks_as: tuple[Endpoint, subproce
         [
             sys.executable,
             "-m",
-            "analyzer.cli",
+            "peers.cli",
             "base",
             "--as",
             str(server),
@@ -204,7 +204,7 @@ def test_log_and_wire_capture_give_the_same_verdicts(tmp_path: Path) -> None:
     import shutil
 
     from analyzer.audit import audit_file, judgement_json, worst_by_rule
-    from peers.broadworks import ApplicationServer
+    from peers.sansio.broadworks import ApplicationServer
 
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
@@ -250,7 +250,7 @@ def test_udp_requests_are_retransmitted_until_answered() -> None:
     """RFC 3261 17.1.2: Timer E doubles from T1; a final response stops it (state checked, not timing)."""
     import socket
 
-    from peers.outgoing import Outgoing
+    from peers.sansio.outgoing import Outgoing
 
     async def run() -> tuple[list[float], bool]:
         silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -288,7 +288,7 @@ def test_sipp_phone_against_fks_as(tmp_path: Path) -> None:
     from analyzer.audit import audit_file, worst_by_rule
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -351,7 +351,7 @@ def test_portal_change_reaches_the_handset(tmp_path: Path) -> None:
     import urllib.request
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", "as", "--listen", "127.0.0.1:0", "--portal", "127.0.0.1:0"],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--portal", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -408,7 +408,7 @@ def test_portal_change_reaches_the_handset(tmp_path: Path) -> None:
 
 
 def test_impairer_is_deterministic_from_its_seed() -> None:
-    from peers.impair import Impairer, Impairment
+    from peers.io.impair import Impairer, Impairment
 
     spec = Impairment(loss=0.3, duplicate=0.2, reorder=0.2, jitter=0.05, seed=11)
     first, second = Impairer(spec), Impairer(spec)
@@ -421,8 +421,8 @@ def test_impairer_is_deterministic_from_its_seed() -> None:
 @pytest.mark.parametrize("seed", [3, 8])
 def test_conversation_survives_loss_duplicates_and_reordering(seed: int) -> None:
     """30 % loss, duplicates, reordering and jitter: retransmissions carry every flow through, no false fail."""
-    from peers.broadworks import ApplicationServer
-    from peers.impair import Impairment, UdpRelay
+    from peers.io.impair import Impairment, UdpRelay
+    from peers.sansio.broadworks import ApplicationServer
 
     async def run() -> UdpPeer:
         server = ApplicationServer(Endpoint("127.0.0.1", 0))
@@ -462,8 +462,8 @@ def test_conversation_survives_loss_duplicates_and_reordering(seed: int) -> None
 def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path) -> None:
     """The AS sends through scapy with 400-byte IP fragments: the base's kernel reassembles, tshark too."""
     from analyzer.audit import audit_file, worst_by_rule
-    from peers.broadworks import ApplicationServer
-    from peers.transport import ScapyUdpPeer
+    from peers.io.transport import ScapyUdpPeer
+    from peers.sansio.broadworks import ApplicationServer
 
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
@@ -505,7 +505,7 @@ def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path)
 
 def _start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "analyzer.cli", *args],
+        [sys.executable, "-m", "peers.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -638,8 +638,8 @@ async def _ended(reader: asyncio.StreamReader, timeout: float) -> bool:
 def test_tcp_as_survives_half_open_and_trickling_connections() -> None:
     """A handset is served while connections that never finish a message (half-open, slowloris) hold the AS's
     slots; a flood beyond the cap is refused at once; the trickling ones are closed after the idle timeout."""
-    from peers.broadworks import ApplicationServer
-    from peers.transport import TcpPeer
+    from peers.io.transport import TcpPeer
+    from peers.sansio.broadworks import ApplicationServer
 
     cap, idle = 20, 2.0
 

@@ -11,9 +11,9 @@ import pytest
 from analyzer.audit import AuditSettings, audit_file
 from analyzer.observation import Endpoint
 from analyzer.partitions import subscriber
-from peers.flows import Flow, merge
-from peers.synth import SynthOptions, synthesize
-from peers.wire import WireMessage, write_capture
+from peers.craft.flows import Flow, merge
+from peers.craft.synth import SynthOptions, synthesize
+from peers.craft.wire import WireMessage, write_capture
 from tests.test_corpus import EXPECTED, capture_for, settings_for
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from analyzer.observation import Endpoint
-from peers.broadworks import ApplicationServer
-from peers.portal import MAX_BODY, Portal, serve_portal
+from peers.io.portal import MAX_BODY, Portal, serve_portal
+from peers.sansio.broadworks import ApplicationServer
 
 SERVICE = "/com.broadsoft.xsi-actions/v2.0/user/1001/services/DoNotDisturb"
 DND_ON = b'<DoNotDisturb xmlns="http://schema.broadsoft.com/xsi"><active>true</active></DoNotDisturb>'

@@ -12,7 +12,7 @@ from analyzer.provisioning import parse_provisioning
 from analyzer.rules import CATALOGUE
 from analyzer.rules.base import Options
 from analyzer.verdicts import Result, Verdict
-from peers.flows import FULL_STATE, Flow, dnd_event, fwd_event, merge, one_change_two_dialogs, set_dnd, set_fwd
+from peers.craft.flows import FULL_STATE, Flow, dnd_event, fwd_event, merge, one_change_two_dialogs, set_dnd, set_fwd
 
 P, W, F = Verdict.PASS, Verdict.WARN, Verdict.FAIL
 INC, NA = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE

@@ -14,7 +14,7 @@ import pytest
 from pytest_bdd.parser import FeatureParser
 
 from analyzer.rules import CATALOGUE
-from peers.profiles import PROFILES
+from peers.sansio.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES = sorted((ROOT / "features").glob("*.feature"))

@@ -13,8 +13,8 @@ from analyzer.capture import FieldsReader
 from analyzer.dialogs import Engine, Subscription
 from analyzer.observation import Observation
 from analyzer.verdicts import Result, Verdict
-from peers.flows import Flow, dnd_event, merge, one_change_two_dialogs
-from peers.synth import SynthOptions, synthesize
+from peers.craft.flows import Flow, dnd_event, merge, one_change_two_dialogs
+from peers.craft.synth import SynthOptions, synthesize
 
 SETTINGS = AuditSettings()
 HORIZON = horizon(SETTINGS.options)

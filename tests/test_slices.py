@@ -12,8 +12,8 @@ import pytest
 from analyzer import slices
 from analyzer.capture import FieldsReader
 from analyzer.sip import build_message
-from peers.synth import SynthOptions, synthesize
-from peers.wire import WireMessage, write_capture
+from peers.craft.synth import SynthOptions, synthesize
+from peers.craft.wire import WireMessage, write_capture
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 

@@ -1,6 +1,6 @@
 """Timer edges on crafted captures, where time is exact: a live loopback run cannot place a NOTIFY at 4.9 s.
 
-The flow is scripted (``peers/flows``), written as a pcap with exact timestamps (``peers/wire``) and audited
+The flow is scripted (``peers/craft/flows``), written as a pcap with exact timestamps (``peers/craft/wire``) and audited
 through tshark like any capture, with the catalogue's default T_notify (5 s).
 """
 
@@ -13,8 +13,8 @@ import pytest
 
 from analyzer.audit import AuditSettings, audit_file, worst_by_rule
 from analyzer.rules.base import Options
-from peers.flows import FULL_STATE, Flow
-from peers.wire import WireMessage, write_capture
+from peers.craft.flows import FULL_STATE, Flow
+from peers.craft.wire import WireMessage, write_capture
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 
@@ -54,7 +54,7 @@ def test_ntf_1_initial_notify_at_the_edge_of_t_notify(tmp_path: Path, delay: flo
 def test_hs_3_confirming_notify_at_the_edge_of_t_notify(tmp_path: Path, delay: float, verdict: str) -> None:
     """FKS-HS-3: "The AS confirms with a NOTIFY in that dialog within `T_notify`, reporting the feature the
     request addressed ... no NOTIFY is a `fail`" (a NOTIFY after the window is not the confirmation)."""
-    from peers.flows import dnd_event, set_dnd
+    from peers.craft.flows import dnd_event, set_dnd
 
     flow = Flow()
     flow.establish()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from analyzer.bodies import read_body
 from analyzer.observation import Observation
 from analyzer.sip import SipError, SipMessage, parse_digest, parse_message
-from peers.features import FeatureState
+from peers.sansio.features import FeatureState
 
 
 def _messages(observations: list[Observation]) -> list[SipMessage]:

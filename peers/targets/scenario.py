@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from analyzer.audit import AuditSettings, judge
-from analyzer.documents import DocumentError, FeatureDocument, parse_document
+from analyzer.documents import FeatureDocument
 from analyzer.fac import DEFAULT_FACS
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import Provisioning, ProvisioningError, build_provisioning, parse_provisioning
@@ -27,19 +26,18 @@ from analyzer.rules import Judgement
 from analyzer.rules.base import Options
 from analyzer.sip import SipError, SipMessage, parse_message
 from analyzer.vocab import PACKAGE
-from peers.features import FORWARDING, FeatureState, Forward, state_document
-from peers.gigaset import Handset, accounts_from
-from peers.impair import Impairment
-from peers.lab import Lab, LabConfig, LabError, Unsupported, request_matcher
-from peers.outcomes import OwnSide
-from peers.portal import SERVICES
-from peers.profiles import PROFILES
+from peers.io.impair import Impairment
+from peers.sansio.features import FeatureState, Forward, state_document
+from peers.sansio.gigaset import Handset, accounts_from
+from peers.sansio.profiles import PROFILES
+from peers.targets.lab import Lab, LabConfig, LabError, Unsupported, request_matcher
+from peers.targets.labs import AsLab, BaseLab, LoopbackLab
+from peers.targets.portals import run_portal_cmd, xsi_put
+from peers.targets.window import let_window_pass
 
-TARGETS = ("loopback", "as", "base", "pcap")
 DEFAULT_DOMAIN = "example.test"  # a loopback run's domain; against a real AS the provisioning file's, or --fks-domain
-XSI_SERVICES = {feature: service for service, feature in SERVICES.items()}  # "DND" -> "DoNotDisturb", ...
 
-__all__ = ["TARGETS", "LabError", "Scenario", "TargetOptions", "Unsupported"]
+__all__ = ["TARGETS", "LabError", "Scenario", "TargetOptions", "Unsupported", "scenario_for"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +64,8 @@ class TargetOptions:
 
 @dataclass
 class Scenario:
+    """What every target shares; a subclass per target says what it plays (``lab_class``) and what it cannot."""
+
     options: TargetOptions
     profile: str = "broadworks"
     handsets: dict[str, Handset] = field(default_factory=dict)
@@ -86,6 +86,12 @@ class Scenario:
     known_state: set[str] = field(default_factory=set)
     baseline_note: str = ""  # what establishing the baseline did, for the report
 
+    name = ""  # the target's name, as --fks-target spells it
+    lab_class: ClassVar[type[Lab] | None] = LoopbackLab  # the ends we play (None: nothing is played)
+    emulates_as = True  # the AS is our emulator (its profile, digest and policy are the scenario's to set)
+    emulates_base = True  # the base is our emulator
+    second_handsets = True  # a second handset of a user can be added
+
     @property
     def t_notify(self) -> float:
         return self.notify_timeout if self.notify_timeout is not None else self.options.notify_timeout
@@ -93,7 +99,7 @@ class Scenario:
     def impair(self, spec: Impairment) -> None:
         """The network between our base and the AS drops, duplicates, reorders and delays (seeded)."""
         self._before_start("impair the network")
-        if self.target != "loopback" or (self.transport or self.options.transport) != "udp":
+        if not (self.emulates_as and self.emulates_base) or (self.transport or self.options.transport) != "udp":
             raise Unsupported("the impairment relay sits between our two emulators over UDP (loopback only)")
         self.impairment = spec
         self.notify_timeout = 5.0  # the catalogue's T_notify: retransmissions must have time to succeed
@@ -104,15 +110,15 @@ class Scenario:
     # -- the Given side ------------------------------------------------------------------------------------
     @property
     def target(self) -> str:
-        return self.options.name
+        return self.name
 
     def needs_emulated_as(self, what: str) -> None:
         """A Given that configures the AS: only possible when the AS is ours."""
-        if self.target in ("as", "pcap"):
+        if not self.emulates_as:
             raise Unsupported(f"the AS under test cannot be made to {what} (target {self.target})")
 
     def needs_emulated_base(self, what: str) -> None:
-        if self.target in ("base", "pcap"):
+        if not self.emulates_base:
             raise Unsupported(f"the base under test cannot be made to {what} (target {self.target})")
 
     def play_profile(self, name: str) -> None:
@@ -124,17 +130,17 @@ class Scenario:
 
     def add_handset(self, label: str, user: str | None = None) -> None:
         """A handset account with feature sync (``user``: a second handset of that user, named ``label``)."""
-        if user and self.target == "base":
+        if user and not self.second_handsets:
             raise Unsupported(f"the base under test has no second handset of user {user} known to the suite")
         user = user or label
         hs = self.handsets.setdefault(label, Handset(user, self.options.default_domain, f"pw-{user}", label=label))
-        if self._lab is not None and self._lab.plays_base:
+        if self._lab is not None and self.emulates_base:
             self._lab.add_handset(label, hs)
 
     def challenge(self, algorithms: tuple[str, ...]) -> None:
         self.needs_emulated_as("challenge with chosen digest algorithms")
         self._before_start("configure the digest challenge")
-        if self.target == "base" and not self.options.provisioning:
+        if not self.emulates_base and not self.options.provisioning:
             raise Unsupported("challenging a real base needs its accounts' passwords: give --fks-provisioning")
         self.algorithms = algorithms
 
@@ -145,7 +151,7 @@ class Scenario:
 
     def use_transport(self, name: str) -> None:
         self._before_start("choose the transport")
-        if self.options.transport != name and self.target != "loopback":
+        if self.options.transport != name and not (self.emulates_as and self.emulates_base):
             raise Unsupported(f"this run is configured for {self.options.transport} (--fks-transport)")
         self.transport = name
 
@@ -159,8 +165,6 @@ class Scenario:
         """The user's state on the AS. Before the exchange starts it joins the user's baseline, which is set on
         the AS (our AS directly, a real one through its portal) and read back before the record begins; once
         started, our AS takes it silently (an administrator's import), a real AS through its portal."""
-        if self.target == "pcap":
-            return  # the capture is what it is: the state is read from it, not set
         state = self.states.setdefault(user, FeatureState())
         if feature == "DND":
             state.dnd = active
@@ -168,21 +172,21 @@ class Scenario:
             state.forwards[feature] = Forward(active, target, rings)
         if self._lab is None:
             return
-        if self.target == "as":
-            self.lab.portal_change(user, state_document(feature, state, user))
-        else:
-            self._lab.preset(user, state)
+        self._state_changed(user, feature, state)
+
+    def _state_changed(self, user: str, feature: str, state: FeatureState) -> None:
+        """Once started, our AS takes a new state silently (an administrator's import)."""
+        assert self._lab is not None
+        self._lab.preset(user, state)
 
     def refresh(self, user: str) -> None:
-        """A refresh of the live subscription (a real base refreshes on its own schedule, at 80 % of the grant)."""
-        if self.target == "base":
-            raise Unsupported("a real base refreshes on its own schedule; the suite cannot ask it for a refresh now")
+        """A refresh of the live subscription."""
         self.act(f"refresh by {user}", lambda lab: lab.subscribe(user), method="SUBSCRIBE", user=user)
 
     def needs_known_state(self, user: str) -> None:
         """A step that reads the state the AS reported: it must know what the AS held before the scenario."""
         hs = self.handsets.get(user)
-        if self.target == "as" and self.started and hs is not None and hs.user not in self.known_state:
+        if not self.emulates_as and self.started and hs is not None and hs.user not in self.known_state:
             raise Unsupported(
                 f"the state of user {hs.user} on the AS under test is not known: "
                 "give --fks-portal-url or --fks-portal-cmd so that each scenario can set its baseline"
@@ -207,16 +211,15 @@ class Scenario:
     # -- the When side -------------------------------------------------------------------------------------
     def act(self, what: str, action: Callable[[Lab], None], **request: object) -> None:
         """Perform a step live, or, on target pcap, find the request that shows it in the capture."""
-        if self.target == "pcap":
-            user = str(request.pop("user"))
-            method = str(request.pop("method"))
-            self.find(what, request_matcher(user, method, **request))  # type: ignore[arg-type]
-            return
         action(self.lab)
+
+    def let_window_pass(self) -> None:
+        """Wait out T_notify for the NOTIFYs owed (``peers.targets.window``)."""
+        let_window_pass(self.lab, self.t_notify)
 
     def flood(self, count: int) -> None:
         """``count`` SUBSCRIBEs from users the AS does not know, one datagram each, from one socket."""
-        if self.target != "loopback":
+        if not (self.emulates_as and self.emulates_base):
             raise Unsupported("flooding is done against our own AS emulator only")
         template = (
             "SUBSCRIBE sip:{u}@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-f{u}\r\n"
@@ -227,7 +230,7 @@ class Scenario:
         self.lab.send_raw([template.format(u=900000 + i).encode() for i in range(count)])
 
     def send_garbage(self, datagrams: list[bytes]) -> None:
-        if self.target in ("base", "pcap"):
+        if not (self.emulates_base and self.lab_class):
             raise Unsupported(f"garbage is sent to an AS; target {self.target} has none of ours to check")
         if (self.transport or self.options.transport) != "udp":
             raise Unsupported("garbage datagrams need the UDP transport")
@@ -236,7 +239,7 @@ class Scenario:
     def provision(self, accounts: list[tuple[str, str, str | None]], model: str, internal: bool | None) -> None:
         """The base reads this provisioning file: only its enabled accounts subscribe."""
         self.needs_emulated_base("use a given provisioning file")
-        if self.target == "as":
+        if not self.emulates_as:
             raise Unsupported(
                 "on target as the base is our emulator: the provisioning rules (FKS-PRV-*) would judge it, "
                 "not the AS under test"
@@ -255,10 +258,10 @@ class Scenario:
     @property
     def lab(self) -> Lab:
         """The live exchange, started on first use with what the Givens configured."""
-        if self.target == "pcap":
-            raise Unsupported("target pcap replays nothing: this step needs a live exchange")
+        if self.lab_class is None:
+            raise Unsupported(f"target {self.name} replays nothing: this step needs a live exchange")
         if self._lab is None:
-            self._lab = Lab(self._config())
+            self._lab = self.lab_class(self._config())
             self._lab.portal = self._portal()
             self._lab.operator = self._operator
             self._lab.start()
@@ -272,15 +275,15 @@ class Scenario:
         lab = self._lab
         assert lab is not None
         users = sorted({hs.user for hs in self.handsets.values() if hs.feature_sync})
-        if self.target == "base" or not users:
+        if not self.emulates_base or not users:
             lab.preset_all({u: self.states.get(u, FeatureState()) for u in users})
             return
-        if self.target == "as" and lab.portal is None:
+        if not self.emulates_as and lab.portal is None:
             if any(u in self.states for u in users):
                 raise Unsupported("no portal for the AS under test (give --fks-portal-cmd or --fks-portal-url)")
             return
         # on loopback only where our AS reports its state as BroadWorks does (a deviation profile would not)
-        verify = self.target == "as" or (self.profile == "broadworks" and self.impairment is None)
+        verify = not self.emulates_as or (self.profile == "broadworks" and self.impairment is None)
         wanted = {u: self.states.get(u, FeatureState()) for u in users}
         self.baseline_note = lab.establish(wanted, verify=verify)
         self.known_state.update(users)
@@ -292,11 +295,10 @@ class Scenario:
     def _config(self) -> LabConfig:
         opts = self.options
         handsets = list(self.handsets.values()) or [Handset("1001", opts.default_domain, "pw-1001")]
-        if self.target in ("as", "base") and opts.provisioning:  # the base's accounts (and passwords)
+        if not (self.emulates_as and self.emulates_base) and opts.provisioning:  # the base's accounts (and passwords)
             prov = parse_provisioning(Path(opts.provisioning).read_bytes())
             handsets = accounts_from(prov, include_disabled=True, domain=opts.default_domain)
         passwords = {hs.user: hs.password or "" for hs in handsets} if self.algorithms else {}
-        role = {"loopback": "both", "as": "base", "base": "as"}[self.target]
         config = LabConfig(
             transport=self.transport or opts.transport,
             profile=PROFILES[self.profile],
@@ -308,9 +310,8 @@ class Scenario:
             policy=self.policy,
             quiet=self.t_notify + 0.2,
             timeout=10.0,
-            role=role,
             remote=opts.remote,
-            listen=opts.listen if self.target == "base" else None,
+            listen=opts.listen if not self.emulates_base else None,
             strict=False,
             follow_timeout=self.t_notify,
             impairment=self.impairment,
@@ -322,11 +323,11 @@ class Scenario:
         opts = self.options
         domains = {hs.user: hs.domain for hs in (self._lab.base.handsets.values() if self._lab else ())}
         if opts.portal_cmd:
-            return lambda user, doc: _run_portal_cmd(
+            return lambda user, doc: run_portal_cmd(
                 opts.portal_cmd or "", user, domains.get(user, opts.default_domain), doc
             )
         if opts.portal_url:
-            return lambda user, doc: _xsi_put(opts.portal_url or "", opts.portal_token, user, doc)
+            return lambda user, doc: xsi_put(opts.portal_url or "", opts.portal_token, user, doc)
         return None
 
     def _operator(self, instruction: str, action: str) -> None:
@@ -341,8 +342,6 @@ class Scenario:
 
     # -- the records ---------------------------------------------------------------------------------------
     def observations(self) -> list[Observation]:
-        if self.target == "pcap":
-            return self._recorded()
         return self.lab.observations if self.started else []
 
     def _recorded(self) -> list[Observation]:
@@ -385,57 +384,64 @@ class Scenario:
         raise Unsupported(f"the capture shows no {what}")
 
 
-def _run_portal_cmd(template: str, user: str, domain: str, doc: bytes) -> None:
-    """Run the operator's portal command with the change spelled out in placeholders ({user} {domain} {aor}
-    {feature} {state} {target} {rings} {forwarding_type}); its failure is ours, with its stderr."""
-    fields = {**_change_fields(doc), "user": user, "domain": domain, "aor": f"sip:{user}@{domain}"}
-    command = template.format(**{k: shlex.quote(v) for k, v in fields.items()})
-    try:
-        run = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        raise OwnSide(f"portal command did not finish within 30 s: {command}") from None
-    if run.returncode != 0:
-        err = run.stderr.strip().replace("\n", " | ")[-500:] or "(no stderr)"
-        raise OwnSide(f"portal command exited {run.returncode}: {command}: {err}")
+class LoopbackScenario(Scenario):
+    """Both ends are our emulators."""
+
+    name = "loopback"
 
 
-def _xsi_put(base_url: str, token: str | None, user: str, doc: bytes) -> None:
-    """PUT the change to an Xsi-Actions-style service (BroadWorks, or ``fks as --portal``)."""
-    fields = _change_fields(doc)
-    service = XSI_SERVICES[fields["feature"]]
-    active = "true" if fields["state"] == "on" else "false"
-    parts = [f"<active>{active}</active>"]
-    if fields["target"]:
-        parts.append(f"<forwardToPhoneNumber>{fields['target']}</forwardToPhoneNumber>")
-    if fields["rings"]:
-        parts.append(f"<numberOfRings>{fields['rings']}</numberOfRings>")
-    body = f'<{service} xmlns="http://schema.broadsoft.com/xsi">{"".join(parts)}</{service}>'.encode()
-    url = f"{base_url.rstrip('/')}/com.broadsoft.xsi-actions/v2.0/user/{user}/services/{service}"
-    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/xml"})
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (OSError, urllib.error.URLError) as exc:
-        raise OwnSide(f"portal PUT {url}: {exc}") from None
-    if status >= 300:
-        raise OwnSide(f"portal PUT {url}: HTTP {status}")
+class AsScenario(Scenario):
+    """The AS under test at --fks-as; our base plays the handsets; its state changes through its portal."""
+
+    name = "as"
+    lab_class = BaseLab
+    emulates_as = False
+
+    def _state_changed(self, user: str, feature: str, state: FeatureState) -> None:
+        self.lab.portal_change(user, state_document(feature, state, user))
 
 
-def _change_fields(doc: bytes) -> dict[str, str]:
-    try:
-        parsed = parse_document(doc)
-    except DocumentError as exc:
-        raise LabError(f"portal change: {exc}") from None
-    feature = parsed.feature or "DND"
-    active = parsed.dnd if feature == "DND" else parsed.active
-    return {
-        "feature": feature,
-        "state": "on" if active else "off",
-        "target": parsed.target or "",
-        "rings": str(parsed.ring_count) if parsed.ring_count is not None else "",
-        "forwarding_type": FORWARDING.get(feature, ""),
-    }
+class BaseScenario(Scenario):
+    """The base under test, pointed at our AS on --fks-listen; handset actions go to an operator."""
+
+    name = "base"
+    lab_class = AsLab
+    emulates_base = False
+    second_handsets = False
+
+    def refresh(self, user: str) -> None:
+        raise Unsupported("a real base refreshes on its own schedule; the suite cannot ask it for a refresh now")
+
+
+class PcapScenario(Scenario):
+    """A recorded capture: nothing is played; each When step finds its traffic in the capture."""
+
+    name = "pcap"
+    lab_class = None
+    emulates_as = False
+    emulates_base = False
+
+    def set_state(self, user: str, feature: str, active: bool, target: str = "", rings: int | None = None) -> None:
+        return None  # the capture is what it is: the state is read from it, not set
+
+    def act(self, what: str, action: Callable[[Lab], None], **request: object) -> None:
+        user = str(request.pop("user"))
+        method = str(request.pop("method"))
+        self.find(what, request_matcher(user, method, **request))  # type: ignore[arg-type]
+
+    def observations(self) -> list[Observation]:
+        return self._recorded()
+
+    def let_window_pass(self) -> None:
+        return None  # a capture's time has passed already
+
+
+SCENARIOS: dict[str, type[Scenario]] = {
+    cls.name: cls for cls in (LoopbackScenario, AsScenario, BaseScenario, PcapScenario)
+}
+TARGETS = tuple(SCENARIOS)
+
+
+def scenario_for(options: TargetOptions) -> Scenario:
+    """The scenario of the run's target (the one place the target's name is looked at)."""
+    return SCENARIOS[options.name](options)

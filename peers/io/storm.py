@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from analyzer.observation import Endpoint
 from analyzer.peek import peek_call_id
-from peers.gigaset import Base, Handset
-from peers.outgoing import Outgoing
-from peers.transport import UdpPeer
+from peers.io.transport import UdpPeer
+from peers.sansio.gigaset import Base, Handset
+from peers.sansio.outgoing import Outgoing
 
 
 @dataclass

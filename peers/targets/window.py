@@ -13,7 +13,7 @@ import re
 
 from analyzer.observation import Observation
 from analyzer.peek import peek_call_id, peek_cseq_method
-from peers.lab import Lab, LabError
+from peers.targets.lab import Lab, LabError
 
 _BODY = re.compile(rb"\r?\n\r?\n")
 

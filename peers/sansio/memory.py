@@ -10,9 +10,9 @@ from collections import deque
 from collections.abc import Iterable
 
 from analyzer.observation import Observation
-from peers.broadworks import ApplicationServer
-from peers.gigaset import Base
-from peers.outgoing import Outgoing
+from peers.sansio.broadworks import ApplicationServer
+from peers.sansio.gigaset import Base
+from peers.sansio.outgoing import Outgoing
 
 
 class MemoryLink:

@@ -3,7 +3,7 @@
 A conformance run must tell three things apart: the product under test broke a rule (``ProductDefect``), our
 own side broke (``OwnSide``: an emulator, a portal command, the set-up; any other error too), and the two
 records of one exchange disagree (``RecordsDisagree``). A step the target cannot perform raises
-``peers.lab.Unsupported`` and is skipped with its reason.
+``peers.targets.lab.Unsupported`` and is skipped with its reason.
 """
 
 from __future__ import annotations

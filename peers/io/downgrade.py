@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from peers.recorder import can_sniff
+from peers.io.recorder import can_sniff
 
 TSHARK = "log-vs-capture check dropped: tshark is not installed, so no scenario's capture is audited"
 PRIVILEGES = (

@@ -9,12 +9,12 @@ them. What it does (docs/protocol.md, "The exchanges"):
   every subscription of that user; an invalid document gets 400; a ``policy`` may refuse or override;
 - ``Expires: 0`` in a dialog gets 200 and a final ``terminated`` NOTIFY;
 - a FAC INVITE (``*78`` ...) changes the state and notifies it; ``portal_change`` does the same for the web
-  portal (``peers/portal.py``);
+  portal (``peers/io/portal.py``);
 - with passwords configured, SUBSCRIBE, REGISTER and INVITE are challenged with digest (401, qop=auth, MD5
-  and/or SHA-256); nonces expire (``stale=true``) and a replayed nonce count is refused (``peers/nonces``);
+  and/or SHA-256); nonces expire (``stale=true``) and a replayed nonce count is refused (``peers/sansio/nonces``);
 - ``due(now)`` ends subscriptions that expired unrefreshed with a terminated NOTIFY;
 - a retransmitted request gets the cached response again, never a second transaction;
-- ``profile`` (``peers/profiles.py``) reproduces other servers' behaviour and single deviations.
+- ``profile`` (``peers/sansio/profiles.py``) reproduces other servers' behaviour and single deviations.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from analyzer.sip import (
     response_to,
     uri_user,
 )
-from peers.features import FeatureState
-from peers.nonces import Check, Nonces
-from peers.outgoing import Outgoing
-from peers.profiles import PROFILES, Profile
+from peers.sansio.features import FeatureState
+from peers.sansio.nonces import Check, Nonces
+from peers.sansio.outgoing import Outgoing
+from peers.sansio.profiles import PROFILES, Profile
 
 BOUNDARY = "as-feature-event-boundary"
 _PART_HEADERS = Headers([("Content-Type", MEDIA_TYPE)])  # one per NOTIFY part, never changed: shared

@@ -22,7 +22,7 @@ from typing import Any
 from analyzer.observation import Endpoint, Observation
 from analyzer.peek import peek_branch
 from analyzer.sip import SipError, StreamFramer, parse_message
-from peers.outgoing import Outgoing
+from peers.sansio.outgoing import Outgoing
 
 T1, T2 = 0.5, 4.0
 RECEIVE_BUFFER = 4 * 1024 * 1024  # the kernel caps it at net.core.rmem_max
@@ -70,6 +70,10 @@ class _Peer:
     local: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 0))
     _changed: Signal | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def wake_with(self, other: _Peer) -> None:
+        """Share ``other``'s signal (both started): a wait on either peer wakes on either's traffic."""
+        self._changed = other._changed
 
     def _record(self, direction: str, src: Endpoint, dst: Endpoint, data: bytes, transport: str = "udp") -> None:
         self._count += 1

@@ -10,8 +10,8 @@ them through ``--fks-operator-cmd`` when no person stands by the handsets):
 from __future__ import annotations
 
 from analyzer.sip import is_number
-from peers.gigaset import Base
-from peers.outgoing import Outgoing
+from peers.sansio.gigaset import Base
+from peers.sansio.outgoing import Outgoing
 
 USAGE = (
     "register|subscribe|unsubscribe USER; dnd USER on|off; "

@@ -30,8 +30,8 @@ from analyzer.sip import (
     response_to,
     uri_user,
 )
-from peers.features import FORWARDING, FeatureState
-from peers.outgoing import Outgoing
+from peers.sansio.features import FORWARDING, FeatureState
+from peers.sansio.outgoing import Outgoing
 
 UNSUPPORTED_WITH_INTERNAL_TELEPHONY = ("N610", "N670")
 

@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from analyzer.vocab import NS as VOCAB_NS
-from peers.flows import FULL_STATE, MEDIA, Flow, merge
-from peers.synth import _PcapWriter
-from peers.wire import WireMessage, corrupt, truncate, write_capture
+from peers.craft.flows import FULL_STATE, MEDIA, Flow, merge
+from peers.craft.synth import _PcapWriter
+from peers.craft.wire import WireMessage, corrupt, truncate, write_capture
 
 NS = VOCAB_NS.encode()
 

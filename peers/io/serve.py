@@ -24,14 +24,14 @@ from typing import Any
 from analyzer.observation import Endpoint, Observation
 from analyzer.peek import peek_cseq_method, peek_from_user
 from analyzer.provisioning import ProvisioningError, parse_provisioning
-from peers import loops
-from peers.broadworks import ApplicationServer
-from peers.features import FeatureState, Forward
-from peers.gigaset import Base, accounts_from
-from peers.menu import MenuError, menu_command
-from peers.portal import Portal, serve_portal
-from peers.profiles import PROFILES, Profile
-from peers.transport import Handler, TcpPeer, UdpPeer
+from peers.io import loops
+from peers.io.portal import Portal, serve_portal
+from peers.io.transport import Handler, TcpPeer, UdpPeer
+from peers.sansio.broadworks import ApplicationServer
+from peers.sansio.features import FeatureState, Forward
+from peers.sansio.gigaset import Base, accounts_from
+from peers.sansio.menu import MenuError, menu_command
+from peers.sansio.profiles import PROFILES, Profile
 
 
 class UsersError(ValueError):
@@ -126,7 +126,7 @@ class BaseOptions:
     transport: str = "udp"
     register: bool = True
     expires: int = 3600
-    menu: str | None = None  # a file or FIFO of handset-menu commands (peers/menu)
+    menu: str | None = None  # a file or FIFO of handset-menu commands (peers/sansio/menu)
 
 
 def _transport(name: str, handler: Handler) -> UdpPeer | TcpPeer:

@@ -28,9 +28,9 @@ from lxml import etree
 
 from analyzer.documents import build_document
 from analyzer.sip import is_number
-from peers.broadworks import ApplicationServer
-from peers.features import FORWARDING
-from peers.outgoing import Outgoing
+from peers.sansio.broadworks import ApplicationServer
+from peers.sansio.features import FORWARDING
+from peers.sansio.outgoing import Outgoing
 
 XSI_NS = "http://schema.broadsoft.com/xsi"
 SERVICES = {

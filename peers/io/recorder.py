@@ -19,7 +19,7 @@ from scapy.sendrecv import AsyncSniffer
 from scapy.utils import PcapNgWriter
 
 from analyzer.observation import Observation
-from peers.wire import WireMessage, write_capture
+from peers.craft.wire import WireMessage, write_capture
 
 
 def can_sniff() -> bool:

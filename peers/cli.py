@@ -1,0 +1,186 @@
+"""The ``fks`` command line: the emulators and generators here, the audit delegated to ``analyzer.cli``.
+
+``fks audit`` and ``fks rules`` are the analyzer's own commands (options, help and exit status are its);
+``fks as``, ``fks base`` (``--storm`` for a subscription storm) and ``fks synth`` run the peers. Exit status:
+0 = fine, 1 = a failure (the storm lost subscriptions), 2 = unusable arguments (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from analyzer import __version__
+from analyzer import cli as audit_cli
+from analyzer.cli import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, UsageError
+from analyzer.observation import Endpoint
+from peers.address import parse_endpoint
+from peers.sansio.profiles import PROFILES
+
+AUDIT_COMMANDS = ("audit", "rules")  # parsed and run by analyzer.cli
+MODELS = ["N610", "N670", "N870", "N870E"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _endpoint(text: str) -> Endpoint:
+    try:
+        return parse_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _on_off(text: str) -> bool:
+    if text.lower() in ("on", "1", "yes", "true"):
+        return True
+    if text.lower() in ("off", "0", "no", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fks", description="Feature Key Synchronization (as-feature-event) conformance kit")
+    parser.add_argument("--version", action="version", version=f"fks {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # listed here for ``fks --help``; their arguments are analyzer.cli's (main hands them over unparsed)
+    commands.add_parser("audit", help="judge captures against the conformance catalogue", add_help=False)
+    commands.add_parser("rules", help="print the conformance catalogue, or one rule in full", add_help=False)
+    server = commands.add_parser("as", help="run the BroadWorks-like AS emulator (UDP) until Ctrl-C")
+    server.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 5070), metavar="HOST:PORT")
+    server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
+    server.add_argument("--max-expires", type=int, default=3600, metavar="S", help="cap on granted Expires")
+    server.add_argument("--profile", default="broadworks", choices=sorted(PROFILES), help="server behaviour to play")
+    server.add_argument("--portal", type=_endpoint, metavar="HOST:PORT", help="serve the Xsi-style portal here")
+    server.add_argument("--portal-token", metavar="TOKEN", help="bearer token (required beyond loopback)")
+    server.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    server.add_argument(
+        "--digest", default="MD5", metavar="ALGS", help="digest algorithms offered, preferred first (MD5,SHA-256)"
+    )
+    synth = commands.add_parser("synth", help="write a large realistic capture (deterministic from --seed)")
+    synth.add_argument(
+        "--subscriptions", type=int, default=1000, metavar="N", help="handset accounts with feature sync"
+    )
+    synth.add_argument("--messages", type=int, metavar="M", help="aim at about M SIP messages instead of N accounts")
+    synth.add_argument("--bases", type=int, metavar="M", help="bases (default: 250 accounts per base)")
+    synth.add_argument("--noise", type=float, default=3.0, metavar="X", help="other SIP messages per feature-sync one")
+    synth.add_argument("--rtp", type=int, default=20, metavar="N", help="RTP packets per call")
+    synth.add_argument("--tcp-share", type=float, default=0.2, metavar="F", help="share of bases on TCP")
+    synth.add_argument("--seed", type=int, default=1)
+    synth.add_argument("--output", required=True, metavar="FILE", help="the pcap to write")
+    base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
+    base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
+    base.add_argument("--provisioning", metavar="FILE", help="Gigaset provisioning file (required but for --storm)")
+    base.add_argument("--storm", type=int, metavar="N", help="N accounts subscribe at --rate, refresh once, then stop")
+    base.add_argument("--rate", type=float, default=500.0, metavar="R", help="storm SUBSCRIBEs per second")
+    base.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 0), metavar="HOST:PORT")
+    base.add_argument("--model", choices=MODELS, help="base model")
+    base.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
+    base.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    base.add_argument("--expires", type=int, default=3600, metavar="S", help="Expires the handsets ask for")
+    base.add_argument(
+        "--no-register", dest="register", action="store_false", help="subscribe without registering first"
+    )
+    base.add_argument("--menu", metavar="FILE", help="file or FIFO of handset-menu commands (e.g. 'dnd 1001 on')")
+    return parser
+
+
+def run_as(args: argparse.Namespace) -> int:
+    from peers.io.serve import AsOptions, run_as
+
+    digest = tuple(a.strip().upper() for a in args.digest.split(","))
+    if not set(digest) <= {"MD5", "SHA-256"}:
+        raise UsageError(f"--digest: unknown algorithm in {args.digest!r} (MD5, SHA-256)")
+    options = AsOptions(
+        args.listen,
+        args.users,
+        args.max_expires,
+        PROFILES[args.profile],
+        args.portal,
+        args.portal_token,
+        args.transport,
+        digest,
+    )
+    return run_as(options)
+
+
+def run_base(args: argparse.Namespace) -> int:
+    from peers.io.serve import BaseOptions, run_base
+
+    if args.storm is not None:
+        return run_storm(args)
+    if not args.provisioning:
+        raise UsageError("fks base needs --provisioning FILE (or --storm N)")
+    options = BaseOptions(
+        args.server,
+        args.provisioning,
+        args.listen,
+        args.model,
+        args.internal_telephony,
+        args.transport,
+        args.register,
+        args.expires,
+        args.menu,
+    )
+    return run_base(options)
+
+
+def run_storm(args: argparse.Namespace) -> int:
+    from peers.io import loops
+    from peers.io.storm import storm
+
+    if args.storm < 1 or args.rate <= 0:
+        raise UsageError("--storm and --rate must be positive")
+    expires = args.expires if args.expires != 3600 else 600
+    try:
+        result = loops.run(storm(args.server, args.storm, args.rate, expires=expires, host=args.listen.host))
+    except OSError as exc:
+        raise UsageError(f"cannot run the storm from {args.listen}: {exc.strerror}") from None
+    print(result.line(), flush=True)
+    return EXIT_OK if result.failed == 0 else EXIT_FAIL
+
+
+def synth(args: argparse.Namespace) -> int:
+    from peers.craft.synth import SynthOptions, synthesize
+
+    if args.subscriptions < 1 or (args.messages is not None and args.messages < 1) or args.noise < 0:
+        raise UsageError("--subscriptions, --messages and --noise must be positive")
+    subscriptions = args.subscriptions
+    if args.messages is not None:  # about 18 feature-sync messages per account, plus the noise around them
+        subscriptions = max(1, round(args.messages / (18 * (1 + args.noise))))
+    opts = SynthOptions(subscriptions, args.bases, args.noise, args.rtp, args.tcp_share, args.seed)
+    try:
+        stats = synthesize(args.output, opts)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    print(
+        f"{args.output}: {stats.packets} packets, {stats.sip_messages} SIP messages "
+        f"({stats.feature_sync_messages} feature sync), {stats.subscriptions} subscriptions"
+    )
+    return EXIT_OK
+
+
+COMMANDS = {"as": run_as, "base": run_base, "synth": synth}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in AUDIT_COMMANDS:
+        return audit_cli.main(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"fks: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        print("fks: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

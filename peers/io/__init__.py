@@ -1,0 +1,1 @@
+"""The emulators on real sockets: transports, the wire recorder, the impairment relay, the portal, the loops."""

@@ -1,0 +1,1 @@
+"""What a conformance scenario runs against: one class per target, and the lab that plays the live ends."""
