@@ -99,6 +99,14 @@ class Recorder:
         with self._lock:
             return self._lock.wait_for(enough, timeout)
 
+    def first_time(self, head: bytes, since: float | None) -> float | None:
+        """The capture time of the first packet (from ``since`` on) that carries ``head``; ``since`` if none."""
+        with self._lock:
+            for p in self.packets:
+                if (since is None or float(p.time) >= since) and Raw in p and head in bytes(p[Raw].load):
+                    return float(p.time)
+        return since
+
     def stop(self) -> None:
         if self._sniffer.running:
             self._sniffer.stop()

@@ -230,7 +230,13 @@ class Lab:
         heads = tuple(o.data[:48] for o in log[-3:])
         if not self.recorder.wait_for(len(log), 5.0, payload=True, since=self._since, heads=heads):
             raise LabError("the capture holds fewer packets than the peers exchanged")
-        return self.recorder.write(path, until=ended, since=self._since)
+        # Both records begin with the log's first message: a stray datagram that reached the port while the
+        # capture was starting (a long-running AS's NOTIFY to a port an earlier dialog used) is in neither.
+        # (Over TCP the connection's handshake comes first and a stray packet has no connection to join.)
+        since = self._since
+        if log and self.config.transport != "tcp":
+            since = self.recorder.first_time(log[0].data[:48], since)
+        return self.recorder.write(path, until=ended, since=since)
 
     def restart_record(self) -> None:
         """The record begins now: what was exchanged so far (setting up a baseline) is in neither record."""
