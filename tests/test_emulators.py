@@ -247,3 +247,18 @@ def test_state_documents_from_a_template_are_the_documents_built_for_the_device(
         )
         assert cfna in docs
         assert all(parse_document(d).device == device for d in docs)
+
+
+def test_a_handset_subscribing_anew_gives_up_its_unanswered_subscribe() -> None:
+    """The menu's ``subscribe`` starts a new dialog: the old SUBSCRIBE, still unanswered, must not be
+    retransmitted (an AS would grant a dialog the handset no longer knows and get 481 to its NOTIFYs)."""
+    from analyzer.peek import peek_branch
+    from peers.sansio.menu import menu_command
+
+    base = Base(BASE_ADDR, AS_ADDR, {"1001": Handset("1001", "example.test", "pw")})
+    first = base.subscribe("1001")
+    given_up: list[str] = []
+    (second,) = menu_command(base, "subscribe 1001", given_up.extend)
+    assert given_up == [peek_branch(first.data)]
+    assert peek_branch(second.data) != peek_branch(first.data)
+    assert base.forget("1001") == [peek_branch(second.data)]  # only what is still awaiting an answer

@@ -260,7 +260,7 @@ def _read_menu(path: str, base: Base, peer: UdpPeer | TcpPeer, loop: asyncio.Abs
 
     def run(line: str) -> None:
         try:
-            peer.send(menu_command(base, line))
+            peer.send(menu_command(base, line, peer.abandon))
         except MenuError as exc:
             print(f"fks base: menu: {exc}", flush=True)
 

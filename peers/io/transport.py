@@ -149,6 +149,13 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
         """No request of ours is waiting for its final response (every client transaction is complete)."""
         return not self._pending
 
+    def abandon(self, branches: list[str]) -> None:
+        """Stop retransmitting these requests: their transactions were given up (a handset re-subscribing)."""
+        for branch in branches:
+            pending = self._pending.pop(branch, None)
+            if pending is not None and pending.timer:
+                pending.timer.cancel()
+
     # -- sending -------------------------------------------------------------------------------------------
     def send(self, outgoing: list[Outgoing] | Outgoing) -> None:
         for out in [outgoing] if isinstance(outgoing, Outgoing) else outgoing:
@@ -274,6 +281,13 @@ class TcpPeer(_Peer):
     @property
     def idle(self) -> bool:
         return not self._pending
+
+    def abandon(self, branches: list[str]) -> None:
+        """Forget these requests' Timer F: their transactions were given up (a handset re-subscribing)."""
+        for branch in branches:
+            timer = self._pending.pop(branch, None)
+            if timer is not None:
+                timer.cancel()
 
     # -- sending -------------------------------------------------------------------------------------------
     def send(self, outgoing: list[Outgoing] | Outgoing) -> None:

@@ -137,12 +137,18 @@ class Base:
             hs.tag = f"hs{next(self._counter)}{self._run}"
         return hs
 
-    def forget(self, user: str) -> None:
-        """Drop the handset's subscription dialog (the base restarted): its next SUBSCRIBE establishes anew."""
+    def forget(self, user: str) -> list[str]:
+        """Drop the handset's subscription dialog (the base restarted): its next SUBSCRIBE establishes anew.
+        Returns the branches of its SUBSCRIBEs still awaiting an answer: given up with the dialog, they must not
+        be retransmitted (an AS would grant the old dialog and notify a handset that no longer knows it)."""
         hs = self.handsets[user]
+        given_up = [b for b, s in self._sent.items() if s.handset is hs and s.method == "SUBSCRIBE"]
+        for branch in given_up:
+            del self._sent[branch]
         self._dialogs.pop(hs.call_id, None)
         hs.call_id, hs.tag, hs.remote_tag, hs.remote_cseq = "", "", None, None
         hs.refresh_at, hs.ended, hs.terminated = None, False, False
+        return given_up
 
     def set_dnd(self, user: str, on: bool) -> Outgoing:
         return self._change(user, build_document("SetDoNotDisturb", device=user, dnd=on))

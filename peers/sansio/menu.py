@@ -9,6 +9,8 @@ them through ``--fks-operator-cmd`` when no person stands by the handsets):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from analyzer.sip import is_number
 from peers.sansio.gigaset import Base
 from peers.sansio.outgoing import Outgoing
@@ -23,7 +25,9 @@ class MenuError(ValueError):
     """A menu line that cannot be carried out: one line for the log."""
 
 
-def menu_command(base: Base, line: str) -> list[Outgoing]:
+def menu_command(base: Base, line: str, abandon: Callable[[list[str]], None] = lambda branches: None) -> list[Outgoing]:
+    """The requests one menu line makes the base send; ``abandon`` gets the branches of requests given up (the
+    peer stops retransmitting them)."""
     words = line.split()
     if not words:
         return []
@@ -32,7 +36,7 @@ def menu_command(base: Base, line: str) -> list[Outgoing]:
         raise MenuError(f"{line!r}: no handset account {args[0] if args else ''!r} on this base ({USAGE})")
     user = args[0]
     if verb == "subscribe" and len(args) == 1:
-        base.forget(user)  # feature sync (re)enabled for the handset: a new subscription, as after a restart
+        abandon(base.forget(user))  # feature sync (re)enabled: a new subscription, as after a restart
         return [base.subscribe(user)]
     if verb in ("register", "unsubscribe") and len(args) == 1:
         return [getattr(base, verb)(user)]
