@@ -29,7 +29,7 @@ from enum import Enum
 from analyzer.bodies import Body, read_body
 from analyzer.documents import MEDIA_TYPE
 from analyzer.observation import Endpoint, Observation
-from analyzer.peek import peek_call_id, peek_cseq_method
+from analyzer.sip.peek import peek_call_id, peek_cseq_method
 from analyzer.sip import (
     SipError,
     SipMessage,

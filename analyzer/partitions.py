@@ -21,7 +21,7 @@ from typing import Any
 from analyzer.audit import AuditSettings, StreamJudge
 from analyzer.dialogs import Call, Registration, Subscription, Trace, irrelevant
 from analyzer.observation import Observation
-from analyzer.peek import peek_cseq_method, peek_from_user, peek_to_user
+from analyzer.sip.peek import peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.rules import judge_capture
 from analyzer.rules.base import Context
 from analyzer.verdicts import Result

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.observation import Endpoint, Observation
-from analyzer.peek import peek_cseq_method, peek_from_user
+from analyzer.sip.peek import peek_cseq_method, peek_from_user
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from peers import loops
 from peers.broadworks import ApplicationServer

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.observation import Endpoint, Observation
-from analyzer.peek import peek_branch
+from analyzer.sip.peek import peek_branch
 from analyzer.sip import SipError, StreamFramer, parse_message
 from peers.outgoing import Outgoing
 
