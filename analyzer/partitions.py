@@ -21,9 +21,9 @@ from typing import Any
 from analyzer.audit import AuditSettings, StreamJudge
 from analyzer.dialogs import Call, Registration, Subscription, Trace, irrelevant
 from analyzer.observation import Observation
-from analyzer.sip.peek import peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.rules import judge_capture
 from analyzer.rules.base import Context
+from analyzer.sip.peek import peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.verdicts import Result
 
 BATCH = 2000  # messages sent to a worker at a time

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.observation import Endpoint, Observation
-from analyzer.sip.peek import peek_cseq_method, peek_from_user
 from analyzer.provisioning import ProvisioningError, parse_provisioning
+from analyzer.sip.peek import peek_cseq_method, peek_from_user
 from peers import loops
 from peers.broadworks import ApplicationServer
 from peers.features import FeatureState, Forward

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.sip.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.sip import SipError, SipMessage, parse_message
+from analyzer.sip.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 
 PEEKS = {
     "call_id": (peek_call_id, lambda m: m.call_id),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzer.dialogs import PACKAGE, Kind, NotifyTx, SubscribeTx, Subscription
-from analyzer.documents import MEDIA_TYPE, FeatureDocument
+from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
+from analyzer.documents import FeatureDocument
 from analyzer.rules.base import (
     BROADWORKS,
     FAIL,
@@ -20,6 +20,7 @@ from analyzer.rules.base import (
     rule,
 )
 from analyzer.rules.grant import retried, unanswered
+from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
 _IDLE = "no change request (SUBSCRIBE with a body) in this dialog"
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.dialogs import PACKAGE, Kind, NotifyTx, SubscribeTx, Subscription
-from analyzer.documents import MEDIA_TYPE
+from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
 from analyzer.rules.base import (
     BROADWORKS,
     FAIL,
@@ -20,7 +19,7 @@ from analyzer.rules.base import (
     rule,
 )
 from analyzer.rules.grant import unanswered
-from analyzer.vocab import DND, FORWARDING
+from analyzer.vocab import DND, FORWARDING, MEDIA_TYPE, PACKAGE
 
 
 def grants(sub: Subscription) -> list[SubscribeTx]:
