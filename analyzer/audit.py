@@ -254,7 +254,7 @@ def audit_file(
     take a fraction of the memory but ``json`` needs ``report.to_json`` to write them). ``workers``: judging
     processes (``partitions``); by default the cores tshark leaves (``_workers``) for captures of
     ``PARTITION_BYTES`` or more, one otherwise."""
-    from analyzer.capture import CaptureReader, FieldsReader  # kept off the sans-IO import path
+    from analyzer.sources import CaptureReader, FieldsReader  # kept off the sans-IO import path
 
     reader: CaptureReader | FieldsReader
     if settings.keylog or settings.reader == "pyshark":

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from analyzer import __version__
-from analyzer.allure_report import write_allure
 from analyzer.audit import AuditSettings, audit_file, document, unusable
 from analyzer.fac import DEFAULT_FACS, parse_facs
-from analyzer.html_report import render_html
 from analyzer.observation import Endpoint
 from analyzer.progress import Progress
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.report import RENDERERS
+from analyzer.report.allure import write_allure
+from analyzer.report.html import render_html
 from analyzer.rules.base import Options
 from analyzer.sip import is_number
 from peers.profiles import PROFILES
@@ -172,7 +172,7 @@ def _audit_one(
     path: str, settings: AuditSettings, messages: bool = False, progress: Progress | None = None
 ) -> tuple[dict[str, Any], str | None]:
     """Audit one file; an unusable file becomes an entry with its reason, never an exception."""
-    from analyzer.capture import CaptureError
+    from analyzer.sources import CaptureError
 
     try:
         return audit_file(path, settings, messages, progress.watch if progress else None, lean=True), None
@@ -268,7 +268,7 @@ def synth(args: argparse.Namespace) -> int:
 
 def show_rules(args: argparse.Namespace) -> int:
     """``fks rules [ID] [--markdown]``: the rulebook, from the rule objects."""
-    from analyzer import rulebook
+    from analyzer.report import rulebook
 
     if args.markdown and args.rule:
         raise UsageError("--markdown prints the whole rulebook: give no rule ID with it")

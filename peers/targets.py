@@ -349,7 +349,7 @@ class Scenario:
         if self._capture is None:
             if not self.options.pcap:
                 raise Unsupported("target pcap needs --fks-pcap FILE")
-            from analyzer.capture import CaptureReader
+            from analyzer.sources import CaptureReader
 
             self._capture = list(CaptureReader(self.options.pcap))
         return self._capture

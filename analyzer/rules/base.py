@@ -95,7 +95,7 @@ GENERAL_MEANINGS = {
 
 @dataclass(frozen=True)
 class Rule:
-    """One requirement of the conformance catalogue, with its full text (``analyzer.rulebook`` renders it)."""
+    """One requirement of the conformance catalogue, with its full text (``analyzer.report.rulebook`` renders it)."""
 
     id: str
     title: str

@@ -14,8 +14,8 @@ from lxml import etree
 from lxml.builder import E
 
 from analyzer.audit import AuditSettings, judge, judgement_json, worst_by_rule
-from analyzer.html_report import verdict_table as html_table
 from analyzer.observation import Observation
+from analyzer.report.html import verdict_table as html_table
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 from lxml import etree
 
 from analyzer.audit import VERDICT_WORDS
-from analyzer.rulebook import flag, requirements_section
+from analyzer.report.rulebook import flag, requirements_section
 
 _LABEL = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "inconclusive": "incl", "not_applicable": "n/a"}
 

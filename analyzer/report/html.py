@@ -19,9 +19,9 @@ from lxml.builder import E
 
 from analyzer import __version__
 from analyzer.audit import VERDICT_WORDS, verdicts_of
-from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint, Observation
-from analyzer.rulebook import UnknownRule, requirement_text, rule_of
+from analyzer.report.ladder import ladder_svg
+from analyzer.report.rulebook import UnknownRule, requirement_text, rule_of
 from analyzer.rules import CATALOGUE
 from analyzer.verdicts import Verdict
 
