@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from analyzer import __version__
-from analyzer.audit import AuditSettings, audit_file, document, unusable
+from analyzer.audit import audit_file, document, unusable
 from analyzer.fac import DEFAULT_FACS, parse_facs
+from analyzer.judging import AuditSettings
 from analyzer.observation import Endpoint
 from analyzer.progress import Progress
 from analyzer.provisioning import ProvisioningError, parse_provisioning

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.audit import AuditSettings, judge
 from analyzer.documents import DocumentError, FeatureDocument, parse_document
 from analyzer.fac import DEFAULT_FACS
+from analyzer.judging import AuditSettings, judge
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import Provisioning, ProvisioningError, build_provisioning, parse_provisioning
 from analyzer.rules import Judgement

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, judge
+from analyzer.judging import AuditSettings, judge
 from analyzer.observation import Endpoint
 from analyzer.provisioning import parse_provisioning
 from analyzer.verdicts import Verdict

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, audit_file
+from analyzer.audit import audit_file
+from analyzer.judging import AuditSettings
 from analyzer.observation import Endpoint
 from analyzer.partitions import subscriber
 from peers.flows import Flow, merge

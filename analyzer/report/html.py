@@ -23,7 +23,7 @@ from analyzer.observation import Endpoint, Observation
 from analyzer.report.ladder import ladder_svg
 from analyzer.report.rulebook import UnknownRule, requirement_text, rule_of
 from analyzer.rules import CATALOGUE
-from analyzer.verdicts import Verdict
+from analyzer.verdicts import Verdict, worst
 
 COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828", "inconclusive": "#6a1b9a"}
 COLOURS["not_applicable"] = "#757575"
@@ -77,7 +77,7 @@ def render_html(doc: Mapping[str, Any]) -> str:
     body = E.body(E.h1("Feature Key Synchronization audit"), summary)
     for n, cap in enumerate(captures):
         body.append(_capture(cap, n))
-    body.append(_rulebook({str(v["rule"]) for cap in captures for v in verdicts_of(dict(cap))}))
+    body.append(_rulebook({str(v["rule"]) for cap in captures for v in verdicts_of(cap)}))
     body.append(E.p(f"fks {__version__}", {"class": "muted"}))
     page = E.html(
         E.head(E.meta(charset="utf-8"), E.title("fks audit"), E.style(STYLE)),
@@ -93,17 +93,16 @@ def _badge(word: str, count: int) -> etree._Element:
 
 
 def worst_verdict(verdicts: Sequence[Mapping[str, Any]]) -> str:
-    order = {w: i for i, w in enumerate(("not_applicable", "pass", "inconclusive", "warn", "fail"))}
-    return max((str(v["verdict"]) for v in verdicts), key=order.__getitem__, default="not_applicable")
+    return worst([Verdict(v["verdict"]) for v in verdicts]).value
 
 
 def _capture(cap: Mapping[str, Any], n: int) -> etree._Element:
-    worst = worst_verdict(verdicts_of(dict(cap)))
+    word = worst_verdict(verdicts_of(cap))
     head = E.summary(
         E.b(str(cap["file"])),
         f" - {cap['packets']} packets, {cap['sip_messages']} SIP messages, "
         f"{len(cap['subscriptions'])} subscription(s) - ",
-        E.span(worst, style=f"color:{COLOURS[worst]};font-weight:600"),
+        E.span(word, style=f"color:{COLOURS[word]};font-weight:600"),
     )
     box = E.details(head, {"class": "capture"})
     if cap.get("errors"):
@@ -116,11 +115,11 @@ def _capture(cap: Mapping[str, Any], n: int) -> etree._Element:
 
 
 def _subscription(sub: Mapping[str, Any], key: str) -> etree._Element:
-    worst = worst_verdict(sub["verdicts"])
+    word = worst_verdict(sub["verdicts"])
     messages = sub.get("messages") or []
     head = E.summary(
         f"{sub['aor']}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']} - ",
-        E.span(worst, style=f"color:{COLOURS[worst]};font-weight:600"),
+        E.span(word, style=f"color:{COLOURS[word]};font-weight:600"),
     )
     box = E.details(head, {"class": "subscription", "data-ladder": key})
     box.append(verdict_table(sub["verdicts"], links=True))
