@@ -1,4 +1,5 @@
-"""Render an audit (the JSON document ``analyzer/schemas/audit.schema.json`` describes) as text, JSON or JUnit XML.
+"""Render an audit (the JSON document ``analyzer/schemas/audit.schema.json`` describes) as text or JSON; the
+formats of ``fks audit --format`` in ``RENDERERS`` (JUnit XML comes from ``junit``).
 
 Text is for a person at a terminal: one block per capture and subscription, one line per rule that fired,
 the not-applicable rules folded into one line, the frames that prove each verdict in brackets; after the
@@ -13,19 +14,12 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lxml import etree
-
 from analyzer.audit import VERDICT_WORDS
+from analyzer.report.junit import to_junit
 from analyzer.report.rulebook import flag, requirements_section
+from analyzer.report.text import frames_text
 
 _LABEL = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "inconclusive": "incl", "not_applicable": "n/a"}
-
-
-def _frames(frames: list[int], limit: int = 8) -> str:
-    if not frames:
-        return ""
-    shown = ",".join(str(f) for f in frames[:limit])
-    return f" [{shown}{',...' if len(frames) > limit else ''}]"
 
 
 def _verdict_lines(verdicts: list[dict[str, Any]], indent: str) -> list[str]:
@@ -34,7 +28,7 @@ def _verdict_lines(verdicts: list[dict[str, Any]], indent: str) -> list[str]:
     for v in verdicts:
         if v["verdict"] == "not_applicable":
             continue
-        lines.append(f"{indent}{_LABEL[v['verdict']]:<5} {v['rule']:<10} {v['detail']}{_frames(v['frames'])}")
+        lines.append(f"{indent}{_LABEL[v['verdict']]:<5} {v['rule']:<10} {v['detail']}{frames_text(v['frames'])}")
     if idle:
         lines.append(f"{indent}{'n/a':<5} {', '.join(idle)}")
     return lines
@@ -79,59 +73,6 @@ def _plain(value: object) -> object:
     if isinstance(value, Mapping):  # audit.SubscriptionEntry
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _junit_cases(cap: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
-    """(class name, verdict or None, error or None) of every test case of a capture's suite."""
-    for error in cap["errors"]:
-        yield cap["file"], None, error
-    for s in cap["subscriptions"]:
-        for v in s["verdicts"]:
-            yield f"{cap['file']}.{s['aor'] or s['call_id']}", v, None
-    for v in cap["verdicts"]:
-        yield f"{cap['file']}.capture", v, None
-
-
-def _junit_case(classname: str, v: dict[str, Any] | None, error: str | None) -> etree._Element:
-    if v is None:
-        case = etree.Element("testcase", classname=classname, name="capture")
-        etree.SubElement(case, "error", message=error or "")
-        return case
-    case = etree.Element("testcase", classname=classname, name=v["rule"])
-    message = f"{v['verdict']}: {v['detail']}{_frames(v['frames'], 50)}"
-    if v["verdict"] == "fail":
-        etree.SubElement(case, "failure", message=message, type=v["rule"])
-    elif v["verdict"] in ("not_applicable", "inconclusive"):
-        etree.SubElement(case, "skipped", message=message)
-    else:
-        etree.SubElement(case, "system-out").text = message
-    return case
-
-
-def _open_tag(tag: str, **attributes: str) -> str:
-    """An element's start tag, its attributes escaped by lxml."""
-    return etree.tostring(etree.Element(tag, **attributes), encoding="unicode")[:-2] + ">"
-
-
-def to_junit(doc: dict[str, Any]) -> Iterator[str]:
-    """One testsuite per capture, one testcase per rule and subscription: fail -> failure, n/a -> skipped."""
-    yield "<?xml version='1.0' encoding='UTF-8'?>\n" + _open_tag("testsuites", name="fks audit") + "\n"
-    for cap in doc["captures"]:
-        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        for _, v, error in _junit_cases(cap):
-            counts["tests"] += 1
-            if error is not None:
-                counts["errors"] += 1
-            elif v is not None and v["verdict"] == "fail":
-                counts["failures"] += 1
-            elif v is not None and v["verdict"] in ("not_applicable", "inconclusive"):
-                counts["skipped"] += 1
-        yield "  " + _open_tag("testsuite", name=cap["file"], **{k: str(n) for k, n in counts.items()}) + "\n"
-        for classname, v, error in _junit_cases(cap):
-            text = etree.tostring(_junit_case(classname, v, error), encoding="unicode", pretty_print=True)
-            yield "".join("    " + line + "\n" for line in text.splitlines())
-        yield "  </testsuite>\n"
-    yield "</testsuites>\n"
 
 
 RENDERERS = {"text": to_text, "json": to_json, "junit": to_junit}
