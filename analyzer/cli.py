@@ -21,7 +21,7 @@ from analyzer.progress import Progress
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.report import RENDERERS
 from analyzer.report.allure import write_allure
-from analyzer.report.html import render_html
+from analyzer.report.html import write_html
 from analyzer.rules.base import Options
 from analyzer.sip import is_number
 from peers.profiles import PROFILES
@@ -211,7 +211,8 @@ def audit(args: argparse.Namespace) -> int:
     doc = document([entry for entry, _ in outcomes])
     try:
         if args.html:
-            Path(args.html).write_text(render_html(doc), encoding="utf-8")
+            with Path(args.html).open("wb") as page:
+                write_html(doc, page)
         if args.format == "allure":
             write_allure(doc, args.output)
         else:
