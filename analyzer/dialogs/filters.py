@@ -9,9 +9,8 @@ from analyzer.sip import SipMessage
 from analyzer.sip.peek import peek_cseq_method
 from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
-# The cheap look at raw bytes that lets the engine skip what is certainly not feature sync (``_irrelevant``).
+# The cheap look at raw bytes that lets the engine skip what is certainly not feature sync (``irrelevant``).
 _START = re.compile(rb"(?:([A-Z]+) (\S+) SIP/2\.0|SIP/2\.0 \d{3} )")
-
 _OURS = re.compile(re.escape(PACKAGE.encode()), re.I)
 # What makes an unparsable message feature sync: its own start line (a SUBSCRIBE or NOTIFY) and one of its
 # header lines (an Event of the package, or the package's media type), never the name elsewhere (an
