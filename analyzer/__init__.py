@@ -1,7 +1,8 @@
 """Feature Key Synchronization (``as-feature-event``) conformance analyzer.
 
-The sans-IO core (``sip``, ``documents``, ``dialogs``, ``rules``) never touches sockets or files; ``capture``
-is the only module that knows pyshark and the only one that reads capture files.
+The sans-IO core (``sip``, ``documents``, ``dialogs``, ``rules``, ``judging``) never touches sockets or files;
+``sources`` is the only package that reads capture files (``sources.pyshark`` the only module that knows pyshark),
+``report`` the one that renders an audit.
 """
 
 __version__ = "0.1.0"

@@ -7,34 +7,23 @@ process boundaries (``--jobs``) and every report format renders from the same th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from analyzer import __version__
-from analyzer.dialogs import Engine, Subscription, Trace
+from analyzer.dialogs import Subscription
+from analyzer.judging import AuditSettings, judge_stream
 from analyzer.observation import Observation
-from analyzer.provisioning import Provisioning
-from analyzer.rules import CATALOGUE, Judgement, evaluate, judge_capture, judge_subscription
-from analyzer.rules.base import CATALOGUE_VERSION, Context, Options
+from analyzer.partitions import judge_partitioned
+from analyzer.rules import CATALOGUE, Judgement
+from analyzer.rules.base import CATALOGUE_VERSION, Options
 from analyzer.schema import SCHEMA_ID
-from analyzer.verdicts import Result, Verdict
+from analyzer.verdicts import Result, Verdict, worst
 
 VERDICT_WORDS = tuple(
     v.value for v in (Verdict.PASS, Verdict.WARN, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE)
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AuditSettings:
-    """How to read and judge captures (the command line's options)."""
-
-    options: Options = field(default_factory=Options)
-    provisioning: Provisioning | None = None
-    decode_as: tuple[str, ...] = ()
-    keylog: str | None = None
-    reader: str = "fields"  # "fields": tshark -T fields (fast); "pyshark": pyshark's JSON (needed for TLS)
 
 
 MAX_DRAWN = 2000  # messages kept per subscription for a ladder (--html, --format allure)
@@ -150,66 +139,6 @@ def judgement_json(judgement: Judgement, messages: bool = False) -> tuple[list[d
     return subs, [r.to_json() for r in judgement.capture]
 
 
-def judge(observations: Iterable[Observation], settings: AuditSettings) -> tuple[Judgement, int]:
-    """Judge a stream of observations (a live log or a capture) at its end, every dialog in memory: the
-    judgement and the message count."""
-    engine = Engine()
-    for obs in observations:
-        engine.feed(obs)
-    trace = engine.finish()
-    ctx = Context(trace, settings.options, settings.provisioning)
-    return evaluate(ctx), trace.sip_messages
-
-
-def horizon(options: Options) -> float:
-    """How long after a dialog's end its judgement can still change: every timer a rule waits for after a
-    dialog's last message (T_final, T_notify, T_subscribe), plus a margin for late retransmissions."""
-    return options.final_timeout + options.notify_timeout + options.subscribe_timeout + 32.0
-
-
-class StreamJudge:
-    """Judges subscriptions as they settle (``Engine.settle``): each is judged, handed to ``keep`` and
-    forgotten, so memory follows the open subscriptions. Feed observations in capture order, then
-    ``finish``."""
-
-    def __init__(self, settings: AuditSettings, keep: Callable[[Subscription, tuple[Result, ...]], None]) -> None:
-        self.engine = Engine(horizon(settings.options))
-        self.context = Context(self.engine.trace, settings.options, settings.provisioning)
-        self._keep = keep
-
-    def feed(self, obs: Observation) -> None:
-        self.engine.feed(obs)
-        if self.engine.due(obs.time):
-            for sub in self.engine.settle(obs.time):
-                self._judge(sub)
-
-    def finish(self, end_time: float | None = None) -> Trace:
-        trace = self.engine.finish(end_time)
-        for sub in sorted(trace.subscriptions, key=lambda s: s.first_index):
-            self._judge(sub)
-        return trace
-
-    def _judge(self, sub: Subscription) -> None:
-        self._keep(sub, judge_subscription(sub, self.context))
-        for judged in (sub, *self.engine.trace.by_aor(sub.aor)):  # FKS-HS-4 read the user's other dialogs
-            judged.release()
-
-
-def judge_stream(
-    observations: Iterable[Observation],
-    settings: AuditSettings,
-    keep: Callable[[Subscription, tuple[Result, ...]], None],
-) -> tuple[tuple[Result, ...], int]:
-    """Judge a long stream (a site's capture) as it goes (``StreamJudge``): the verdicts of ``judge``;
-    ``keep`` sees subscriptions in the order they settle. Returns the capture-scope results and the
-    message count."""
-    judging = StreamJudge(settings, keep)
-    for obs in observations:
-        judging.feed(obs)
-    trace = judging.finish()
-    return judge_capture(judging.context), trace.sip_messages
-
-
 PARTITION_BYTES = 32 << 20  # from this size on, a capture is judged on every core
 
 
@@ -254,7 +183,7 @@ def audit_file(
     take a fraction of the memory but ``json`` needs ``report.to_json`` to write them). ``workers``: judging
     processes (``partitions``); by default the cores tshark leaves (``_workers``) for captures of
     ``PARTITION_BYTES`` or more, one otherwise."""
-    from analyzer.capture import CaptureReader, FieldsReader  # kept off the sans-IO import path
+    from analyzer.sources import CaptureReader, FieldsReader  # kept off the sans-IO import path
 
     reader: CaptureReader | FieldsReader
     if settings.keylog or settings.reader == "pyshark":
@@ -267,8 +196,6 @@ def audit_file(
     if workers is None:
         workers = _workers() if _size(path) >= PARTITION_BYTES else 1
     if workers > 1:
-        from analyzer.partitions import judge_partitioned
-
         subs, capture = judge_partitioned(reader, settings, convert, workers)
     else:
         subs = []
@@ -316,15 +243,15 @@ def document(captures: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def verdicts_of(capture: dict[str, Any]) -> list[dict[str, Any]]:
+def verdicts_of(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every verdict of a capture's audit: its subscriptions' and then its capture-scope ones (the one place
+    that knows where a capture entry keeps them)."""
     return [v for s in capture["subscriptions"] for v in s["verdicts"]] + list(capture["verdicts"])
 
 
-def worst_by_rule(capture: dict[str, Any]) -> dict[str, str]:
+def worst_by_rule(capture: Mapping[str, Any]) -> dict[str, str]:
     """Rule ID -> worst verdict over the whole capture (``not_applicable`` when the rule never fired)."""
-    order = {v.value: v.severity for v in Verdict}
-    out = {r.id: Verdict.NOT_APPLICABLE.value for r in CATALOGUE}
+    fired: dict[str, list[Verdict]] = {r.id: [] for r in CATALOGUE}
     for v in verdicts_of(capture):
-        if order[v["verdict"]] > order[out[v["rule"]]]:
-            out[v["rule"]] = v["verdict"]
-    return out
+        fired[v["rule"]].append(Verdict(v["verdict"]))
+    return {rule: worst(verdicts).value for rule, verdicts in fired.items()}

@@ -11,14 +11,7 @@ from dataclasses import dataclass, field
 
 from analyzer.documents import MEDIA_TYPE, DocumentError, FeatureDocument, parse_document, split_concatenated
 from analyzer.sip import SipError, SipMessage, parse_multipart
-
-
-@dataclass(frozen=True, slots=True)
-class Framing:
-    """One framing fault of a body: ``severity`` is "warn" or "fail"."""
-
-    severity: str
-    reason: str
+from analyzer.verdicts import Problem, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +27,7 @@ class Body:
     media_type: str | None
     documents: tuple[FeatureDocument, ...] = ()
     unparsed: tuple[str, ...] = ()
-    faults: tuple[Framing, ...] = field(default=())
+    faults: tuple[Problem, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -58,32 +51,34 @@ def read_body(msg: SipMessage) -> Body:
         return Body("none", msg.content_type[0] if msg.content_type else None)
     ctype = msg.content_type
     if ctype is None:
-        return Body("other", None, faults=(Framing("fail", "body without Content-Type"),))
+        return Body("other", None, faults=(Problem(Verdict.FAIL, "body without Content-Type"),))
     media, params = ctype
     documents: list[FeatureDocument] = []
     unparsed: list[str] = []
-    faults: list[Framing] = []
+    faults: list[Problem] = []
     if media == MEDIA_TYPE:
         pieces = split_concatenated(msg.body)
         if len(pieces) > 1:
-            faults.append(Framing("fail", f"{len(pieces)} XML documents concatenated in one {MEDIA_TYPE} body"))
+            faults.append(Problem(Verdict.FAIL, f"{len(pieces)} XML documents concatenated in one {MEDIA_TYPE} body"))
         for piece in pieces:
             _parse(piece, documents, unparsed)
         return Body("single", media, tuple(documents), tuple(unparsed), tuple(faults))
     if media == "multipart/mixed":
         boundary = params.get("boundary")
         if not boundary:
-            return Body("multipart", media, faults=(Framing("fail", "multipart/mixed without a boundary"),))
+            return Body("multipart", media, faults=(Problem(Verdict.FAIL, "multipart/mixed without a boundary"),))
         try:
             parts = parse_multipart(msg.body, boundary)
         except SipError as exc:
-            return Body("multipart", media, faults=(Framing("fail", str(exc)),))
+            return Body("multipart", media, faults=(Problem(Verdict.FAIL, str(exc)),))
         if not parts:
-            faults.append(Framing("fail", "multipart/mixed body without parts"))
+            faults.append(Problem(Verdict.FAIL, "multipart/mixed body without parts"))
         for number, part in enumerate(parts, 1):
             if part.content_type != MEDIA_TYPE:
-                faults.append(Framing("fail", f"part {number} is {part.content_type or 'untyped'}, not {MEDIA_TYPE}"))
+                faults.append(
+                    Problem(Verdict.FAIL, f"part {number} is {part.content_type or 'untyped'}, not {MEDIA_TYPE}")
+                )
                 continue
             _parse(part.body, documents, unparsed)
         return Body("multipart", media, tuple(documents), tuple(unparsed), tuple(faults))
-    return Body("other", media, faults=(Framing("fail", f"Content-Type {media} is not {MEDIA_TYPE}"),))
+    return Body("other", media, faults=(Problem(Verdict.FAIL, f"Content-Type {media} is not {MEDIA_TYPE}"),))

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from analyzer import __version__
-from analyzer.allure_report import write_allure
-from analyzer.audit import AuditSettings, audit_file, document, unusable
+from analyzer.audit import audit_file, document, unusable
 from analyzer.fac import DEFAULT_FACS, parse_facs
-from analyzer.html_report import render_html
+from analyzer.judging import AuditSettings
 from analyzer.progress import Progress
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.report import RENDERERS
+from analyzer.report.allure import write_allure
+from analyzer.report.html import write_html
 from analyzer.rules.base import Options
 
 EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
@@ -126,7 +127,7 @@ def _audit_one(
     path: str, settings: AuditSettings, messages: bool = False, progress: Progress | None = None
 ) -> tuple[dict[str, Any], str | None]:
     """Audit one file; an unusable file becomes an entry with its reason, never an exception."""
-    from analyzer.capture import CaptureError
+    from analyzer.sources import CaptureError
 
     try:
         return audit_file(path, settings, messages, progress.watch if progress else None, lean=True), None
@@ -164,7 +165,8 @@ def audit(args: argparse.Namespace) -> int:
     doc = document([entry for entry, _ in outcomes])
     try:
         if args.html:
-            Path(args.html).write_text(render_html(doc), encoding="utf-8")
+            with Path(args.html).open("wb") as page:
+                write_html(doc, page)
         if args.format == "allure":
             write_allure(doc, args.output)
         else:
@@ -187,7 +189,7 @@ def audit(args: argparse.Namespace) -> int:
 
 def show_rules(args: argparse.Namespace) -> int:
     """``fks rules [ID] [--markdown]``: the rulebook, from the rule objects."""
-    from analyzer import rulebook
+    from analyzer.report import rulebook
 
     if args.markdown and args.rule:
         raise UsageError("--markdown prints the whole rulebook: give no rule ID with it")

@@ -4,7 +4,7 @@ Every message is routed by its subscriber's user: the To user of a NOTIFY or of 
 notifier writes the subscriber there), the From user of anything else. So each worker sees every message of
 the subscriptions it judges, every dialog of the same user (FKS-HS-4 compares them) and the user's calls to
 feature access codes (FKS-AS-2). Each worker runs its own engine and the subscription rules as the capture
-goes (``audit.StreamJudge``), so memory stays bounded there too. The main process reads the capture, drops
+goes (``judging.StreamJudge``), so memory stays bounded there too. The main process reads the capture, drops
 what is certainly not feature sync without parsing it (``dialogs.irrelevant``), and runs the capture-scope
 rules (PRV, FKS-SIP-1) on what the workers report at the end.
 """
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from analyzer.audit import AuditSettings, StreamJudge
 from analyzer.dialogs import Call, Registration, Subscription, Trace, irrelevant
+from analyzer.judging import AuditSettings, StreamJudge
 from analyzer.observation import Observation
-from analyzer.peek import peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.rules import judge_capture
 from analyzer.rules.base import Context
+from analyzer.sip.peek import peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.verdicts import Result
 
 BATCH = 2000  # messages sent to a worker at a time

@@ -38,6 +38,15 @@ def worst(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class Problem:
+    """One fault found in a message's body or document, with the verdict it earns (``WARN`` or ``FAIL``): the
+    framing of a body (FKS-NTF-4) and the XML rules of a document (FKS-NTF-5, FKS-HS-1) report the same way."""
+
+    severity: Verdict
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     """One rule's verdict on one subscription (or on the capture), with its evidence.
 

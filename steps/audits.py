@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from analyzer.audit import AuditSettings, audit_file, expected_settings, worst_by_rule
+from analyzer.audit import audit_file, expected_settings, worst_by_rule
+from analyzer.judging import AuditSettings
 from steps.verdicts import VERDICT, assert_verdict
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,9 +23,9 @@ import pytest
 
 import allure
 from analyzer.audit import audit_file, verdicts_of
-from analyzer.evidence import Evidence, from_log, verdict_table
-from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint
+from analyzer.report.evidence import Evidence, from_log, verdict_table
+from analyzer.report.ladder import ladder_svg
 from analyzer.rules import CATALOGUE
 from analyzer.sip import SipError, parse_message
 from peers.address import parse_endpoint

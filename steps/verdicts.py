@@ -7,7 +7,7 @@ from typing import Any
 from pytest_bdd import parsers, then
 
 from analyzer.audit import verdicts_of, worst_by_rule
-from analyzer.evidence import from_log
+from analyzer.report.evidence import from_log
 from analyzer.rules import BY_ID
 from analyzer.rules.base import PHONE, SERVER
 from analyzer.verdicts import Verdict

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.allure_report import write_allure
+from analyzer.report.allure import write_allure
 from analyzer.rules import CATALOGUE
 from tests.test_html_report import fks, hostile_document
 from tests.test_report import ALLURE
@@ -129,7 +129,7 @@ def test_the_allure_report_shows_the_capture_duration(results: Path, tmp_path: P
 def test_a_failed_rule_shows_its_requirement_beside_the_verdict(tmp_path: Path) -> None:
     """Catalogue 1.1 is in the kit: the Allure result of a capture whose FKS-NTF-6 fails carries that rule's
     requirement (description and the failed step's details), as ``fks rules FKS-NTF-6`` prints it."""
-    from analyzer.rulebook import requirement_text
+    from analyzer.report.rulebook import requirement_text
 
     capture = Path(__file__).resolve().parents[1] / "captures" / "notify_dialog_faults.pcap"
     out = tmp_path / "allure"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.capture import CaptureError, CaptureReader, FieldsReader
 from analyzer.observation import Endpoint
 from analyzer.sip import build_message, parse_message
+from analyzer.sources import CaptureError, CaptureReader, FieldsReader
 from peers.craft.wire import WireMessage, corrupt, truncate, write_capture
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")

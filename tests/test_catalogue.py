@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.rulebook import requirement_text
+from analyzer.report.rulebook import requirement_text
 from analyzer.rules import CATALOGUE, Rule
 from analyzer.verdicts import Verdict
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, audit_file, expected_settings, verdicts_of, worst_by_rule
+from analyzer.audit import audit_file, expected_settings, verdicts_of, worst_by_rule
+from analyzer.judging import AuditSettings
 from analyzer.rules import CATALOGUE
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.dialogs import PACKAGE
 from analyzer.documents import MEDIA_TYPE, NS, NS_HYPHENLESS, parse_document
 from analyzer.fac import DEFAULT_FACS
+from analyzer.vocab import PACKAGE
 from peers.sansio.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]

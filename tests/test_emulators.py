@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, judge
+from analyzer.judging import AuditSettings, judge
 from analyzer.observation import Endpoint
 from analyzer.provisioning import parse_provisioning
 from analyzer.verdicts import Verdict
@@ -252,7 +252,7 @@ def test_state_documents_from_a_template_are_the_documents_built_for_the_device(
 def test_a_handset_subscribing_anew_gives_up_its_unanswered_subscribe() -> None:
     """The menu's ``subscribe`` starts a new dialog: the old SUBSCRIBE, still unanswered, must not be
     retransmitted (an AS would grant a dialog the handset no longer knows and get 481 to its NOTIFYs)."""
-    from analyzer.peek import peek_branch
+    from analyzer.sip.peek import peek_branch
     from peers.sansio.menu import menu_command
 
     base = Base(BASE_ADDR, AS_ADDR, {"1001": Handset("1001", "example.test", "pw")})

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.capture import CaptureReader, FieldsReader
-from analyzer.carried import CarriedReader
 from analyzer.observation import Observation
 from analyzer.sip import parse_message
-from analyzer.tshark import Unread
+from analyzer.sources import CaptureReader, FieldsReader
+from analyzer.sources.carried import CarriedReader
+from analyzer.sources.tshark import Unread
 
 FOREIGN = Path(__file__).resolve().parents[2] / "shared" / "captures" / "foreign"
 WEBSOCKET = "sipcapture__sip_tcp_websocket.pcap"

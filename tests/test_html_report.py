@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from analyzer.html_report import render_html
+from analyzer.report.html import render_html
 from tests.reports import valid_report
 
 ROOT = Path(__file__).resolve().parents[1]

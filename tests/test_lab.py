@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, audit_file, judge, judgement_json, worst_by_rule
+from analyzer.audit import audit_file, judgement_json, worst_by_rule
 from analyzer.documents import build_document
+from analyzer.judging import AuditSettings, judge
 from analyzer.observation import Endpoint
 from peers.io.impair import Impairment
 from peers.io.recorder import can_sniff

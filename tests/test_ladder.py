@@ -6,8 +6,8 @@ import itertools
 
 from lxml import etree
 
-from analyzer.ladder import COLUMN_WIDTH, ROW_HEIGHT, SVG_NS, ladder_svg
 from analyzer.observation import Endpoint, Observation
+from analyzer.report.ladder import COLUMN_WIDTH, ROW_HEIGHT, SVG_NS, ladder_svg
 from peers.craft.flows import AS, BASE, FULL_STATE, MEDIA, Flow, dnd_event, fwd_event, set_dnd
 
 S = f"{{{SVG_NS}}}"

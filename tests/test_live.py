@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, judge
+from analyzer.judging import AuditSettings, judge
 from analyzer.observation import Endpoint
 from analyzer.rules.base import Options
 from analyzer.verdicts import Verdict

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, audit_file
+from analyzer.audit import audit_file
+from analyzer.judging import AuditSettings
 from analyzer.observation import Endpoint
 from analyzer.partitions import subscriber
 from peers.craft.flows import Flow, merge
@@ -85,7 +86,7 @@ def test_an_as_writing_lf_only_lines_is_judged_as_by_one_process(tmp_path: Path)
 
 
 def test_an_unusable_file_stops_the_workers_with_one_line(tmp_path: Path) -> None:
-    from analyzer.capture import CaptureError
+    from analyzer.sources import CaptureError
 
     bad = tmp_path / "bad.pcap"
     bad.write_bytes(b"not a capture at all")

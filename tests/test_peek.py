@@ -1,4 +1,4 @@
-"""The byte peeks (``analyzer.peek``) read what the parser reads, whatever the line ends.
+"""The byte peeks (``analyzer.sip.peek``) read what the parser reads, whatever the line ends.
 
 The partitioned audit sends a message to the worker of the user its peeks name, the engine skips what its
 peeks call irrelevant: a peek that disagrees with ``parse_message`` loses the message for its dialog. The
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.sip import SipError, SipMessage, parse_message
+from analyzer.sip.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 
 PEEKS = {
     "call_id": (peek_call_id, lambda m: m.call_id),

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from analyzer import rulebook
-from analyzer.html_report import render_html
+from analyzer.report import rulebook
+from analyzer.report.html import render_html
 from analyzer.rules import CATALOGUE, Rule
 from analyzer.rules.base import CATALOGUE_VERSION, GENERAL
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from analyzer.audit import AuditSettings, judge
+from analyzer.judging import AuditSettings, judge
 from analyzer.observation import Observation
 from analyzer.provisioning import parse_provisioning
 from analyzer.rules import CATALOGUE

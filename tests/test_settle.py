@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, audit_file, horizon, judge, judge_stream, judgement_json, subscription_json
-from analyzer.capture import FieldsReader
+from analyzer.audit import audit_file, judgement_json, subscription_json
 from analyzer.dialogs import Engine, Subscription
+from analyzer.judging import AuditSettings, horizon, judge, judge_stream
 from analyzer.observation import Observation
+from analyzer.sources import FieldsReader
 from analyzer.verdicts import Result, Verdict
 from peers.craft.flows import Flow, dnd_event, merge, one_change_two_dialogs
 from peers.craft.synth import SynthOptions, synthesize

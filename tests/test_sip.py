@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.sip import (
     Headers,
     NameAddr,
@@ -24,6 +23,7 @@ from analyzer.sip import (
     split_commas,
     verify_authorization,
 )
+from analyzer.sip.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 
 SUBSCRIBE = (
     b"SUBSCRIBE sip:1001@example.test SIP/2.0\r\n"
@@ -398,7 +398,7 @@ def test_peeking_at_raw_bytes_agrees_with_the_parser() -> None:
 @given(st.text(alphabet='<>";,\\ab=', max_size=24))
 def test_the_plain_splits_agree_with_the_scanning_ones(text: str) -> None:
     """The fast paths of the splitters (no quotes, at most one <...>) give what the scans give."""
-    from analyzer.sip import _split_commas_scan, _split_semicolons, _split_semicolons_scan
+    from analyzer.sip.headers import _split_commas_scan, _split_semicolons, _split_semicolons_scan
 
     assert _split_semicolons(text) == _split_semicolons_scan(text)
     assert split_commas(text) == _split_commas_scan(text)

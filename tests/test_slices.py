@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import slices
-from analyzer.capture import FieldsReader
 from analyzer.sip import build_message
+from analyzer.sources import FieldsReader, slices
 from peers.craft.synth import SynthOptions, synthesize
 from peers.craft.wire import WireMessage, write_capture
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import AuditSettings, audit_file, worst_by_rule
+from analyzer.audit import audit_file, worst_by_rule
+from analyzer.judging import AuditSettings
 from analyzer.rules.base import Options
 from peers.craft.flows import FULL_STATE, Flow
 from peers.craft.wire import WireMessage, write_capture

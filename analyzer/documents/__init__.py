@@ -36,9 +36,9 @@ from analyzer.documents.model import (
     REQUEST_ROOTS,
     DocumentError,
     FeatureDocument,
-    Problem,
 )
 from analyzer.documents.safexml import parse_xml
+from analyzer.verdicts import Problem
 from analyzer.vocab import FORWARDING_TYPES, MEDIA_TYPE, NS, NS_HYPHENLESS
 
 __all__ = [

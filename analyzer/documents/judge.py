@@ -9,8 +9,9 @@ from importlib import resources
 
 from lxml import etree
 
-from analyzer.documents.model import BOOLEANS, DTD_REASON, SHAPES, FeatureDocument, Problem, Shape
+from analyzer.documents.model import BOOLEANS, DTD_REASON, SHAPES, FeatureDocument, Shape
 from analyzer.documents.safexml import XML_SPACE, Element, hardened_parser, parse_xml
+from analyzer.verdicts import Problem, Verdict
 from analyzer.vocab import FORWARDING_TYPES, NS, NS_HYPHENLESS
 
 # Namespaces whose elements are read as ours; all but NS cost a warn on the root.
@@ -44,10 +45,10 @@ def _namespace(tag: object) -> str | None:
 
 def _judge(root: Element, had_dtd: bool) -> FeatureDocument:
     name, namespace = _local(root.tag), _namespace(root.tag)
-    problems = [Problem("fail", DTD_REASON)] if had_dtd else []
+    problems = [Problem(Verdict.FAIL, DTD_REASON)] if had_dtd else []
     shape = SHAPES.get(name)
     if shape is None:
-        problems.append(Problem("fail", f"root {name} is not an as-feature-event document"))
+        problems.append(Problem(Verdict.FAIL, f"root {name} is not an as-feature-event document"))
         return FeatureDocument(name, namespace, None, None, None, None, None, None, tuple(problems))
     problems += _namespace_problems(namespace)
     blamed: set[str] = set()
@@ -68,8 +69,8 @@ def _namespace_problems(namespace: str | None) -> list[Problem]:
     if namespace == NS:
         return []
     if namespace in _TOLERATED_NS:
-        return [Problem("warn", _TOLERATED_NS[namespace])]
-    return [Problem("fail", f"namespace {namespace} is not the ECMA-323 ed3 namespace {NS}")]
+        return [Problem(Verdict.WARN, _TOLERATED_NS[namespace])]
+    return [Problem(Verdict.FAIL, f"namespace {namespace} is not the ECMA-323 ed3 namespace {NS}")]
 
 
 def _children(root: Element, shape: Shape, problems: list[Problem], blamed: set[str]) -> dict[str, Element]:
@@ -90,15 +91,15 @@ def _children(root: Element, shape: Shape, problems: list[Problem], blamed: set[
             mixed.append(name)
         found.setdefault(name, []).append(child)
     if mixed:
-        problems.append(Problem("warn", f"children not in the root's namespace: {', '.join(mixed)}"))
+        problems.append(Problem(Verdict.WARN, f"children not in the root's namespace: {', '.join(mixed)}"))
     for name, elements in found.items():
         if len(elements) > 1:
-            problems.append(Problem("fail", f"<{name}> appears {len(elements)} times"))
+            problems.append(Problem(Verdict.FAIL, f"<{name}> appears {len(elements)} times"))
             blamed.add(name)
     for name in shape.required:
         if name not in found:
             hint = f" (a <{name}> in namespace {foreign[name]} does not count)" if name in foreign else ""
-            problems.append(Problem("fail", f"{_local(root.tag)} has no <{name}>{hint}"))
+            problems.append(Problem(Verdict.FAIL, f"{_local(root.tag)} has no <{name}>{hint}"))
             blamed.add(_local(root.tag))
     return {name: elements[0] for name, elements in found.items()}
 
@@ -124,7 +125,7 @@ def _boolean(name: str, el: Element | None, problems: list[Problem], blamed: set
         return None
     if value in BOOLEANS:
         return BOOLEANS[value]
-    problems.append(Problem("fail", f"{name} is {value!r}, not true/false"))
+    problems.append(Problem(Verdict.FAIL, f"{name} is {value!r}, not true/false"))
     blamed.add(name)
     return None
 
@@ -133,7 +134,7 @@ def _forwarding_type(el: Element | None, problems: list[Problem], blamed: set[st
     value = _value(el)
     if value is not None and value not in FORWARDING_TYPES:
         allowed = ", ".join(FORWARDING_TYPES)
-        problems.append(Problem("fail", f"forwardingType {value!r} is not one of {allowed}"))
+        problems.append(Problem(Verdict.FAIL, f"forwardingType {value!r} is not one of {allowed}"))
         blamed.add("forwardingType")
     return value
 
@@ -144,7 +145,7 @@ def _target(
     value = _value(el)
     if state is True and not value:
         missing = "absent" if el is None else "empty"
-        problems.append(Problem("fail", f"{shape.flag} is true but {shape.target} is {missing}"))
+        problems.append(Problem(Verdict.FAIL, f"{shape.flag} is true but {shape.target} is {missing}"))
         blamed.add(shape.target or "")
     return value
 
@@ -155,10 +156,10 @@ def _ring_count(el: Element | None, ftype: str | None, out: list[Problem], blame
         return None  # absent or empty: both allowed
     if ftype != "forwardNoAns":
         owner = ftype or "no forwardingType"
-        out.append(Problem("fail", f"ringCount {value!r} given with {owner}; only forwardNoAns has one"))
+        out.append(Problem(Verdict.FAIL, f"ringCount {value!r} given with {owner}; only forwardNoAns has one"))
         blamed.add("ringCount")
     if not _RING_COUNT.fullmatch(value):
-        out.append(Problem("fail", f"ringCount {value!r} is not an integer"))
+        out.append(Problem(Verdict.FAIL, f"ringCount {value!r} is not an integer"))
         blamed.add("ringCount")
         return None
     return int(value)
@@ -207,5 +208,5 @@ def _schema_problems(root: Element, shape: Shape, blamed: set[str]) -> list[Prob
         blamed.add(name)  # one reason per element: the first error says it best
         text = _NAMESPACE_IN_MESSAGE.sub("", error.message[subject.end() :] if subject else error.message)
         prefix = f"<{name}> " if name else ""
-        problems.append(Problem("fail", f"schema: {prefix}{text.strip()}"))
+        problems.append(Problem(Verdict.FAIL, f"schema: {prefix}{text.strip()}"))
     return problems[:_MAX_SCHEMA_REASONS]

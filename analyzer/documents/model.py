@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from analyzer.verdicts import Problem, Verdict, worst
 from analyzer.vocab import FORWARDING_TYPES
 
 EVENT_ROOTS = ("DoNotDisturbEvent", "ForwardingEvent")
@@ -51,14 +52,6 @@ class DocumentError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
-    """One violation of the XML rules of FKS-NTF-5 / FKS-HS-1: ``severity`` is "warn" or "fail"."""
-
-    severity: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class FeatureDocument:
     """A parsed feature document; ``problems`` lists what breaks the catalogue's XML rules."""
 
@@ -89,9 +82,9 @@ class FeatureDocument:
         return None
 
     @property
-    def worst(self) -> str:
-        severities = {p.severity for p in self.problems}
-        return "fail" if "fail" in severities else "warn" if "warn" in severities else "pass"
+    def worst(self) -> Verdict:
+        """The worst verdict of the problems; ``PASS`` without any."""
+        return worst([Verdict.PASS, *(p.severity for p in self.problems)])
 
     def summary(self) -> str:
         """How a person says it: ``DND on``, ``CFB off``, ``CFNA -> 1002 after 4 rings``."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from analyzer.dialogs import Subscription
 from analyzer.rules import grant, handset, hygiene, notify, provisioning, server, subscription, termination
-from analyzer.rules.base import Context, Options, Rule
+from analyzer.rules.base import Context, Options, Rule, RuleError
 from analyzer.verdicts import Result
 
 CATALOGUE: tuple[Rule, ...] = (
@@ -61,6 +61,7 @@ __all__ = [
     "Judgement",
     "Options",
     "Rule",
+    "RuleError",
     "evaluate",
     "judge_capture",
     "judge_subscription",

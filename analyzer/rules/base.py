@@ -93,9 +93,14 @@ GENERAL_MEANINGS = {
 }
 
 
+class RuleError(RuntimeError):
+    """A rule gave a verdict outside its own list: a bug of the rule, not a property of the traffic. Raised
+    as a distinct error so a report shows the check as broken, never as a failed conformance check."""
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One requirement of the conformance catalogue, with its full text (``analyzer.rulebook`` renders it)."""
+    """One requirement of the conformance catalogue, with its full text (``analyzer.report.rulebook`` renders it)."""
 
     id: str
     title: str
@@ -146,7 +151,7 @@ class Rule:
             return Result(self.id, Verdict.NOT_APPLICABLE, self.idle, expected=self.expectation)
         for f in findings:
             if f.verdict not in self.verdicts and f.verdict not in GENERAL:
-                raise AssertionError(f"{self.id} produced {f.verdict.value}, outside {sorted(self.verdicts)}")
+                raise RuleError(f"{self.id} produced {f.verdict.value}, outside {sorted(self.verdicts)}")
         top = max(f.verdict.severity for f in findings)
         worst = [f for f in findings if f.verdict.severity == top]
         detail = worst[0].detail

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzer.dialogs import PACKAGE, Kind, NotifyTx, SubscribeTx, Subscription
-from analyzer.documents import MEDIA_TYPE, FeatureDocument
+from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
+from analyzer.documents import FeatureDocument
 from analyzer.rules.base import (
     BROADWORKS,
     FAIL,
@@ -20,6 +20,7 @@ from analyzer.rules.base import (
     rule,
 )
 from analyzer.rules.grant import retried, unanswered
+from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
 _IDLE = "no change request (SUBSCRIBE with a body) in this dialog"
 
@@ -46,7 +47,7 @@ def judge_request(tx: SubscribeTx, sub: Subscription) -> Finding:
     if ctype is None or ctype[0] != MEDIA_TYPE:
         problems.append(f"Content-Type is {ctype[0] if ctype else 'absent'}, not {MEDIA_TYPE}")
     if body is not None:
-        problems += [f.reason for f in body.faults if f.severity == "fail"]
+        problems += [f.reason for f in body.faults if f.severity is FAIL]
         problems += [f"unreadable document: {r}" for r in body.unparsed]
         docs = body.documents
         if len(docs) + len(body.unparsed) != 1:
@@ -54,12 +55,12 @@ def judge_request(tx: SubscribeTx, sub: Subscription) -> Finding:
         for doc in docs:
             if doc.kind != "request":
                 problems.append(f"{doc.root} is not SetDoNotDisturb or SetForwarding")
-            problems += [p.reason for p in doc.problems if p.severity == "fail"]
+            problems += [p.reason for p in doc.problems if p.severity is FAIL]
     if problems:
         return finding(FAIL, "; ".join(dict.fromkeys(problems)), tx.index)
     doc = request_document(tx)
     assert doc is not None
-    warns = [p.reason for p in doc.problems if p.severity == "warn"]
+    warns = [p.reason for p in doc.problems if p.severity is WARN]
     if not tx.in_dialog or (sub.notifier_tag and sip.to_tag != sub.notifier_tag):
         warns.append("sent outside the subscription dialog")
     if warns:

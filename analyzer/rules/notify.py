@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.dialogs import PACKAGE, Kind, NotifyTx, SubscribeTx, Subscription
-from analyzer.documents import MEDIA_TYPE
+from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
 from analyzer.rules.base import (
     BROADWORKS,
     FAIL,
@@ -20,7 +19,7 @@ from analyzer.rules.base import (
     rule,
 )
 from analyzer.rules.grant import unanswered
-from analyzer.vocab import DND, FORWARDING
+from analyzer.vocab import DND, FORWARDING, MEDIA_TYPE, PACKAGE
 
 
 def grants(sub: Subscription) -> list[SubscribeTx]:
@@ -264,7 +263,7 @@ def ntf_4(sub: Subscription, ctx: Context) -> list[Finding]:
         body = n.body
         if body is None or body.empty:
             continue
-        fails = [f.reason for f in body.faults if f.severity == "fail"]
+        fails = [f.reason for f in body.faults if f.severity is FAIL]
         if fails:
             out.append(finding(FAIL, "; ".join(fails), n.index, observed=f"Content-Type {body.media_type}"))
         elif body.framing == "multipart":
@@ -311,7 +310,7 @@ def ntf_5(sub: Subscription, ctx: Context) -> list[Finding]:
             if doc.kind != "event":
                 out.append(finding(FAIL, f"NOTIFY carries {doc.root}, not an event document", n.index))
             elif doc.problems:
-                worst = FAIL if doc.worst == "fail" else WARN
+                worst = FAIL if doc.worst is FAIL else WARN
                 reasons = "; ".join(p.reason for p in doc.problems if p.severity == doc.worst)
                 out.append(finding(worst, f"{doc.root}: {reasons}", n.index))
             else:

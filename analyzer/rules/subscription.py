@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.dialogs import PACKAGE, Kind, SubscribeTx, Subscription
-from analyzer.documents import MEDIA_TYPE
+from analyzer.dialogs import Kind, SubscribeTx, Subscription
 from analyzer.rules.base import (
     BROADWORKS,
     FAIL,
@@ -19,6 +18,7 @@ from analyzer.rules.base import (
     rule,
 )
 from analyzer.sip import uri_user
+from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
 _NO_SUBSCRIBE = "no SUBSCRIBE of this dialog in the traffic"
 

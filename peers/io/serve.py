@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.observation import Endpoint, Observation
-from analyzer.peek import peek_cseq_method, peek_from_user
 from analyzer.provisioning import ProvisioningError, parse_provisioning
+from analyzer.sip.peek import peek_cseq_method, peek_from_user
 from peers.io import loops
 from peers.io.portal import Portal, serve_portal
 from peers.io.transport import Handler, TcpPeer, UdpPeer

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from analyzer.observation import Endpoint
-from analyzer.peek import peek_call_id
+from analyzer.sip.peek import peek_call_id
 from peers.io.transport import UdpPeer
 from peers.sansio.gigaset import Base, Handset
 from peers.sansio.outgoing import Outgoing

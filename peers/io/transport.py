@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.observation import Endpoint, Observation
-from analyzer.peek import peek_branch
 from analyzer.sip import SipError, StreamFramer, parse_message
+from analyzer.sip.peek import peek_branch
 from peers.sansio.outgoing import Outgoing
 
 T1, T2 = 0.5, 4.0

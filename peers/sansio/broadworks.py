@@ -23,7 +23,6 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from analyzer.dialogs import PACKAGE
 from analyzer.documents import MEDIA_TYPE, DocumentError, FeatureDocument, parse_document
 from analyzer.fac import DEFAULT_FACS, Fac, match_fac
 from analyzer.observation import Endpoint
@@ -38,6 +37,7 @@ from analyzer.sip import (
     response_to,
     uri_user,
 )
+from analyzer.vocab import PACKAGE
 from peers.sansio.features import FeatureState
 from peers.sansio.nonces import Check, Nonces
 from peers.sansio.outgoing import Outgoing

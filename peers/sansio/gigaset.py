@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from analyzer.bodies import read_body
-from analyzer.dialogs import PACKAGE
 from analyzer.documents import MEDIA_TYPE, build_document
 from analyzer.observation import Endpoint
 from analyzer.provisioning import Provisioning
@@ -30,6 +29,7 @@ from analyzer.sip import (
     response_to,
     uri_user,
 )
+from analyzer.vocab import PACKAGE
 from peers.sansio.features import FORWARDING, FeatureState
 from peers.sansio.outgoing import Outgoing
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from analyzer.audit import AuditSettings, judge
 from analyzer.documents import FeatureDocument
 from analyzer.fac import DEFAULT_FACS
+from analyzer.judging import AuditSettings, judge
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import Provisioning, ProvisioningError, build_provisioning, parse_provisioning
 from analyzer.rules import Judgement
@@ -348,7 +348,7 @@ class Scenario:
         if self._capture is None:
             if not self.options.pcap:
                 raise Unsupported("target pcap needs --fks-pcap FILE")
-            from analyzer.capture import CaptureReader
+            from analyzer.sources import CaptureReader
 
             self._capture = list(CaptureReader(self.options.pcap))
         return self._capture

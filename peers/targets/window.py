@@ -12,7 +12,7 @@ import contextlib
 import re
 
 from analyzer.observation import Observation
-from analyzer.peek import peek_call_id, peek_cseq_method
+from analyzer.sip.peek import peek_call_id, peek_cseq_method
 from peers.targets.lab import Lab, LabError
 
 _BODY = re.compile(rb"\r?\n\r?\n")

@@ -1,4 +1,4 @@
-"""Running tshark over a capture cut into slices (``analyzer/slices.py``): each slice's records are copied into
+"""Running tshark over a capture cut into slices (``analyzer/sources/slices.py``): each slice's records are copied into
 a file of their own, a tshark per slice writes its output to a file that is read while written, a few run
 at a time. Also the outcome of all of a file's runs (last frame, exit status, complaints).
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from analyzer import slices
+from analyzer.sources import slices
 
 # Records per tshark: about 200 MB of tshark memory each (160 MB of it tshark's own start), whatever the
 # capture's size (``slices``). The lead of each slice (its overlap) is long enough for any message a SIP peer

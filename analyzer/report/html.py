@@ -11,19 +11,20 @@ with ``<script>`` renders as text); the page's only script is its own.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 from lxml import etree
 from lxml.builder import E
 
 from analyzer import __version__
 from analyzer.audit import VERDICT_WORDS, verdicts_of
-from analyzer.ladder import ladder_svg
 from analyzer.observation import Endpoint, Observation
-from analyzer.rulebook import UnknownRule, requirement_text, rule_of
+from analyzer.report.ladder import ladder_svg
+from analyzer.report.rulebook import UnknownRule, requirement_text, rule_of
 from analyzer.rules import CATALOGUE
-from analyzer.verdicts import Verdict
+from analyzer.verdicts import Verdict, worst
 
 COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828", "inconclusive": "#6a1b9a"}
 COLOURS["not_applicable"] = "#757575"
@@ -65,27 +66,35 @@ document.addEventListener('click', function (ev) {
 """
 
 
-def render_html(doc: Mapping[str, Any]) -> str:
-    """The page for a whole audit document (the JSON report, with each subscription's ``messages``)."""
-    captures = list(doc["captures"])
+def write_html(doc: Mapping[str, Any], out: BinaryIO) -> None:
+    """Write the page for a whole audit document (the JSON report, with each subscription's ``messages``)
+    to ``out``, streamed with lxml's ``htmlfile``: a capture's subscriptions are built and written one at a
+    time, so the page of a site's capture is never one tree or one string in memory."""
+    captures = doc["captures"]
     subs = sum(len(c["subscriptions"]) for c in captures)
     summary = E.p(
         *(_badge(word, doc["summary"].get(word, 0)) for word in VERDICT_WORDS),
         E.span(f"{len(captures)} capture(s), {subs} subscription(s)", {"class": "muted"}),
         id="summary",
     )
-    body = E.body(E.h1("Feature Key Synchronization audit"), summary)
-    for n, cap in enumerate(captures):
-        body.append(_capture(cap, n))
-    body.append(_rulebook({str(v["rule"]) for cap in captures for v in verdicts_of(dict(cap))}))
-    body.append(E.p(f"fks {__version__}", {"class": "muted"}))
-    page = E.html(
-        E.head(E.meta(charset="utf-8"), E.title("fks audit"), E.style(STYLE)),
-        body,
-        E.script(SCRIPT),
-        lang="en",
-    )
-    return etree.tostring(page, method="html", encoding="unicode", doctype="<!DOCTYPE html>")
+    with etree.htmlfile(out, encoding="utf-8") as page:
+        page.write_doctype("<!DOCTYPE html>")
+        with page.element("html", lang="en"):
+            page.write(E.head(E.meta(charset="utf-8"), E.title("fks audit"), E.style(STYLE)))
+            with page.element("body"):
+                page.write(E.h1("Feature Key Synchronization audit"), summary)
+                for n, cap in enumerate(captures):
+                    _write_capture(page, cap, n)
+                page.write(_rulebook({str(v["rule"]) for cap in captures for v in verdicts_of(cap)}))
+                page.write(E.p(f"fks {__version__}", {"class": "muted"}))
+            page.write(E.script(SCRIPT))
+
+
+def render_html(doc: Mapping[str, Any]) -> str:
+    """The page as one string (for a small audit, or a test that parses it)."""
+    out = io.BytesIO()
+    write_html(doc, out)
+    return out.getvalue().decode("utf-8")
 
 
 def _badge(word: str, count: int) -> etree._Element:
@@ -93,34 +102,33 @@ def _badge(word: str, count: int) -> etree._Element:
 
 
 def worst_verdict(verdicts: Sequence[Mapping[str, Any]]) -> str:
-    order = {w: i for i, w in enumerate(("not_applicable", "pass", "inconclusive", "warn", "fail"))}
-    return max((str(v["verdict"]) for v in verdicts), key=order.__getitem__, default="not_applicable")
+    return worst([Verdict(v["verdict"]) for v in verdicts]).value
 
 
-def _capture(cap: Mapping[str, Any], n: int) -> etree._Element:
-    worst = worst_verdict(verdicts_of(dict(cap)))
+def _write_capture(page: Any, cap: Mapping[str, Any], n: int) -> None:
+    word = worst_verdict(verdicts_of(cap))
     head = E.summary(
         E.b(str(cap["file"])),
         f" - {cap['packets']} packets, {cap['sip_messages']} SIP messages, "
         f"{len(cap['subscriptions'])} subscription(s) - ",
-        E.span(worst, style=f"color:{COLOURS[worst]};font-weight:600"),
+        E.span(word, style=f"color:{COLOURS[word]};font-weight:600"),
     )
-    box = E.details(head, {"class": "capture"})
-    if cap.get("errors"):
-        box.append(E.ul(*(E.li(str(e)) for e in cap["errors"]), {"class": "errors"}))
-    if cap.get("verdicts"):
-        box.append(E.details(E.summary("capture-level rules"), verdict_table(cap["verdicts"], links=True)))
-    for m, sub in enumerate(cap["subscriptions"]):
-        box.append(_subscription(sub, f"l{n}-{m}"))
-    return box
+    with page.element("details", {"class": "capture"}):
+        page.write(head)
+        if cap.get("errors"):
+            page.write(E.ul(*(E.li(str(e)) for e in cap["errors"]), {"class": "errors"}))
+        if cap.get("verdicts"):
+            page.write(E.details(E.summary("capture-level rules"), verdict_table(cap["verdicts"], links=True)))
+        for m, sub in enumerate(cap["subscriptions"]):
+            page.write(_subscription(sub, f"l{n}-{m}"))
 
 
 def _subscription(sub: Mapping[str, Any], key: str) -> etree._Element:
-    worst = worst_verdict(sub["verdicts"])
+    word = worst_verdict(sub["verdicts"])
     messages = sub.get("messages") or []
     head = E.summary(
         f"{sub['aor']}  Call-ID {sub['call_id']}  {sub['client']} -> {sub['server']} - ",
-        E.span(worst, style=f"color:{COLOURS[worst]};font-weight:600"),
+        E.span(word, style=f"color:{COLOURS[word]};font-weight:600"),
     )
     box = E.details(head, {"class": "subscription", "data-ladder": key})
     box.append(verdict_table(sub["verdicts"], links=True))

@@ -24,10 +24,10 @@ from typing import Any
 
 from lxml import etree
 
-from analyzer.frame_times import epoch_ms, frame_span
-from analyzer.html_report import endpoint_of, observation_of, verdict_table, worst_verdict
-from analyzer.ladder import ladder_svg
-from analyzer.rulebook import requirement_text
+from analyzer.report.html import endpoint_of, observation_of, verdict_table, worst_verdict
+from analyzer.report.ladder import ladder_svg
+from analyzer.report.rulebook import requirement_text
+from analyzer.sources.frame_times import epoch_ms, frame_span
 
 # A failed audit test's message opens with the word a conformance run's failed rule raises (the exception
 # class peers.outcomes.ProductDefect), so the report's "Product defects" category holds both.

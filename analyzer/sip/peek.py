@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from analyzer.sip import is_number, parse_params, split_commas, uri_user
+from analyzer.sip.address import uri_user
+from analyzer.sip.headers import is_number, parse_params, split_commas
 
 # What the parser's ``str.strip`` removes around a header name in ASCII; a name line may not start with a
 # space or tab (that is a folded continuation of the header before).

@@ -1,5 +1,5 @@
 """The default capture reader: tshark prints only the fields the analyzer needs (``-T fields``), about ten
-times faster than pyshark's JSON objects (``analyzer/capture.py``), with the same ``Observation``s.
+times faster than pyshark's JSON objects (``analyzer/sources/pyshark.py``), with the same ``Observation``s.
 
 tshark dissects (reassembly, IP fragments, tunnels, decode-as); this reader cuts the payload bytes of SIP
 frames into messages (TCP: tshark's reassembled PDU, then Content-Length framing of the segment). SIP inside
@@ -19,10 +19,10 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from analyzer import slices
-from analyzer.carried import CarriedReader, carrier
 from analyzer.observation import Endpoint, Observation
-from analyzer.tshark import (
+from analyzer.sources import slices
+from analyzer.sources.carried import CarriedReader, carrier
+from analyzer.sources.tshark import (
     APPLICATION_DATA,
     DISPLAY_FILTER,
     PREFS,
@@ -33,8 +33,8 @@ from analyzer.tshark import (
     to_pcapng,
     tshark_reason,
 )
-from analyzer.tshark import decode_as as parse_decode_as
-from analyzer.tshark_runs import AHEAD, SLICE_OVERLAP, SLICE_SIZE, Outcome, Run, forget, map_file
+from analyzer.sources.tshark import decode_as as parse_decode_as
+from analyzer.sources.tshark_runs import AHEAD, SLICE_OVERLAP, SLICE_SIZE, Outcome, Run, forget, map_file
 
 _FIELDS = (
     "frame.number",

@@ -13,9 +13,10 @@ from typing import Any
 from lxml import etree
 from lxml.builder import E
 
-from analyzer.audit import AuditSettings, judge, judgement_json, worst_by_rule
-from analyzer.html_report import verdict_table as html_table
+from analyzer.audit import judgement_json, verdicts_of, worst_by_rule
+from analyzer.judging import AuditSettings, judge
 from analyzer.observation import Observation
+from analyzer.report.html import verdict_table as html_table
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Evidence:
 
     @property
     def verdicts(self) -> list[dict[str, Any]]:
-        return [v for s in self.log["subscriptions"] for v in s["verdicts"]] + list(self.log["verdicts"])
+        return verdicts_of(self.log)
 
     def compare(self, capture: dict[str, Any]) -> dict[str, tuple[str, str]]:
         """Rule -> (log, capture) worst verdicts where the two records disagree."""

@@ -24,10 +24,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from analyzer.carried import carrier
-from analyzer.fields_reader import FieldsReader
 from analyzer.observation import Endpoint, Observation
-from analyzer.tshark import (
+from analyzer.sources.carried import carrier
+from analyzer.sources.tshark import (
     APPLICATION_DATA,
     DISPLAY_FILTER,
     PREFS,
@@ -37,9 +36,9 @@ from analyzer.tshark import (
     count_frames,
     tshark_reason,
 )
-from analyzer.tshark import decode_as as parse_decode_as
+from analyzer.sources.tshark import decode_as as parse_decode_as
 
-__all__ = ["CaptureError", "CaptureReader", "FieldsReader"]
+__all__ = ["CaptureReader"]
 
 _LAYERS = "frame ip ipv6 udp tcp sctp tls sip"
 

@@ -1,0 +1,87 @@
+"""Judging a stream of observations, sans-IO: at its end with every dialog in memory (``judge``), or as
+it goes, each subscription judged and forgotten once it has settled (``StreamJudge``, ``judge_stream``).
+The audit of a file (``audit``) and the partitioned audit of a large one (``partitions``) both build on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from analyzer.dialogs import Engine, Subscription, Trace
+from analyzer.observation import Observation
+from analyzer.provisioning import Provisioning
+from analyzer.rules import Judgement, evaluate, judge_capture, judge_subscription
+from analyzer.rules.base import Context, Options
+from analyzer.verdicts import Result
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """How to read and judge captures (the command line's options)."""
+
+    options: Options = field(default_factory=Options)
+    provisioning: Provisioning | None = None
+    decode_as: tuple[str, ...] = ()
+    keylog: str | None = None
+    reader: str = "fields"  # "fields": tshark -T fields (fast); "pyshark": pyshark's JSON (needed for TLS)
+
+
+def judge(observations: Iterable[Observation], settings: AuditSettings) -> tuple[Judgement, int]:
+    """Judge a stream of observations (a live log or a capture) at its end, every dialog in memory: the
+    judgement and the message count."""
+    engine = Engine()
+    for obs in observations:
+        engine.feed(obs)
+    trace = engine.finish()
+    ctx = Context(trace, settings.options, settings.provisioning)
+    return evaluate(ctx), trace.sip_messages
+
+
+def horizon(options: Options) -> float:
+    """How long after a dialog's end its judgement can still change: every timer a rule waits for after a
+    dialog's last message (T_final, T_notify, T_subscribe), plus a margin for late retransmissions."""
+    return options.final_timeout + options.notify_timeout + options.subscribe_timeout + 32.0
+
+
+class StreamJudge:
+    """Judges subscriptions as they settle (``Engine.settle``): each is judged, handed to ``keep`` and
+    forgotten, so memory follows the open subscriptions. Feed observations in capture order, then
+    ``finish``."""
+
+    def __init__(self, settings: AuditSettings, keep: Callable[[Subscription, tuple[Result, ...]], None]) -> None:
+        self.engine = Engine(horizon(settings.options))
+        self.context = Context(self.engine.trace, settings.options, settings.provisioning)
+        self._keep = keep
+
+    def feed(self, obs: Observation) -> None:
+        self.engine.feed(obs)
+        if self.engine.due(obs.time):
+            for sub in self.engine.settle(obs.time):
+                self._judge(sub)
+
+    def finish(self, end_time: float | None = None) -> Trace:
+        trace = self.engine.finish(end_time)
+        for sub in sorted(trace.subscriptions, key=lambda s: s.first_index):
+            self._judge(sub)
+        return trace
+
+    def _judge(self, sub: Subscription) -> None:
+        self._keep(sub, judge_subscription(sub, self.context))
+        for judged in (sub, *self.engine.trace.by_aor(sub.aor)):  # FKS-HS-4 read the user's other dialogs
+            judged.release()
+
+
+def judge_stream(
+    observations: Iterable[Observation],
+    settings: AuditSettings,
+    keep: Callable[[Subscription, tuple[Result, ...]], None],
+) -> tuple[tuple[Result, ...], int]:
+    """Judge a long stream (a site's capture) as it goes (``StreamJudge``): the verdicts of ``judge``;
+    ``keep`` sees subscriptions in the order they settle. Returns the capture-scope results and the
+    message count."""
+    judging = StreamJudge(settings, keep)
+    for obs in observations:
+        judging.feed(obs)
+    trace = judging.finish()
+    return judge_capture(judging.context), trace.sip_messages
