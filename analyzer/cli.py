@@ -30,7 +30,9 @@ class UsageError(Exception):
     """Bad arguments or an unusable input file: reported as one line, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and exit status 2 (``UsageError``), for every fks command."""
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
@@ -45,7 +47,7 @@ def _positive(text: str) -> float:
     return value
 
 
-def _on_off(text: str) -> bool:
+def on_off(text: str) -> bool:
     if text.lower() in ("on", "1", "yes", "true"):
         return True
     if text.lower() in ("off", "0", "no", "false"):
@@ -54,14 +56,14 @@ def _on_off(text: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fks", description="Feature Key Synchronization (as-feature-event) conformance kit")
+    parser = Parser(prog="fks", description="Feature Key Synchronization (as-feature-event) conformance kit")
     parser.add_argument("--version", action="version", version=f"fks {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     audit = commands.add_parser("audit", help="judge captures against the conformance catalogue")
     audit.add_argument("pcaps", nargs="+", metavar="PCAP", help="pcap or pcapng files")
     audit.add_argument("--provisioning", metavar="FILE", help="Gigaset provisioning file (enables FKS-PRV-*)")
     audit.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model, if not in the file")
-    audit.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
+    audit.add_argument("--internal-telephony", type=on_off, metavar="on|off", help="internal telephony setting")
     audit.add_argument(
         "--decode-as",
         action="append",

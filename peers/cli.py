@@ -12,18 +12,13 @@ import sys
 
 from analyzer import __version__
 from analyzer import cli as audit_cli
-from analyzer.cli import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, UsageError
+from analyzer.cli import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, Parser, UsageError, on_off
 from analyzer.observation import Endpoint
 from peers.address import parse_endpoint
 from peers.sansio.profiles import PROFILES
 
 AUDIT_COMMANDS = ("audit", "rules")  # parsed and run by analyzer.cli
 MODELS = ["N610", "N670", "N870", "N870E"]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
 
 
 def _endpoint(text: str) -> Endpoint:
@@ -33,18 +28,10 @@ def _endpoint(text: str) -> Endpoint:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _on_off(text: str) -> bool:
-    if text.lower() in ("on", "1", "yes", "true"):
-        return True
-    if text.lower() in ("off", "0", "no", "false"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="fks", description="Feature Key Synchronization (as-feature-event) conformance kit")
+    parser = Parser(prog="fks", description="Feature Key Synchronization (as-feature-event) conformance kit")
     parser.add_argument("--version", action="version", version=f"fks {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     # listed here for ``fks --help``; their arguments are analyzer.cli's (main hands them over unparsed)
     commands.add_parser("audit", help="judge captures against the conformance catalogue", add_help=False)
     commands.add_parser("rules", help="print the conformance catalogue, or one rule in full", add_help=False)
@@ -77,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--rate", type=float, default=500.0, metavar="R", help="storm SUBSCRIBEs per second")
     base.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 0), metavar="HOST:PORT")
     base.add_argument("--model", choices=MODELS, help="base model")
-    base.add_argument("--internal-telephony", type=_on_off, metavar="on|off", help="internal telephony setting")
+    base.add_argument("--internal-telephony", type=on_off, metavar="on|off", help="internal telephony setting")
     base.add_argument("--transport", choices=["udp", "tcp"], default="udp")
     base.add_argument("--expires", type=int, default=3600, metavar="S", help="Expires the handsets ask for")
     base.add_argument(
