@@ -72,10 +72,15 @@ def expected(scenario: Scenario) -> dict[str, object]:
     }
 
 
+# The flows count seconds from 1000.0; on the wire they are placed on 2026-01-01 (UTC), so a report that shows
+# a capture's times (an Allure result runs from its first to its last frame) shows a date, not 1970.
+WIRE_EPOCH = 1_767_225_600.0 - 1000.0
+
+
 def write(scenario: Scenario, folder: Path = HERE) -> Path:
     observations = scenario.build()
     wire = [
-        WireMessage(o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data, scenario.transport)
+        WireMessage(o.time + WIRE_EPOCH, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data, scenario.transport)
         for o in observations
     ]
     pcap = write_capture(folder / f"{scenario.name}.pcap", wire)
