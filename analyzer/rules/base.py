@@ -111,6 +111,7 @@ class Rule:
     capture_check: CaptureCheck | None = None
     idle: str = "the traffic that triggers this rule does not occur"
     judges: str = SERVER  # PHONE, SERVER or EITHER: whose behaviour the verdict is about
+    configuration: bool = False  # judges the provisioning file itself: its findings have no frames to cite
     requirement: str = ""  # what is checked, in the project's words
     meanings: tuple[tuple[Verdict, str], ...] = ()  # what each verdict means for this rule
     references: tuple[str, ...] = ()  # the sections of the sources (Gigaset, BroadWorks, RFC 6665 / 3261)
@@ -213,9 +214,10 @@ def _declare(
             frozenset(_VERDICT_WORDS[w] for w in verdicts.split()),
             expectation,
             subscription_check=check if scope == "subscription" else None,
-            capture_check=check if scope == "capture" else None,
+            capture_check=check if scope in ("capture", "configuration") else None,
             idle=idle,
             judges=party,
+            configuration=scope == "configuration",
             **text_fields(text),
         )
 
@@ -249,9 +251,12 @@ def capture_rule(
     idle: str,
     judges: str | None = None,
     text: Text | None = None,
+    configuration: bool = False,
 ) -> Callable[[CaptureCheck], Rule]:
-    """Declare a capture-scope rule (it judges the capture as a whole, e.g. against provisioning)."""
-    return _declare(rule_id, title, sources, verdicts, expectation, idle, "capture", judges, text)
+    """Declare a capture-scope rule (it judges the capture as a whole, e.g. against provisioning;
+    ``configuration``: it judges the provisioning file itself, so its findings cite no frames)."""
+    scope = "configuration" if configuration else "capture"
+    return _declare(rule_id, title, sources, verdicts, expectation, idle, scope, judges, text)
 
 
 def ms(seconds: float) -> str:

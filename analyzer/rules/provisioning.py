@@ -177,6 +177,7 @@ def prv_2(ctx: Context) -> list[Finding]:
         },
         (f"{GIGASET}: not supported on N610/N670 while internal telephony is enabled",),
     ),
+    configuration=True,
 )
 def prv_3(ctx: Context) -> list[Finding]:
     if ctx.provisioning is None:
@@ -237,6 +238,7 @@ def prv_3(ctx: Context) -> list[Finding]:
         },
         (f"{GIGASET}: the provisioning parameter SipAccount.<ipui>.FeatureKeySyncActive and its values",),
     ),
+    configuration=True,
 )
 def prv_4(ctx: Context) -> list[Finding]:
     if ctx.provisioning is None:
