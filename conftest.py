@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+# The step definitions of features/, registered as plugins (pytest-bdd's steps are fixtures): each module is
+# named once here instead of star-imported into steps/conftest.py.
+pytest_plugins = ["steps.verdicts", "steps.audits", "steps.exchange", "steps.robustness"]  # dependencies first
+
 OPTIONS = {
     "target": ("loopback", "where the scenarios run: loopback, as, base, pcap"),
     "as": ("", "HOST:PORT of the AS under test (target as)"),

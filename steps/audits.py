@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from analyzer.audit import audit_file, expected_settings, worst_by_rule
+from analyzer.audit import audit_file, expected_settings, verdicts_of, worst_by_rule
 from analyzer.judging import AuditSettings
+from analyzer.rules import BY_ID
 from steps.verdicts import VERDICT, assert_verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,9 +73,8 @@ def expected_verdicts(audit: Audit) -> None:
 
 @then("every fail and warn names its frames")
 def frames_named(audit: Audit) -> None:
-    result: dict[str, Any] = audit["result"]
-    for v in [v for s in result["subscriptions"] for v in s["verdicts"]] + result["verdicts"]:
-        if v["verdict"] in ("fail", "warn") and v["rule"] not in ("FKS-PRV-3", "FKS-PRV-4"):
+    for v in verdicts_of(audit["result"]):
+        if v["verdict"] in ("fail", "warn") and not BY_ID[v["rule"]].configuration:
             assert v["frames"], v
 
 

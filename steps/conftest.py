@@ -32,10 +32,6 @@ from peers.address import parse_endpoint
 from peers.io.downgrade import PRIVILEGES, TSHARK, ci_refusal, dropped_checks
 from peers.targets.outcomes import ProductDefect, RecordsDisagree
 from peers.targets.scenario import TARGETS, Scenario, TargetOptions, Unsupported, scenario_for
-from steps.audits import *  # noqa: F403  (step definitions, collected by pytest-bdd from this module)
-from steps.exchange import *  # noqa: F403
-from steps.robustness import *  # noqa: F403
-from steps.verdicts import *  # noqa: F403
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,18 +6,10 @@ import dataclasses
 
 from pytest_bdd import given, parsers, when
 
-from analyzer.documents import build_document
 from peers.craft.hostile import hostile_change
-from peers.sansio.features import FORWARDING
+from peers.sansio.features import FORWARDING, change_request
 from peers.targets.scenario import Scenario
-
-
-def _on(state: str) -> bool:
-    return state == "on"
-
-
-def _rings(text: str) -> int | None:
-    return int(text) if text.strip() not in ("", "0") else None
+from steps.words import WORDS, on_off, rings
 
 
 # -- Given: the configuration of the exchange ------------------------------------------------------------------
@@ -69,7 +61,7 @@ def overrides(world: Scenario, target: str) -> None:
 @given(parsers.parse("user {user} has this feature state:"))
 def feature_state(world: Scenario, user: str, datatable: list[list[str]]) -> None:
     for row in _rows(datatable):
-        world.set_state(user, row["feature"], _on(row["state"]), row.get("target", ""), _rings(row.get("rings", "")))
+        world.set_state(user, row["feature"], on_off(row["state"]), row.get("target", ""), rings(row.get("rings", "")))
 
 
 def _rows(datatable: list[list[str]]) -> list[dict[str, str]]:
@@ -88,11 +80,11 @@ def refreshes(world: Scenario, user: str) -> None:
     world.refresh(user)
 
 
-@when(parsers.parse("handset {user} switches DND {state}"))
-def switches_dnd(world: Scenario, user: str, state: str) -> None:
+@when(parsers.parse("handset {user} switches DND {state:OnOff}", extra_types=WORDS))
+def switches_dnd(world: Scenario, user: str, state: bool) -> None:
     world.act(
         f"DND change by {user}",
-        lambda lab: lab.set_dnd(user, _on(state)),
+        lambda lab: lab.set_dnd(user, state),
         method="SUBSCRIBE",
         user=user,
         body=b"SetDoNotDisturb",
@@ -101,13 +93,14 @@ def switches_dnd(world: Scenario, user: str, state: str) -> None:
 
 @when(
     parsers.re(
-        r"handset (?P<user>\S+) switches (?P<feature>CFA|CFB|CFNA) on to (?P<target>\S+) after (?P<rings>\d+) rings$"
-    )
+        r"handset (?P<user>\S+) switches (?P<feature>CFA|CFB|CFNA) on to (?P<target>\S+) after (?P<count>\d+) rings$"
+    ),
+    converters={"count": rings},
 )
-def switches_forward_on(world: Scenario, user: str, feature: str, target: str, rings: str) -> None:
+def switches_forward_on(world: Scenario, user: str, feature: str, target: str, count: int | None) -> None:
     world.act(
         f"{feature} change by {user}",
-        lambda lab: lab.set_forward(user, feature, True, target, _rings(rings)),
+        lambda lab: lab.set_forward(user, feature, True, target, count),
         method="SUBSCRIBE",
         user=user,
         body=FORWARDING[feature].encode(),
@@ -166,22 +159,12 @@ def garbage(world: Scenario) -> None:
 @when(
     parsers.re(
         r"the portal switches (?P<feature>DND|CFA|CFB|CFNA) (?P<state>on|off) for user (?P<user>\S+) "
-        r'to "(?P<target>[^"]*)" after "(?P<rings>[^"]*)" rings$'
-    )
+        r'to "(?P<target>[^"]*)" after "(?P<count>[^"]*)" rings$'
+    ),
+    converters={"state": on_off, "count": rings},
 )
-def portal_switches(world: Scenario, feature: str, state: str, user: str, target: str, rings: str) -> None:
-    if feature == "DND":
-        doc = build_document("SetDoNotDisturb", device=user, dnd=_on(state))
-    else:
-        ring_count = _rings(rings) if feature == "CFNA" else None
-        doc = build_document(
-            "SetForwarding",
-            device=user,
-            forwarding_type=FORWARDING[feature],
-            active=_on(state),
-            target=target,
-            ring_count=ring_count,
-        )
+def portal_switches(world: Scenario, feature: str, state: bool, user: str, target: str, count: int | None) -> None:
+    doc = change_request(feature, state, user, target, count)
     world.act(f"portal change of {user}", lambda lab: lab.portal_change(user, doc), method="NOTIFY", user=user)
 
 
@@ -192,9 +175,9 @@ def provisioned(world: Scenario, model: str, datatable: list[list[str]]) -> None
     world.pending_provisioning = (model, [(r["account"], r["user"], r["FeatureKeySyncActive"]) for r in rows])
 
 
-@given(parsers.parse("internal telephony is {state}"))
-def internal_telephony(world: Scenario, state: str) -> None:
-    world.internal_telephony = _on(state)
+@given(parsers.parse("internal telephony is {state:OnOff}", extra_types=WORDS))
+def internal_telephony(world: Scenario, state: bool) -> None:
+    world.internal_telephony = state
 
 
 @when("the base starts")

@@ -27,7 +27,7 @@ def verdict_mismatch(
 ) -> str | None:
     """How the rule's worst verdict differs from the expected one, with its evidence; None when it does not."""
     got = worst_by_rule(audit)[rule]
-    fired = [v for s in audit["subscriptions"] for v in s["verdicts"]] + audit["verdicts"]
+    fired = verdicts_of(audit)
     mine = [v for v in fired if v["rule"] == rule]
     why = "; ".join(f"{v['verdict']}: {v['detail']} {v['frames']}" for v in mine) or "rule did not fire"
     if got != verdict:

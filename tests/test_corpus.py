@@ -15,7 +15,7 @@ import pytest
 
 from analyzer.audit import audit_file, expected_settings, verdicts_of, worst_by_rule
 from analyzer.judging import AuditSettings
-from analyzer.rules import CATALOGUE
+from analyzer.rules import BY_ID, CATALOGUE
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"
 EXPECTED = sorted(CAPTURES.glob("*.expected.json"))
@@ -110,14 +110,11 @@ def test_pinned_evidence_names_the_frames(expected: Path) -> None:
         assert named == frames, f"{rule} {worst[rule]}: frames {named}, expected {frames}"
 
 
-# Capture-level rules about configuration (the provisioning file itself) have no frames to point at.
-_CONFIGURATION_RULES = ("FKS-PRV-3", "FKS-PRV-4")
-
-
 @pytest.mark.parametrize("expected", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
 def test_every_fail_and_warn_names_its_evidence(expected: Path) -> None:
     _, audit = audited(expected)
     for v in verdicts_of(audit):
         if v["verdict"] in ("fail", "warn"):
             assert v["detail"] and "\n" not in v["detail"]
-            assert v["frames"] or v["rule"] in _CONFIGURATION_RULES, v
+            # rules about the provisioning file itself (PRV-3, PRV-4) have no frames to point at
+            assert v["frames"] or BY_ID[v["rule"]].configuration, v

@@ -92,19 +92,29 @@ class FeatureState:
         return [self.document(feature, device, namespace) for feature in ("DND", *FORWARDING)]
 
 
-def state_document(feature: str, state: FeatureState, device: str) -> bytes:
-    """The change request (``SetDoNotDisturb`` / ``SetForwarding``) that puts one feature where ``state`` has
-    it: what a portal is told to bring a user to a known state."""
+def change_request(feature: str, on: bool, device: str, target: str = "", rings: int | None = None) -> bytes:
+    """The change request (``SetDoNotDisturb`` / ``SetForwarding``) that switches one feature: what a handset
+    or a portal sends. A ring count belongs to CFNA only."""
     if feature == "DND":
-        return build_document("SetDoNotDisturb", device=device, dnd=state.dnd)
-    fwd = state.forwards[feature]
+        return build_document("SetDoNotDisturb", device=device, dnd=on)
     return build_document(
         "SetForwarding",
         device=device,
         forwarding_type=FORWARDING[feature],
-        active=fwd.active,
-        target=fwd.target if fwd.active else "",
-        ring_count=fwd.rings if feature == "CFNA" and fwd.active else None,
+        active=on,
+        target=target,
+        ring_count=rings if feature == "CFNA" else None,
+    )
+
+
+def state_document(feature: str, state: FeatureState, device: str) -> bytes:
+    """The change request that puts one feature where ``state`` has it: what a portal is told to bring a user
+    to a known state."""
+    if feature == "DND":
+        return build_document("SetDoNotDisturb", device=device, dnd=state.dnd)
+    fwd = state.forwards[feature]
+    return change_request(
+        feature, fwd.active, device, fwd.target if fwd.active else "", fwd.rings if fwd.active else None
     )
 
 
