@@ -50,7 +50,9 @@ ANSWERED_LIMIT = 50_000  # responses kept to answer retransmitted requests (boun
 
 
 @dataclass
-class Subscription:
+class ServedSubscription:
+    """One subscription this AS serves (named apart from ``analyzer.dialogs.Subscription``, the observed one)."""
+
     call_id: str
     remote_tag: str
     local_tag: str
@@ -77,7 +79,7 @@ class ApplicationServer:
     nonce_ttl: float = 300.0
     transport: str = "UDP"  # for the Via of the AS's own requests
     states: dict[str, FeatureState] = field(default_factory=dict)
-    subscriptions: dict[tuple[str, str], Subscription] = field(default_factory=dict)
+    subscriptions: dict[tuple[str, str], ServedSubscription] = field(default_factory=dict)
     # request key -> (when, response): kept for Timer F (32 s) to answer retransmissions, never longer
     _answered: dict[tuple[str, str, Endpoint], tuple[float, bytes]] = field(default_factory=dict)
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -190,14 +192,16 @@ class ApplicationServer:
         docs = self.state(user).documents(user, self.profile.namespace) if self.profile.initial_body else []
         return [ok, *self._state_notifies(sub, docs, f"active;expires={granted}", now)]
 
-    def _new_subscription(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> Subscription:
+    def _new_subscription(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> ServedSubscription:
         contact = (msg.headers.get("Contact") or f"<sip:{user}@{src}>").strip()
-        sub = Subscription(msg.call_id or "", msg.from_tag or "", f"as{next(self._counter)}", src, user, contact, now)
+        sub = ServedSubscription(
+            msg.call_id or "", msg.from_tag or "", f"as{next(self._counter)}", src, user, contact, now
+        )
         event = msg.event
         sub.event_id = event[1].get("id") if event else None
         return sub
 
-    def _state_notifies(self, sub: Subscription, docs: list[bytes], state: str, now: float) -> list[Outgoing]:
+    def _state_notifies(self, sub: ServedSubscription, docs: list[bytes], state: str, now: float) -> list[Outgoing]:
         """The full state: one multipart NOTIFY, one NOTIFY per feature, or (deviation) documents concatenated."""
         if self.profile.concatenated and docs:
             return [self._notify(sub, [b"".join(docs)], state, now)]
@@ -206,7 +210,7 @@ class ApplicationServer:
         return [self._notify(sub, docs, state, now)]
 
     def _change(
-        self, msg: SipMessage, src: Endpoint, user: str, sub: Subscription | None, granted: int, now: float
+        self, msg: SipMessage, src: Endpoint, user: str, sub: ServedSubscription | None, granted: int, now: float
     ) -> list[Outgoing]:
         ctype = msg.content_type
         try:
@@ -269,7 +273,7 @@ class ApplicationServer:
         tag = to_tag or f"as{next(self._counter)}"
         return Outgoing(response_to(msg, status, reason, headers, to_tag=tag), src)
 
-    def _notify(self, sub: Subscription, docs: list[bytes], state: str, now: float) -> Outgoing:
+    def _notify(self, sub: ServedSubscription, docs: list[bytes], state: str, now: float) -> Outgoing:
         sub.cseq += 1
         if state == "active":
             state = f"active;expires={max(0, round(sub.expires_at - now))}"
