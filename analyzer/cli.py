@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, NoReturn
@@ -216,14 +217,11 @@ def _strip_messages(doc: dict[str, Any]) -> None:
                 sub.pop("messages_truncated", None)
 
 
-def main(argv: list[str] | None = None) -> int:
+def guarded(command: Callable[[], int]) -> int:
+    """Run one fks command the way every fks command ends: a usage error is one line and exit status 2, an
+    interrupt exit 130, a closed pipe (``| head``) a quiet success."""
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "audit":
-            return audit(args)
-        if args.command == "rules":
-            return show_rules(args)
-        raise UsageError(f"unknown command {args.command}")
+        return command()
     except UsageError as exc:
         print(f"fks: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -232,6 +230,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    def run() -> int:
+        args = build_parser().parse_args(argv)
+        if args.command == "audit":
+            return audit(args)
+        if args.command == "rules":
+            return show_rules(args)
+        raise UsageError(f"unknown command {args.command}")
+
+    return guarded(run)
 
 
 if __name__ == "__main__":

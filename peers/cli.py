@@ -12,7 +12,7 @@ import sys
 
 from analyzer import __version__
 from analyzer import cli as audit_cli
-from analyzer.cli import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, Parser, UsageError, on_off
+from analyzer.cli import EXIT_FAIL, EXIT_OK, Parser, UsageError, guarded, on_off
 from analyzer.observation import Endpoint
 from peers.address import parse_endpoint
 from peers.sansio.profiles import PROFILES
@@ -156,17 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in AUDIT_COMMANDS:
         return audit_cli.main(argv)
-    try:
+
+    def run() -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"fks: error: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    except KeyboardInterrupt:
-        print("fks: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
+
+    return guarded(run)
 
 
 if __name__ == "__main__":
