@@ -26,10 +26,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lxml import etree
 
-from analyzer.documents import build_document
+from analyzer.documents.safexml import hardened_parser
 from analyzer.sip import is_number
 from peers.sansio.broadworks import ApplicationServer
-from peers.sansio.features import FORWARDING
+from peers.sansio.features import change_request
 from peers.sansio.outgoing import Outgoing
 
 XSI_NS = "http://schema.broadsoft.com/xsi"
@@ -98,7 +98,7 @@ class Portal:
 
     def _document(self, user: str, feature: str, body: bytes) -> bytes:
         """The Xsi body as the package's Set* document (what a handset change would carry)."""
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+        parser = hardened_parser()
         if b"<!" in body:
             raise ValueError("DTD and entity declarations are refused")
         try:
@@ -110,21 +110,14 @@ class Portal:
             raise ValueError("<active> must be true or false")
         on = fields["active"] == "true"
         if feature == "DND":
-            return build_document("SetDoNotDisturb", device=user, dnd=on)
+            return change_request("DND", on, user)
         target = fields.get("forwardToPhoneNumber") or self.server.state(user).forwards[feature].target
         if on and not target:
             raise ValueError("<forwardToPhoneNumber> is needed to activate forwarding")
         rings = fields.get("numberOfRings")
         if rings is not None and not is_number(rings):
             raise ValueError("<numberOfRings> must be a number")
-        return build_document(
-            "SetForwarding",
-            device=user,
-            forwarding_type=FORWARDING[feature],
-            active=on,
-            target=target,
-            ring_count=int(rings) if rings and feature == "CFNA" else None,
-        )
+        return change_request(feature, on, user, target, int(rings) if rings else None)
 
 
 def serve_portal(

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from analyzer.bodies import read_body
-from analyzer.documents import MEDIA_TYPE, build_document
+from analyzer.documents import MEDIA_TYPE
 from analyzer.observation import Endpoint
 from analyzer.provisioning import Provisioning
 from analyzer.sip import (
@@ -30,7 +30,7 @@ from analyzer.sip import (
     uri_user,
 )
 from analyzer.vocab import PACKAGE
-from peers.sansio.features import FORWARDING, FeatureState
+from peers.sansio.features import FeatureState, change_request
 from peers.sansio.outgoing import Outgoing
 
 UNSUPPORTED_WITH_INTERNAL_TELEPHONY = ("N610", "N670")
@@ -151,18 +151,10 @@ class Base:
         return given_up
 
     def set_dnd(self, user: str, on: bool) -> Outgoing:
-        return self._change(user, build_document("SetDoNotDisturb", device=user, dnd=on))
+        return self._change(user, change_request("DND", on, user))
 
     def set_forward(self, user: str, feature: str, on: bool, target: str = "", rings: int | None = None) -> Outgoing:
-        doc = build_document(
-            "SetForwarding",
-            device=user,
-            forwarding_type=FORWARDING[feature],
-            active=on,
-            target=target,
-            ring_count=rings if feature == "CFNA" else None,
-        )
-        return self._change(user, doc)
+        return self._change(user, change_request(feature, on, user, target, rings))
 
     def unsubscribe(self, user: str) -> Outgoing:
         """``Expires: 0``: ends the subscription, or, sent before any, is a one-off fetch (RFC 6665)."""
