@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from tests.commands import fks
 from tests.reports import valid_report
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "captures"
@@ -24,16 +23,6 @@ HEPLIFY = SHARED / "heplify_erspan_sip_ipv4_udp.pcapng"
 SNGREP = SHARED / "sngrep_aaa.pcap"
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
-
-
-def fks(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 def shared(path: Path) -> Path:

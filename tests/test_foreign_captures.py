@@ -7,12 +7,10 @@ could not read and why. Also: a file that is no capture is exit status 2 with on
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from analyzer.sip import parse_message
 from analyzer.sources import CaptureReader, FieldsReader
 from analyzer.sources.carried import CarriedReader
 from analyzer.sources.tshark import Unread
+from tests.commands import fks
 
 FOREIGN = Path(__file__).resolve().parents[2] / "shared" / "captures" / "foreign"
 WEBSOCKET = "sipcapture__sip_tcp_websocket.pcap"
@@ -39,16 +38,6 @@ def foreign(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"../shared/captures/foreign/{name} is absent ({FOREIGN})")
     return path
-
-
-def fks(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 def tshark_lines(path: Path, *args: str) -> list[list[str]]:

@@ -9,26 +9,19 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
 
 from analyzer.report.html import render_html
+from tests.commands import fks
 from tests.reports import valid_report
 
 ROOT = Path(__file__).resolve().parents[1]
 KAMAILIO = ROOT.parent / "shared" / "captures" / "kamailio-6.0.7_presence_dfks_loopback_children1.pcapng"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
-
-
-def fks(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", *args], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
 
 
 def hostile_document() -> dict:

@@ -27,6 +27,7 @@ from analyzer.verdicts import Verdict
 from peers.io.recorder import Recorder, can_sniff
 from peers.io.transport import UdpPeer
 from peers.sansio.gigaset import Base, Handset
+from tests.sipp_peer import free_port, needs_sipp, sipp_command
 
 
 @pytest.fixture
@@ -279,11 +280,10 @@ def test_udp_requests_are_retransmitted_until_answered() -> None:
     assert len(gaps) >= 3 and all(g > 0 for g in gaps) and gaps[2] > gaps[0]  # doubling, not a fixed period
 
 
-@pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (Debian package sip-tester) is not installed")
+@needs_sipp
 @pytest.mark.skipif(not can_sniff(), reason="capturing needs root or CAP_NET_RAW")
 def test_sipp_phone_against_fks_as(tmp_path: Path) -> None:
     """An independent peer (SIPp playing the handset) against ``fks as``; the wire capture is audited."""
-    import socket
 
     from analyzer.audit import audit_file, worst_by_rule
 
@@ -296,28 +296,11 @@ def test_sipp_phone_against_fks_as(tmp_path: Path) -> None:
     )
     try:
         server = Endpoint(*re.search(r"udp ([\d.]+):(\d+)", read_until(proc, "listening")[0]).groups())  # type: ignore[union-attr]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            sipp_port = probe.getsockname()[1]
+        sipp_port = free_port()
         recorder = Recorder([int(server.port), sipp_port])
         recorder.start()
         run = subprocess.run(
-            [
-                "sipp",
-                "-sf",
-                str(Path(__file__).parent / "sipp" / "phone.xml"),
-                "-m",
-                "1",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(sipp_port),
-                "-timeout",
-                "20s",
-                "-timeout_error",
-                "-nostdin",
-                f"{server.host}:{server.port}",
-            ],
+            sipp_command("phone.xml", sipp_port, f"{server.host}:{server.port}", timeout="20s"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -563,33 +546,14 @@ def test_fks_base_registers_and_subscribes_over_tcp_against_fks_as(tmp_path: Pat
     assert code == 0 and "Traceback" not in err
 
 
-@pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (Debian package sip-tester) is not installed")
+@needs_sipp
 def test_sipp_as_server_against_fks_base(tmp_path: Path) -> None:
     """An independent AS (SIPp, tests/sipp/as.xml) against ``fks base``: SIPp must finish its scenario."""
-    import socket
-
     from tests.test_rules import provisioning
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     sipp = subprocess.Popen(
-        [
-            "sipp",
-            "-sf",
-            str(Path(__file__).parent / "sipp" / "as.xml"),
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-timeout",
-            "30s",
-            "-timeout_error",
-            "-nostdin",
-            "-trace_err",
-        ],
+        sipp_command("as.xml", port, "-trace_err"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,20 +14,11 @@ from analyzer.report import rulebook
 from analyzer.report.html import render_html
 from analyzer.rules import CATALOGUE, Rule
 from analyzer.rules.base import CATALOGUE_VERSION, GENERAL
+from tests.commands import fks
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each source code of the catalogue and the words a reference to it starts with.
 SOURCE_LABELS = {"GS": "Gigaset", "BW": "BroadWorks", "6665": "RFC 6665", "3261": "RFC 3261"}
-
-
-def fks(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 def test_docs_rules_md_is_generated_from_the_rule_objects() -> None:

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.provisioning import build_provisioning
+from tests.sipp_peer import free_port, needs_sipp, sipp_command
 from tests.test_live import _start, _stop, read_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,12 +58,6 @@ def suite(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
 def counts(run: subprocess.CompletedProcess[str]) -> dict[str, int]:
     tail = run.stdout.strip().splitlines()[-1]
     return {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped|error)", tail)}
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_as(*args: str) -> tuple[subprocess.Popen[str], str, str]:
@@ -165,25 +159,11 @@ def test_a_deviating_as_fails_only_its_rule_and_only_as_a_product_defect(two_acc
         assert set(re.findall(r"FKS-[A-Z]+-\d+", message.split("(")[0])) == {"FKS-NTF-2"}, message
 
 
-@pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (Debian package sip-tester) is not installed")
+@needs_sipp
 def test_target_as_against_sipp(tmp_path: Path) -> None:
     port = free_port()
     sipp = subprocess.Popen(
-        [
-            "sipp",
-            "-sf",
-            str(ROOT / "tests" / "sipp" / "as.xml"),
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-timeout",
-            "60s",
-            "-timeout_error",
-            "-nostdin",
-        ],
+        sipp_command("as.xml", port, timeout="60s"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
