@@ -463,7 +463,7 @@ def test_build_document_refuses_what_no_document_carries() -> None:
 
 def test_build_document_writes_what_broadworks_writes() -> None:
     data = build_document("ForwardingEvent", device="1001", forwarding_type="forwardBusy", active=False, target="")
-    assert data.startswith(b"<?xml version='1.0' encoding='ISO-8859-1'?>")
+    assert data.startswith(b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<ForwardingEvent ')
     assert f'<ForwardingEvent xmlns="{NS}">'.encode() in data and b"<forwardTo></forwardTo>" in data
     assert b"<doNotDisturbOn>" not in build_document("SetDoNotDisturb")  # left out: None
     assert reasons(parse_document(build_document("SetDoNotDisturb"))) == ["SetDoNotDisturb has no <doNotDisturbOn>"]

@@ -158,7 +158,7 @@ def test_same_bytes_from_the_other_side_are_not_a_retransmission() -> None:
 
 def test_wire_markup_is_text_never_elements() -> None:
     f = Flow()
-    f.notify([fwd_event("forwardImmediate", True, "&lt;script&gt;alert(1)&lt;/script&gt;")])
+    f.notify([fwd_event("forwardImmediate", True, "<script>alert(1)</script>")])
     f.notify(raw_body=(MEDIA, b"<script>alert(1)</script>"))
     f.notify(raw_body=("text/html", b"<script>alert(1)</script>"))
     f.notify(state='active;x="<script>alert(1)</script>"')

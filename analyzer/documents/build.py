@@ -28,7 +28,8 @@ def build_document(
     namespace: str | None = NS,
     encoding: str = "ISO-8859-1",
 ) -> bytes:
-    """Serialise one document the way BroadWorks writes it: declaration, default namespace, one child each.
+    """Serialise one document the way BroadWorks writes it (PROTOCOL.md): a double-quoted declaration, a default
+    namespace, one child each.
 
     A value left at None is left out (so tests can build incomplete documents); ``target=""`` writes an
     empty ``forwardTo``/``forwardDN``. Values the root does not carry raise ValueError, as does a negative
@@ -54,7 +55,8 @@ def build_document(
     for name, text in values.items():
         if text is not None:
             etree.SubElement(el, _qualified(namespace, name)).text = text
-    return etree.tostring(el, xml_declaration=True, encoding=encoding)
+    text = f'<?xml version="1.0" encoding="{encoding}"?>\n' + etree.tostring(el, encoding="unicode")
+    return text.encode(encoding, errors="xmlcharrefreplace")
 
 
 def _carried(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzer.documents import NS
+from analyzer.documents import NS, build_document
 from analyzer.observation import Endpoint, Observation
-from analyzer.sip import build_message
+from analyzer.sip import Headers, build_message
+from analyzer.sip.multipart import Part, build_multipart
 from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
 BASE = Endpoint("192.0.2.10", 5060)
@@ -21,35 +22,25 @@ MEDIA = MEDIA_TYPE
 
 
 def dnd_event(on: bool, ns: str = NS) -> bytes:
-    return (
-        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<DoNotDisturbEvent xmlns="{ns}">'
-        f"<device>1001</device><doNotDisturbOn>{str(on).lower()}</doNotDisturbOn></DoNotDisturbEvent>"
-    ).encode()
+    return build_document("DoNotDisturbEvent", device="1001", dnd=on, namespace=ns)
 
 
 def fwd_event(kind: str, on: bool, to: str = "", rings: str | None = None) -> bytes:
-    ring = f"<ringCount>{rings}</ringCount>" if rings is not None else ""
-    return (
-        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<ForwardingEvent xmlns="{NS}"><device>1001</device>'
-        f"<forwardingType>{kind}</forwardingType><forwardStatus>{str(on).lower()}</forwardStatus>"
-        f"<forwardTo>{to}</forwardTo>{ring}</ForwardingEvent>"
-    ).encode()
+    ring_count = None if rings is None else int(rings)
+    return build_document(
+        "ForwardingEvent", device="1001", forwarding_type=kind, active=on, target=to, ring_count=ring_count
+    )
 
 
 def set_dnd(on: bool) -> bytes:
-    return (
-        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<SetDoNotDisturb xmlns="{NS}"><device>1001</device>'
-        f"<doNotDisturbOn>{str(on).lower()}</doNotDisturbOn></SetDoNotDisturb>"
-    ).encode()
+    return build_document("SetDoNotDisturb", device="1001", dnd=on)
 
 
 def set_fwd(kind: str, on: bool, to: str = "", rings: str | None = None) -> bytes:
-    ring = f"<ringCount>{rings}</ringCount>" if rings is not None else ""
-    return (
-        f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<SetForwarding xmlns="{NS}"><device>1001</device>'
-        f"<forwardingType>{kind}</forwardingType><activateForward>{str(on).lower()}</activateForward>"
-        f"<forwardDN>{to}</forwardDN>{ring}</SetForwarding>"
-    ).encode()
+    ring_count = None if rings is None else int(rings)
+    return build_document(
+        "SetForwarding", device="1001", forwarding_type=kind, active=on, target=to, ring_count=ring_count
+    )
 
 
 FULL_STATE = [
@@ -61,8 +52,8 @@ FULL_STATE = [
 
 
 def multipart(docs: list[bytes], boundary: str = "b42") -> tuple[str, bytes]:
-    body = b"".join(f"--{boundary}\r\nContent-Type: {MEDIA}\r\n\r\n".encode() + d + b"\r\n" for d in docs)
-    return f"multipart/mixed;boundary={boundary}", body + f"--{boundary}--\r\n".encode()
+    body = build_multipart((Part(Headers([("Content-Type", MEDIA)]), d) for d in docs), boundary)
+    return f"multipart/mixed;boundary={boundary}", body
 
 
 @dataclass
