@@ -26,15 +26,16 @@ _ROW = re.compile(r"^\| (FKS-[A-Z]+-\d+) \| (.+) \| ([a-z_/]+) \| ([A-Z0-9, ]+) 
 GENERAL = {Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE}
 
 
-def catalogue_rows() -> dict[str, tuple[set[str], set[str]]]:
+def catalogue_table() -> list[re.Match[str]]:
+    """The rows of the catalogue's rule table: ID, requirement, verdicts, sources."""
     if not SPEC.exists():
         pytest.skip(f"{SPEC} not found beside the project")
-    rows = {}
-    for line in SPEC.read_text().splitlines():
-        m = _ROW.match(line.strip())
-        if m:
-            rows[m.group(1)] = (set(m.group(3).split("/")), {s.strip() for s in m.group(4).split(",")})
-    return rows
+    return [m for line in SPEC.read_text().splitlines() if (m := _ROW.match(line.strip()))]
+
+
+def catalogue_rows() -> dict[str, tuple[set[str], set[str]]]:
+    """Rule -> (the verdicts it lists, its sources)."""
+    return {m[1]: (set(m[3].split("/")), {s.strip() for s in m[4].split(",")}) for m in catalogue_table()}
 
 
 def test_every_catalogue_rule_has_exactly_one_rule_object() -> None:
@@ -58,14 +59,7 @@ def test_rule_sources_and_verdicts_match_the_catalogue(rule: Rule) -> None:
 
 def catalogue_terms() -> dict[str, set[str]]:
     """Rule -> the terms its catalogue requirement quotes (in backticks): headers, values, element names."""
-    if not SPEC.exists():
-        pytest.skip(f"{SPEC} not found beside the project")
-    terms = {}
-    for line in SPEC.read_text().splitlines():
-        m = _ROW.match(line.strip())
-        if m:
-            terms[m.group(1)] = set(re.findall(r"`([^`]+)`", m.group(2)))
-    return terms
+    return {m[1]: set(re.findall(r"`([^`]+)`", m[2])) for m in catalogue_table()}
 
 
 @pytest.mark.parametrize("rule", CATALOGUE, ids=lambda r: r.id)

@@ -10,6 +10,8 @@ from analyzer.bodies import Body
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipMessage, SubscriptionState, parse_message, uri_user
 
+__all__ = ["Call", "Kind", "Message", "NotifyTx", "Registration", "SubscribeTx", "Subscription", "Trace", "Transaction"]
+
 
 class Message:
     """One observed message, parsed on demand: the parse is dropped once the engine has filed the message

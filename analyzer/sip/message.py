@@ -120,11 +120,7 @@ class SipMessage:
     @property
     def event(self) -> tuple[str, dict[str, str]] | None:
         """Event package (lower-cased) and parameters, e.g. (``as-feature-event``, {"id": "7"})."""
-        value = self.headers.get("Event")
-        if value is None:
-            return None
-        package, params = parse_params(value)
-        return package.lower(), params
+        return self._valued("Event")
 
     @property
     def expires(self) -> int | None:
@@ -136,11 +132,14 @@ class SipMessage:
     @property
     def content_type(self) -> tuple[str, dict[str, str]] | None:
         """Media type (lower-cased ``type/subtype``) and parameters, or None without a Content-Type."""
-        value = self.headers.get("Content-Type")
+        return self._valued("Content-Type")
+
+    def _valued(self, name: str) -> tuple[str, dict[str, str]] | None:
+        value = self.headers.get(name)
         if value is None:
             return None
-        media, params = parse_params(value)
-        return media.strip().lower(), params
+        head, params = parse_params(value)
+        return head.strip().lower(), params
 
     def to_bytes(self) -> bytes:
         return build_message(self.start_line, list(self.headers), self.body, content_length=False)

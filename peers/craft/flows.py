@@ -193,31 +193,28 @@ class Flow:
 
     def invite(self, user: str) -> int:
         self._branch += 1
-        data = build_message(
-            f"INVITE sip:{user}@example.test SIP/2.0",
-            [
-                ("Via", f"SIP/2.0/{self.transport} {self.client};branch=z9hG4bK-i{self.call_id}-{self._branch}"),
-                ("Max-Forwards", "70"),
-                ("From", f"<sip:{self.user}@example.test>;tag=inv{self._branch}"),
-                ("To", f"<sip:{user}@example.test>"),
-                ("Call-ID", f"inv{self._branch}@192.0.2.10"),
-                ("CSeq", "1 INVITE"),
-            ],
-        )
-        return self._emit(self.client, self.server, data)
+        n = self._branch
+        to = f"sip:{user}@example.test"
+        return self._from_base("INVITE", to, f"<{to}>", f"i{self.call_id}-{n}", f"inv{n}", f"inv{n}@192.0.2.10")
 
     def options(self) -> int:
         """A keepalive OPTIONS from the base: traffic that shows the capture is still running."""
         self._branch += 1
+        n = self._branch
+        to = f"sip:{self.server}"
+        return self._from_base("OPTIONS", to, f"<{to}>", f"o{self.call_id}-{n}", f"ka{n}", f"ka{n}-{self.call_id}")
+
+    def _from_base(self, method: str, uri: str, to: str, branch: str, tag: str, call_id: str) -> int:
+        """An out-of-dialog request of the base's (other traffic beside feature sync)."""
         data = build_message(
-            f"OPTIONS sip:{self.server} SIP/2.0",
+            f"{method} {uri} SIP/2.0",
             [
-                ("Via", f"SIP/2.0/{self.transport} {self.client};branch=z9hG4bK-o{self.call_id}-{self._branch}"),
+                ("Via", f"SIP/2.0/{self.transport} {self.client};branch=z9hG4bK-{branch}"),
                 ("Max-Forwards", "70"),
-                ("From", f"<sip:{self.user}@example.test>;tag=ka{self._branch}"),
-                ("To", f"<sip:{self.server}>"),
-                ("Call-ID", f"ka{self._branch}-{self.call_id}"),
-                ("CSeq", "1 OPTIONS"),
+                ("From", f"<sip:{self.user}@example.test>;tag={tag}"),
+                ("To", to),
+                ("Call-ID", call_id),
+                ("CSeq", f"1 {method}"),
             ],
         )
         return self._emit(self.client, self.server, data)
