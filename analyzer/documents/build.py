@@ -28,7 +28,7 @@ def build_document(
     namespace: str | None = NS,
     encoding: str = "ISO-8859-1",
 ) -> bytes:
-    """Serialise one document the way BroadWorks writes it (PROTOCOL.md): a double-quoted declaration, a default
+    """Serialise one document the way BroadWorks writes it (docs/protocol.md): a double-quoted declaration, a default
     namespace, one child each.
 
     A value left at None is left out (so tests can build incomplete documents); ``target=""`` writes an

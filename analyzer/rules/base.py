@@ -10,9 +10,12 @@ returns ``Finding``s, each with the evidence that proves it; ``aggregate`` folds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
+
+import tomllib
 
 from analyzer.dialogs import Subscription, Trace
 from analyzer.fac import DEFAULT_FACS, Fac
@@ -173,90 +176,59 @@ _VERDICT_WORDS = {v.value: v for v in Verdict}
 _ORDER = (PASS, WARN, FAIL, INCONCLUSIVE, NOT_APPLICABLE)
 
 
-@dataclass(frozen=True, slots=True)
-class Text:
-    """A rule's requirement in full: what is checked, what each verdict means (verdict word -> sentence),
-    and the sections of its sources."""
-
-    requirement: str
-    meanings: Mapping[str, str]
-    references: Sequence[str]
-
-
-def text_fields(text: Text | None) -> dict[str, Any]:
-    """The ``Rule`` fields of a requirement text (for a rule built without the decorators)."""
-    text = text or Text("", {}, ())
-    return {
-        "requirement": " ".join(text.requirement.split()),
-        "meanings": tuple((_VERDICT_WORDS[w], " ".join(m.split())) for w, m in text.meanings.items()),
-        "references": tuple(text.references),
-    }
+def _rulebook() -> dict[str, dict[str, Any]]:
+    """``rulebook.toml``: each rule's words (title, sources, verdicts, expectation, requirement, meanings,
+    references), kept as data beside the checks so the texts read as one book and are written once."""
+    book = tomllib.loads(resources.files("analyzer.rules").joinpath("rulebook.toml").read_text("utf-8"))
+    for entry in book.values():
+        entry["references"] = [ref.format(GS=GIGASET, BW=BROADWORKS) for ref in entry["references"]]
+    return book
 
 
-def _declare(
+RULEBOOK = _rulebook()
+
+
+def declared(
     rule_id: str,
-    title: str,
-    sources: str,
-    verdicts: str,
-    expectation: str,
-    idle: str,
-    scope: str,
-    judges: str | None,
-    text: Text | None,
-) -> Callable[[Callable[..., list[Finding]]], Rule]:
-    party = judges or _GROUP_PARTY.get(rule_id.split("-")[1], SERVER)
-
-    def wrap(check: Callable[..., list[Finding]]) -> Rule:
-        return Rule(
-            rule_id,
-            title,
-            tuple(sources.split()),
-            frozenset(_VERDICT_WORDS[w] for w in verdicts.split()),
-            expectation,
-            subscription_check=check if scope == "subscription" else None,
-            capture_check=check if scope in ("capture", "configuration") else None,
-            idle=idle,
-            judges=party,
-            configuration=scope == "configuration",
-            **text_fields(text),
-        )
-
-    return wrap
-
-
-def rule(
-    rule_id: str,
-    title: str,
     *,
-    sources: str,
-    verdicts: str,
-    expectation: str,
-    idle: str = "the traffic that triggers this rule does not occur",
+    subscription_check: SubscriptionCheck | None = None,
+    capture_check: CaptureCheck | None = None,
     judges: str | None = None,
-    text: Text | None = None,
-) -> Callable[[SubscriptionCheck], Rule]:
-    """Declare a subscription-scope rule around its check function (``judges``: PHONE, SERVER or EITHER when
-    the group does not say: SUB and PRV judge the phone, SIP either side, the rest the AS; ``text``: the
-    requirement in full)."""
-    return _declare(rule_id, title, sources, verdicts, expectation, idle, "subscription", judges, text)
+    configuration: bool = False,
+) -> Rule:
+    """The rule ``rule_id`` as the rulebook words it, with its checks (the decorators below use it; a rule
+    with both a subscription and a capture check calls it directly)."""
+    words = RULEBOOK[rule_id]
+    return Rule(
+        rule_id,
+        words["title"],
+        tuple(words["sources"].split()),
+        frozenset(_VERDICT_WORDS[w] for w in words["verdicts"].split()),
+        words["expectation"],
+        subscription_check=subscription_check,
+        capture_check=capture_check,
+        idle=words.get("idle", Rule.idle),
+        judges=judges or _GROUP_PARTY.get(rule_id.split("-")[1], SERVER),
+        configuration=configuration,
+        requirement=" ".join(words["requirement"].split()),
+        meanings=tuple((_VERDICT_WORDS[w], " ".join(m.split())) for w, m in words["meanings"].items()),
+        references=tuple(words["references"]),
+    )
+
+
+def rule(rule_id: str, *, judges: str | None = None) -> Callable[[SubscriptionCheck], Rule]:
+    """Declare a subscription-scope rule around its check function; its words come from the rulebook
+    (``judges``: PHONE, SERVER or EITHER when the group does not say: SUB and PRV judge the phone, SIP either
+    side, the rest the AS)."""
+    return lambda check: declared(rule_id, subscription_check=check, judges=judges)
 
 
 def capture_rule(
-    rule_id: str,
-    title: str,
-    *,
-    sources: str,
-    verdicts: str,
-    expectation: str,
-    idle: str,
-    judges: str | None = None,
-    text: Text | None = None,
-    configuration: bool = False,
+    rule_id: str, *, judges: str | None = None, configuration: bool = False
 ) -> Callable[[CaptureCheck], Rule]:
     """Declare a capture-scope rule (it judges the capture as a whole, e.g. against provisioning;
     ``configuration``: it judges the provisioning file itself, so its findings cite no frames)."""
-    scope = "configuration" if configuration else "capture"
-    return _declare(rule_id, title, sources, verdicts, expectation, idle, scope, judges, text)
+    return lambda check: declared(rule_id, capture_check=check, judges=judges, configuration=configuration)
 
 
 def ms(seconds: float) -> str:

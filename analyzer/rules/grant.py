@@ -5,13 +5,11 @@ from __future__ import annotations
 from analyzer.dialogs import Kind, SubscribeTx, Subscription, Transaction
 from analyzer.rules.base import (
     FAIL,
-    GIGASET,
     INCONCLUSIVE,
     PASS,
     WARN,
     Context,
     Finding,
-    Text,
     finding,
     rule,
 )
@@ -35,34 +33,7 @@ def unanswered(tx: Transaction, ctx: Context, what: str) -> Finding:
     )
 
 
-@rule(
-    "FKS-RSP-1",
-    "The AS grants the subscription with 200 OK",
-    sources="GS 6665",
-    verdicts="pass warn fail inconclusive",
-    expectation="200 OK (after a 401/407 challenge and an authenticated retry, if challenged)",
-    idle="no establishing or refreshing SUBSCRIBE in the traffic",
-    text=Text(
-        "The AS accepts an establishing or refreshing SUBSCRIBE with 200 OK. A 401 or 407 digest challenge is "
-        "normal: the subscriber retries with credentials and that retry is what is judged. 202 Accepted works "
-        "with most phones but is not how BroadWorks grants. 489 Bad Event means the server does not support "
-        "the package; any other final failure, or no final response within T_final (Timer F), means the phone "
-        "has no subscription.",
-        {
-            "pass": "200 OK, directly or to the authenticated retry after a challenge",
-            "warn": "202 Accepted (or another 2xx than 200)",
-            "fail": "489 Bad Event, another final failure, or no final response within T_final",
-            "inconclusive": "the subscriber never answered a 401/407 challenge (the subscriber gave up, "
-            "nothing to hold against the AS), or the capture ends before T_final runs out",
-        },
-        (
-            f"{GIGASET}: BroadWorks grants the subscription with 200 OK",
-            "RFC 6665 section 4.2.1.1: the notifier answers the SUBSCRIBE with a 2xx or a failure response; "
-            "489 Bad Event for an unsupported package",
-            "RFC 3261 section 17.1.2.2 (Timer F) and section 22 (digest challenges)",
-        ),
-    ),
-)
+@rule("FKS-RSP-1")
 def rsp_1(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx in sub.subscribes:
@@ -114,23 +85,7 @@ def rsp_1(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-RSP-2",
-    "The 2xx carries Expires, not larger than the requested value",
-    sources="6665",
-    verdicts="pass fail",
-    expectation="Expires in the 2xx, at most the requested value",
-    idle="no SUBSCRIBE was granted",
-    text=Text(
-        "The 2xx that grants a SUBSCRIBE carries an Expires header with the granted duration, which may be "
-        "shorter than the subscriber asked for but never longer.",
-        {
-            "pass": "the 2xx has Expires, at most the requested value",
-            "fail": "the 2xx has no (or a malformed) Expires, or grants more than was requested",
-        },
-        ("RFC 6665 sections 3.1.1 and 4.2.1.1: the 2xx carries Expires; the notifier may shorten, not lengthen",),
-    ),
-)
+@rule("FKS-RSP-2")
 def rsp_2(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx in sub.subscribes:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
 from analyzer.documents import FeatureDocument
 from analyzer.rules.base import (
-    BROADWORKS,
     FAIL,
-    GIGASET,
     INCONCLUSIVE,
     NOT_APPLICABLE,
     PASS,
@@ -15,7 +13,6 @@ from analyzer.rules.base import (
     WARN,
     Context,
     Finding,
-    Text,
     finding,
     rule,
 )
@@ -68,31 +65,7 @@ def judge_request(tx: SubscribeTx, sub: Subscription) -> Finding:
     return finding(PASS, f"{doc.root}: {doc.summary()}", tx.index)
 
 
-@rule(
-    "FKS-HS-1",
-    "A handset change is an in-dialog SUBSCRIBE with one SetDoNotDisturb or SetForwarding document",
-    sources="GS BW",
-    verdicts="pass warn fail",
-    expectation=f"in-dialog SUBSCRIBE, Event as-feature-event, {MEDIA_TYPE}, one valid Set* document",
-    idle=_IDLE,
-    judges=PHONE,
-    text=Text(
-        "A change made in the handset menu reaches the AS as a SUBSCRIBE with Event as-feature-event and "
-        "Content-Type: application/x-as-feature-event+xml carrying exactly one document: SetDoNotDisturb "
-        "{device, doNotDisturbOn} or SetForwarding {device, forwardingType, activateForward, forwardDN, "
-        "optional ringCount}. forwardDN is not empty when activateForward is true, and the XML rules of "
-        "FKS-NTF-5 apply. The request belongs in the existing subscription dialog.",
-        {
-            "pass": "one valid Set* document in an in-dialog SUBSCRIBE",
-            "warn": "a valid request sent outside the subscription dialog, or a tolerated namespace",
-            "fail": "a wrong Event or Content-Type, no or several documents, or an invalid document",
-        },
-        (
-            f"{GIGASET}: changes made in the handset menu are sent by the phone to the AS",
-            f"{BROADWORKS}: change requests as SUBSCRIBE bodies with SetDoNotDisturb / SetForwarding",
-        ),
-    ),
-)
+@rule("FKS-HS-1", judges=PHONE)
 def hs_1(sub: Subscription, ctx: Context) -> list[Finding]:
     return [judge_request(tx, sub) for tx in changes(sub)]
 
@@ -101,32 +74,7 @@ def valid(tx: SubscribeTx, sub: Subscription) -> bool:
     return judge_request(tx, sub).verdict is not FAIL
 
 
-@rule(
-    "FKS-HS-2",
-    "A valid change request gets a 2xx, an invalid one a 4xx",
-    sources="BW 6665",
-    verdicts="pass warn fail inconclusive",
-    expectation="200 OK to a valid request; 4xx to an invalid one",
-    idle=_IDLE,
-    text=Text(
-        "The AS answers a valid change request with a 2xx (200 OK expected) and an invalid one with a 4xx. The "
-        "AS may refuse a valid request (for instance a service the user does not have): that refusal is "
-        "tolerated when a NOTIFY in the dialog then reports the feature's unchanged state within T_notify, so "
-        "the handset shows the truth.",
-        {
-            "pass": "200 OK to a valid request, or a 4xx to an invalid one",
-            "warn": "202 to a valid request; a 2xx that silently accepts an invalid request; or a valid "
-            "request refused with a 4xx followed within T_notify by a NOTIFY of the unchanged state",
-            "fail": "a valid request refused with a 4xx and no such NOTIFY, or with another failure (5xx, 6xx); "
-            "an invalid request answered with neither 4xx nor 2xx; no final response within T_final",
-            "inconclusive": "the capture ends before the answer, or before the NOTIFY that follows a refusal, was due",
-        },
-        (
-            f"{BROADWORKS}: the AS accepts change requests and may refuse or alter them",
-            "RFC 6665 section 4.2.1.1: the notifier answers a SUBSCRIBE with a 2xx or a failure response",
-        ),
-    ),
-)
+@rule("FKS-HS-2")
 def hs_2(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx in changes(sub):
@@ -229,29 +177,7 @@ def accepted_changes(sub: Subscription) -> list[tuple[SubscribeTx, FeatureDocume
     return out
 
 
-@rule(
-    "FKS-HS-3",
-    "The AS confirms a change with a NOTIFY reporting the addressed feature within T_notify",
-    sources="GS BW",
-    verdicts="pass warn fail inconclusive",
-    expectation="NOTIFY in the dialog within T_notify reporting the requested state",
-    idle="no accepted change request in this dialog",
-    text=Text(
-        "After accepting a change request the AS confirms it with a NOTIFY in that dialog within T_notify, "
-        "reporting the feature the request addressed. The AS has the last word: the state it reports may "
-        "differ from the one requested.",
-        {
-            "pass": "a NOTIFY reports the requested state within T_notify",
-            "warn": "the NOTIFY reports a different state than requested",
-            "fail": "no NOTIFY reporting the feature within T_notify",
-            "inconclusive": "the capture ends before the confirming NOTIFY was due",
-        },
-        (
-            f"{GIGASET}: the phone learns the result of a handset change from the AS",
-            f"{BROADWORKS}: the AS notifies the state it actually applied",
-        ),
-    ),
-)
+@rule("FKS-HS-3")
 def hs_3(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx, doc in accepted_changes(sub):
@@ -289,25 +215,7 @@ def hs_3(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-HS-4",
-    "Every active subscription of the same AOR receives the confirming NOTIFY",
-    sources="BW",
-    verdicts="pass fail not_applicable inconclusive",
-    expectation="a NOTIFY reporting the changed feature on each active subscription of the user",
-    idle="no accepted change request in this dialog",
-    text=Text(
-        "When the user has several active subscriptions (several handsets or devices of one AOR), a change "
-        "accepted on one of them is notified on every one, within T_notify.",
-        {
-            "pass": "every other active subscription of the user received the NOTIFY",
-            "fail": "another active subscription of the user got no NOTIFY for the feature",
-            "not_applicable": "the user has only one active subscription",
-            "inconclusive": "the capture ends before the other subscriptions' NOTIFYs were due",
-        },
-        (f"{BROADWORKS}: the AS sends the resulting state to every subscription of the user",),
-    ),
-)
+@rule("FKS-HS-4")
 def hs_4(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx, doc in accepted_changes(sub):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Subscription
-from analyzer.rules.base import EITHER, FAIL, PASS, Context, Finding, Rule, Text, finding, text_fields
-from analyzer.verdicts import Verdict
+from analyzer.rules.base import EITHER, FAIL, PASS, Context, Finding, declared, finding
 
 
 def sip_1(sub: Subscription, ctx: Context) -> list[Finding]:
@@ -34,28 +33,6 @@ def sip_1_capture(ctx: Context) -> list[Finding]:
     return out
 
 
-SIP_1 = Rule(
-    "FKS-SIP-1",
-    "Every message parses as SIP; retransmissions are recognised",
-    ("3261",),
-    frozenset({Verdict.PASS, Verdict.FAIL}),
-    "valid start line; Via, From, To, Call-ID, CSeq (Max-Forwards in requests); Content-Length = body length",
-    subscription_check=sip_1,
-    capture_check=sip_1_capture,
-    idle="no feature-sync message in the traffic",
-    judges=EITHER,
-    **text_fields(
-        Text(
-            "Every message of a feature-sync dialog parses as SIP: a valid start line; Via, From, To, Call-ID and "
-            "CSeq present, and Max-Forwards in requests; a Content-Length that agrees with the body (and present "
-            "over TCP). Retransmissions are recognised as such and never counted as new transactions.",
-            {
-                "pass": "every message is well formed",
-                "fail": "a message that does not parse, lacks a mandatory header or has a wrong Content-Length",
-            },
-            ("RFC 3261 sections 7 (message format), 8.1.1 (mandatory headers) and 20.14 (Content-Length)",),
-        )
-    ),
-)
+SIP_1 = declared("FKS-SIP-1", subscription_check=sip_1, capture_check=sip_1_capture, judges=EITHER)
 
 RULES = [SIP_1]

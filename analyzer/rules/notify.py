@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
 from analyzer.rules.base import (
-    BROADWORKS,
     FAIL,
-    GIGASET,
     INCONCLUSIVE,
     PASS,
     PHONE,
     WARN,
     Context,
     Finding,
-    Text,
     finding,
     ms,
     rule,
@@ -47,28 +44,7 @@ def initial_notifies(sub: Subscription, tx: SubscribeTx, ctx: Context) -> list[N
     return later[:1]
 
 
-@rule(
-    "FKS-NTF-1",
-    "A NOTIFY follows every 2xx to an establishing or refreshing SUBSCRIBE within T_notify",
-    sources="GS 6665",
-    verdicts="pass fail inconclusive",
-    expectation="NOTIFY in the dialog within T_notify of the 2xx",
-    idle="no establishing or refreshing SUBSCRIBE was granted",
-    text=Text(
-        "After every 2xx to an establishing or refreshing SUBSCRIBE the AS sends a NOTIFY in that dialog "
-        "within T_notify (5 s unless configured), measured from the first copy of the 2xx to the first copy of "
-        "the NOTIFY. This NOTIFY is how the phone learns the current state.",
-        {
-            "pass": "a NOTIFY followed each 2xx within T_notify",
-            "fail": "no NOTIFY, or a late one, after a 2xx",
-            "inconclusive": "the capture ends less than T_notify after the 2xx",
-        },
-        (
-            f"{GIGASET}: after granting, BroadWorks sends the current state in a NOTIFY, also after every re-subscribe",
-            "RFC 6665 section 4.2.1.2 and 4.2.2: a NOTIFY follows the acceptance or refresh of a subscription",
-        ),
-    ),
-)
+@rule("FKS-NTF-1")
 def ntf_1(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     limit = ctx.options.notify_timeout
@@ -98,30 +74,7 @@ def ntf_1(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-NTF-2",
-    "The initial NOTIFY reports DND, CFA, CFB and CFNA",
-    sources="GS BW",
-    verdicts="pass warn fail inconclusive",
-    expectation="documents for DND, CFA (forwardImmediate), CFB (forwardBusy), CFNA (forwardNoAns)",
-    idle="no establishing or refreshing SUBSCRIBE was granted",
-    text=Text(
-        "The NOTIFY that answers a grant (or the NOTIFYs the AS sends within T_notify, one per feature) "
-        "reports the current state of every synchronised feature: Do Not Disturb in a DoNotDisturbEvent, and "
-        "the three forwardings in ForwardingEvent documents with forwardingType forwardImmediate (CFA), "
-        "forwardBusy (CFB) and forwardNoAns (CFNA).",
-        {
-            "pass": "DND, CFA, CFB and CFNA are all reported",
-            "warn": "a forwarding type is missing (the user may not have that service assigned)",
-            "fail": "no DND document, or the initial NOTIFY has an empty body",
-            "inconclusive": "no initial NOTIFY arrived to judge (FKS-NTF-1 says why)",
-        },
-        (
-            f"{GIGASET}: the NOTIFY after the grant carries the state of DND, CFA, CFB and CFNA",
-            f"{BROADWORKS}: the initial NOTIFY holds one document per feature, unassigned features omitted",
-        ),
-    ),
-)
+@rule("FKS-NTF-2")
 def ntf_2(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx in grants(sub):
@@ -175,31 +128,7 @@ def _granted_expiry(sub: Subscription, when: float) -> int | None:
     return granted[-1] if granted else None
 
 
-@rule(
-    "FKS-NTF-3",
-    "NOTIFY carries Event: as-feature-event and a well-formed Subscription-State",
-    sources="6665",
-    verdicts="pass warn fail",
-    expectation="Event: as-feature-event[;id]; Subscription-State active;expires=N | pending | terminated",
-    idle="no NOTIFY in this dialog",
-    text=Text(
-        "Every NOTIFY carries Event: as-feature-event (with the subscription's id parameter when the SUBSCRIBE "
-        "had one) and a well-formed Subscription-State: active;expires=N, pending[;expires=N] or "
-        "terminated[;reason=R], where N is not above the granted expiry. Malformed values such as active, 3600 "
-        "break parsers. The ;expires= parameter on active or pending is recommended (SHOULD), so its absence "
-        "is tolerated with a warning.",
-        {
-            "pass": "Event and Subscription-State are present and well formed",
-            "warn": "active or pending without ;expires=",
-            "fail": "a wrong or missing Event, a missing or malformed Subscription-State (e.g. active, 3600), "
-            "or expires above the grant",
-        },
-        (
-            "RFC 6665 section 4.2.2: the notifier's Subscription-State and its expires parameter (SHOULD)",
-            "RFC 6665 section 3.2.1: the NOTIFY's Event header matches the subscription, id included",
-        ),
-    ),
-)
+@rule("FKS-NTF-3")
 def ntf_3(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     event_id = sub.event_id
@@ -234,29 +163,7 @@ def ntf_3(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-NTF-4",
-    "The NOTIFY body is one feature document or multipart/mixed of feature documents",
-    sources="BW",
-    verdicts="pass fail",
-    expectation=f"Content-Type {MEDIA_TYPE} with one document, or multipart/mixed of {MEDIA_TYPE} parts",
-    idle="no NOTIFY with a body in this dialog",
-    text=Text(
-        "A NOTIFY body is framed in one of two ways: Content-Type: application/x-as-feature-event+xml with "
-        "exactly one XML document, or multipart/mixed with a boundary, each part being "
-        "application/x-as-feature-event+xml. Several documents run together in one body that is not multipart "
-        "fail, because phones read only the first of them.",
-        {
-            "pass": "one document with the package's media type, or a well-framed multipart/mixed",
-            "fail": "concatenated documents, a missing or foreign Content-Type, a multipart without boundary "
-            "or parts, or a part of another type",
-        },
-        (
-            f"{BROADWORKS}: the initial NOTIFY as multipart/mixed, one application/x-as-feature-event+xml part "
-            "per feature",
-        ),
-    ),
-)
+@rule("FKS-NTF-4")
 def ntf_4(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for n in sub.notifies:
@@ -273,32 +180,7 @@ def ntf_4(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-NTF-5",
-    "Every event document is well-formed, namespaced and valid",
-    sources="BW",
-    verdicts="pass warn fail",
-    expectation="DoNotDisturbEvent/ForwardingEvent in the ECMA-323 ed3 namespace with valid children",
-    idle="no feature document in any NOTIFY of this dialog",
-    text=Text(
-        "Each event document in a NOTIFY is well-formed XML whose root is DoNotDisturbEvent or ForwardingEvent "
-        "in the namespace http://www.ecma-international.org/standards/ecma-323/csta/ed3 (ECMA-323 CSTA "
-        "edition 3). device is present; doNotDisturbOn and forwardStatus are true or false; forwardingType is "
-        "forwardImmediate, forwardBusy or forwardNoAns; forwardTo is not empty when forwardStatus is true; "
-        "ringCount, when it has a value, is an integer and appears only for forwardNoAns. Children may come in "
-        "any order. The namespace without the hyphen (ecmainternational, shipped by OpenSIPS until 2024) or "
-        "no namespace at all is tolerated. A document with a DTD or entity declarations is refused and never "
-        "expanded.",
-        {
-            "pass": "every document is valid",
-            "warn": "the hyphenless ecmainternational namespace, or no namespace",
-            "fail": "XML that is not well formed, a DTD or entities, another root, a missing device, a value "
-            "outside true/false, an unknown forwardingType, an empty forwardTo while active, a bad "
-            "ringCount",
-        },
-        (f"{BROADWORKS}: the ECMA-323 ed3 vocabulary, namespace and element names of the event documents",),
-    ),
-)
+@rule("FKS-NTF-5")
 def ntf_5(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for n in sub.notifies:
@@ -318,29 +200,7 @@ def ntf_5(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-NTF-6",
-    "The phone answers every NOTIFY with 200 OK",
-    sources="6665 3261",
-    verdicts="pass fail inconclusive",
-    expectation="200 OK to every NOTIFY",
-    idle="no NOTIFY in this dialog",
-    judges=PHONE,
-    text=Text(
-        "The phone answers every NOTIFY with 200 OK. A 481 means the phone does not know the dialog (it lost "
-        "or never had the subscription); no final answer within T_final (Timer F) means the NOTIFY transaction "
-        "failed.",
-        {
-            "pass": "200 OK to every NOTIFY",
-            "fail": "481, another non-200 answer, or no answer within T_final",
-            "inconclusive": "the capture ends before T_final runs out for an unanswered NOTIFY",
-        },
-        (
-            "RFC 6665 section 4.1.3: the subscriber answers NOTIFY with 200; 481 for an unknown subscription",
-            "RFC 3261 sections 12.2.2 (481 in a dialog) and 17.1.2.2 (Timer F)",
-        ),
-    ),
-)
+@rule("FKS-NTF-6", judges=PHONE)
 def ntf_6(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for n in sub.notifies:
@@ -356,27 +216,7 @@ def ntf_6(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-NTF-7",
-    "NOTIFYs belong to the subscription dialog",
-    sources="6665 3261",
-    verdicts="pass fail",
-    expectation="same Call-ID; From tag = 2xx To tag; To tag = SUBSCRIBE From tag; CSeq increasing",
-    idle="no NOTIFY in this dialog",
-    text=Text(
-        "NOTIFYs belong to the subscription dialog: the Call-ID of the SUBSCRIBE, a From tag equal to the To "
-        "tag of the 2xx, a To tag equal to the From tag of the SUBSCRIBE, and a CSeq that increases from one "
-        "NOTIFY to the next (gaps allowed).",
-        {
-            "pass": "every NOTIFY is in the dialog with an increasing CSeq",
-            "fail": "a NOTIFY with another Call-ID or tags, or a CSeq that does not increase",
-        },
-        (
-            "RFC 6665 section 4.4.1: the SUBSCRIBE creates the dialog NOTIFYs are sent in",
-            "RFC 3261 section 12.2: requests within a dialog, tags and CSeq ordering",
-        ),
-    ),
-)
+@rule("FKS-NTF-7")
 def ntf_7(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     notifier_tag = sub.notifier_tag

@@ -9,14 +9,12 @@ from __future__ import annotations
 from analyzer.provisioning import Account
 from analyzer.rules.base import (
     FAIL,
-    GIGASET,
     INCONCLUSIVE,
     NOT_APPLICABLE,
     PASS,
     WARN,
     Context,
     Finding,
-    Text,
     capture_rule,
     finding,
 )
@@ -46,23 +44,7 @@ def unsupported(ctx: Context) -> bool:
     return _model(ctx) in _AFFECTED_MODELS and _internal_telephony(ctx) is True
 
 
-@capture_rule(
-    "FKS-PRV-1",
-    "A handset account with FeatureKeySyncActive absent or 0 sends no as-feature-event SUBSCRIBE",
-    sources="GS",
-    verdicts="pass fail",
-    expectation="no SUBSCRIBE from disabled accounts",
-    idle=_NO_FILE,
-    text=Text(
-        "A handset account whose FeatureKeySyncActive parameter is absent or 0 (the default: disabled) sends "
-        "no as-feature-event SUBSCRIBE. Judged against the provisioning file given to the audit.",
-        {
-            "pass": "a disabled account stays silent",
-            "fail": "a disabled account subscribes",
-        },
-        (f"{GIGASET}: SipAccount.<ipui>.FeatureKeySyncActive, 0 = disabled (the default), 1 = enabled",),
-    ),
-)
+@capture_rule("FKS-PRV-1")
 def prv_1(ctx: Context) -> list[Finding]:
     if ctx.provisioning is None:
         return []
@@ -88,24 +70,7 @@ def prv_1(ctx: Context) -> list[Finding]:
     return out
 
 
-@capture_rule(
-    "FKS-PRV-2",
-    "An enabled handset account subscribes within T_subscribe of its successful REGISTER",
-    sources="GS",
-    verdicts="pass fail inconclusive",
-    expectation="SUBSCRIBE within T_subscribe of the REGISTER 2xx",
-    idle=_NO_FILE,
-    text=Text(
-        "A handset account with FeatureKeySyncActive 1, on a configuration that supports the feature, "
-        "subscribes within T_subscribe (5 s unless configured) of its successful REGISTER.",
-        {
-            "pass": "the account subscribes within T_subscribe of its REGISTER 2xx",
-            "fail": "the account subscribes late, or not at all although the capture runs past the window",
-            "inconclusive": "the capture ends inside the window, or shows no successful REGISTER of the account",
-        },
-        (f"{GIGASET}: an enabled handset account subscribes for the feature",),
-    ),
-)
+@capture_rule("FKS-PRV-2")
 def prv_2(ctx: Context) -> list[Finding]:
     if ctx.provisioning is None or unsupported(ctx):
         return []
@@ -157,28 +122,7 @@ def prv_2(ctx: Context) -> list[Finding]:
     return out
 
 
-@capture_rule(
-    "FKS-PRV-3",
-    "N610/N670 with internal telephony: feature sync is unsupported and its configuration ineffective",
-    sources="GS",
-    verdicts="pass warn fail not_applicable",
-    expectation="on N610/N670 with internal telephony, no SUBSCRIBE even with FeatureKeySyncActive=1",
-    idle=_NO_FILE,
-    text=Text(
-        "On the N610 and N670, feature key synchronisation is not supported while internal telephony is "
-        "enabled: no SUBSCRIBE is expected even with FeatureKeySyncActive=1, and such a configuration is "
-        "reported as ineffective. The N870 and N870E are not affected. The base model and the internal "
-        "telephony setting come from the audit's options.",
-        {
-            "pass": "an affected base enables the feature on no account",
-            "warn": "FeatureKeySyncActive=1 on an affected base: the setting has no effect",
-            "fail": "an account of an affected base subscribes anyway",
-            "not_applicable": "another model, internal telephony off, or the model or setting not known",
-        },
-        (f"{GIGASET}: not supported on N610/N670 while internal telephony is enabled",),
-    ),
-    configuration=True,
-)
+@capture_rule("FKS-PRV-3", configuration=True)
 def prv_3(ctx: Context) -> list[Finding]:
     if ctx.provisioning is None:
         return []
@@ -221,25 +165,7 @@ def prv_3(ctx: Context) -> list[Finding]:
     return out
 
 
-@capture_rule(
-    "FKS-PRV-4",
-    "The provisioning file names SipAccount.<id>.FeatureKeySyncActive with value 0 or 1",
-    sources="GS",
-    verdicts="pass fail",
-    expectation="SipAccount.<IPUI or 5-digit slot>.FeatureKeySyncActive = 0 | 1",
-    idle=_NO_FILE,
-    text=Text(
-        "The provisioning file is valid for the feature: the parameter is spelt exactly "
-        "SipAccount.<id>.FeatureKeySyncActive (the id being the handset's IPUI or a 5-digit handset slot) and "
-        "its value is 0 or 1. A misspelt parameter is ignored by the base, so the account stays disabled.",
-        {
-            "pass": "every FeatureKeySyncActive parameter is well named and valued",
-            "fail": "a value other than 0 or 1, a bad account id, a misspelt name, or conflicting duplicates",
-        },
-        (f"{GIGASET}: the provisioning parameter SipAccount.<ipui>.FeatureKeySyncActive and its values",),
-    ),
-    configuration=True,
-)
+@capture_rule("FKS-PRV-4", configuration=True)
 def prv_4(ctx: Context) -> list[Finding]:
     if ctx.provisioning is None:
         return []

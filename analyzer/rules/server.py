@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analyzer.dialogs import Call, NotifyTx, Subscription
 from analyzer.fac import match_fac
-from analyzer.rules.base import FAIL, GIGASET, INCONCLUSIVE, PASS, Context, Finding, Text, finding, ms, rule
+from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, Context, Finding, finding, ms, rule
 from analyzer.rules.handset import confirms
 
 
@@ -35,30 +35,7 @@ def foreign_tags(sub: Subscription, n: NotifyTx) -> str:
     return "; ".join(out) + (f" (Call-ID {sub.call_id})" if out else "")
 
 
-@rule(
-    "FKS-AS-1",
-    "A change at the AS arrives as an unsolicited NOTIFY in an active dialog with the feature's document",
-    sources="GS",
-    verdicts="pass fail inconclusive",
-    expectation="in an active subscription dialog, carrying the changed feature's document",
-    idle="no unsolicited NOTIFY (no portal or FAC change) in this dialog",
-    text=Text(
-        "A change made at the AS (web portal, admin API, feature access code) reaches the phone as an "
-        "unsolicited NOTIFY, meaning no SUBSCRIBE of the dialog in the preceding T_notify, sent in an active "
-        "subscription dialog and carrying the changed feature's document. A NOTIFY for a terminated or unknown "
-        "dialog is wrong. Unknown means the capture holds the start of that Call-ID's subscriptions and none "
-        "of their dialogs has this NOTIFY's tags: a To tag other than the SUBSCRIBE's From tag is another, "
-        "unknown dialog, even under a known Call-ID. When the dialog began before the capture, it cannot be "
-        "told apart.",
-        {
-            "pass": "the unsolicited NOTIFY is in an active dialog and carries a feature document",
-            "fail": "a NOTIFY for a terminated, expired or unknown dialog, one answered 481 by the phone, or "
-            "one without a feature document",
-            "inconclusive": "the NOTIFY's dialog began before the capture (and the phone did not answer 481)",
-        },
-        (f"{GIGASET}: changes made on the web portal or by feature access code are notified to the phone",),
-    ),
-)
+@rule("FKS-AS-1")
 def as_1(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for n in unsolicited(sub, ctx):
@@ -96,26 +73,7 @@ def _calls(sub: Subscription, ctx: Context) -> list[tuple[Call, str, bool, str]]
     return out
 
 
-@rule(
-    "FKS-AS-2",
-    "A feature access code call is followed by a NOTIFY with the new state within T_notify",
-    sources="GS",
-    verdicts="pass fail not_applicable inconclusive",
-    expectation="NOTIFY reporting the feature with the state the code sets",
-    idle="no feature access code call by this user",
-    text=Text(
-        "When the phone dials a feature access code (an INVITE whose Request-URI user is a configured code; "
-        "the default table is *78/*79 DND on/off, *72/*73 CFA, *90/*91 CFB, *92/*93 CFNA), a NOTIFY reporting "
-        "that feature in its new state follows within T_notify in the user's active subscription.",
-        {
-            "pass": "the NOTIFY reports the state the code sets",
-            "fail": "no NOTIFY for the feature within T_notify, or one reporting another state",
-            "not_applicable": "no feature access code call in the traffic",
-            "inconclusive": "the capture ends less than T_notify after the call",
-        },
-        (f"{GIGASET}: changes made by feature access code are notified to the phone",),
-    ),
-)
+@rule("FKS-AS-2")
 def as_2(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     limit = ctx.options.notify_timeout

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from analyzer.dialogs import Kind, SubscribeTx, Subscription
 from analyzer.rules.base import (
-    BROADWORKS,
     FAIL,
-    GIGASET,
     INCONCLUSIVE,
     PASS,
     WARN,
     Context,
     Finding,
-    Text,
     finding,
     ms,
     rule,
@@ -27,29 +24,7 @@ def _subscription_requests(sub: Subscription) -> list[SubscribeTx]:
     return [tx for tx in sub.subscribes if tx.kind in (Kind.ESTABLISH, Kind.REFRESH)]
 
 
-@rule(
-    "FKS-SUB-1",
-    "The SUBSCRIBE names the package as-feature-event in its Event header",
-    sources="GS 6665",
-    verdicts="pass fail",
-    expectation="Event: as-feature-event (any case, parameters allowed, compact form o)",
-    idle=_NO_SUBSCRIBE,
-    text=Text(
-        "Each SUBSCRIBE of a feature-sync dialog names the event package in its Event header: the token "
-        "as-feature-event, compared without regard to case, optionally followed by parameters (such as id), in "
-        "the long form Event or the compact form o. A SUBSCRIBE that accepts or carries the body type "
-        "application/x-as-feature-event+xml while its Event header is missing or names another package is not "
-        "a feature-sync subscription the AS can recognise.",
-        {
-            "pass": "every SUBSCRIBE of the dialog names as-feature-event",
-            "fail": "a SUBSCRIBE of the dialog has no Event header, or names another package",
-        },
-        (
-            f"{GIGASET}: the base subscribes per handset account with Event: as-feature-event",
-            "RFC 6665 section 3.1.2: the Event header identifies the package of a subscription; o is its compact form",
-        ),
-    ),
-)
+@rule("FKS-SUB-1")
 def sub_1(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx in sub.subscribes:
@@ -69,24 +44,7 @@ def sub_1(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-SUB-2",
-    "The subscriber subscribes to its own identity",
-    sources="BW",
-    verdicts="pass warn",
-    expectation="To URI and Request-URI user equal the From AOR",
-    idle=_NO_SUBSCRIBE,
-    text=Text(
-        "A handset account subscribes to its own state: the To URI of the SUBSCRIBE equals the From AOR, and "
-        "the user part of the Request-URI is the From user. Feature keys are per user; subscribing to someone "
-        "else's AOR is not what BroadWorks documents.",
-        {
-            "pass": "the first SUBSCRIBE addresses the subscriber's own AOR",
-            "warn": "To or the Request-URI user names another identity than From (some servers accept it)",
-        },
-        (f"{BROADWORKS}: the subscription is addressed to the user's own AOR",),
-    ),
-)
+@rule("FKS-SUB-2")
 def sub_2(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx in _subscription_requests(sub)[:1] or sub.subscribes[:1]:
@@ -110,27 +68,7 @@ def sub_2(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-SUB-3",
-    "Accept, when present, includes application/x-as-feature-event+xml",
-    sources="BW 6665",
-    verdicts="pass warn fail",
-    expectation=f"Accept: {MEDIA_TYPE}",
-    idle="no establishing or refreshing SUBSCRIBE in the traffic",
-    text=Text(
-        "An Accept header on an establishing or refreshing SUBSCRIBE, when there is one, lists the media type "
-        "application/x-as-feature-event+xml. Without Accept the AS has to assume the package's default type.",
-        {
-            "pass": "Accept lists application/x-as-feature-event+xml",
-            "warn": "the SUBSCRIBE has no Accept header (works, but is not what BroadWorks documents)",
-            "fail": "Accept lists other types only: the AS may not send the feature documents",
-        },
-        (
-            f"{BROADWORKS}: Accept: application/x-as-feature-event+xml",
-            "RFC 6665 section 3.1.3: Accept on SUBSCRIBE names the body formats the subscriber understands",
-        ),
-    ),
-)
+@rule("FKS-SUB-3")
 def sub_3(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx in _subscription_requests(sub):
@@ -152,24 +90,7 @@ def sub_3(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-SUB-4",
-    "An establishing or refreshing SUBSCRIBE has no body",
-    sources="BW",
-    verdicts="pass warn",
-    expectation="no body (a body makes the SUBSCRIBE a change request)",
-    idle="no establishing or refreshing SUBSCRIBE in the traffic",
-    text=Text(
-        "A SUBSCRIBE that establishes or refreshes the subscription has no body. In this package a SUBSCRIBE "
-        "with a body is a change request from the handset menu (see FKS-HS-1), so a body on a plain "
-        "subscription is ambiguous.",
-        {
-            "pass": "the establishing and refreshing SUBSCRIBEs have no body",
-            "warn": "an establishing, refreshing or ending SUBSCRIBE carries a body",
-        },
-        (f"{BROADWORKS}: change requests travel as SUBSCRIBE bodies, subscriptions without one",),
-    ),
-)
+@rule("FKS-SUB-4")
 def sub_4(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     for tx in sub.subscribes:
@@ -190,31 +111,7 @@ def sub_4(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-SUB-5",
-    "Expires > 0 on establishing SUBSCRIBEs; the subscriber refreshes before the granted expiry",
-    sources="6665",
-    verdicts="pass fail inconclusive",
-    expectation="Expires > 0, and a refresh (or the end of the subscription) before each granted expiry",
-    idle=_NO_SUBSCRIBE,
-    text=Text(
-        "The establishing SUBSCRIBE asks for a duration (Expires greater than 0), and the subscriber keeps the "
-        "subscription alive: every grant that runs out inside the capture is followed, before it expires, by "
-        "a refresh (any in-dialog SUBSCRIBE with Expires above 0 that gets a 2xx, a change request included) "
-        "or by the end of the subscription. Each grant is judged on its own.",
-        {
-            "pass": "Expires > 0 was asked, and every grant was refreshed or ended in time",
-            "fail": "no or zero Expires on the establishing SUBSCRIBE, or a grant lapsed without a refresh",
-            "inconclusive": "the last grant is still running when the capture ends, so whether it is refreshed "
-            "cannot be seen (a subscription active at the end of the capture is inconclusive "
-            "whatever earlier refreshes passed)",
-        },
-        (
-            "RFC 6665 section 3.1.1: Expires on SUBSCRIBE and in its 2xx sets the duration",
-            "RFC 6665 section 4.1.2.2: the subscriber refreshes before the subscription expires",
-        ),
-    ),
-)
+@rule("FKS-SUB-5")
 def sub_5(sub: Subscription, ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     for tx in sub.subscribes:

@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, Subscription
-from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, Context, Finding, Text, finding, rule
+from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, Context, Finding, finding, rule
 from analyzer.rules.grant import retried, unanswered
 
 
-@rule(
-    "FKS-TRM-1",
-    "Expires: 0 gets a 2xx and a final NOTIFY with Subscription-State terminated",
-    sources="6665",
-    verdicts="pass fail inconclusive",
-    expectation="2xx, then NOTIFY with Subscription-State: terminated within T_notify",
-    idle="no SUBSCRIBE with Expires: 0 in this dialog",
-    text=Text(
-        "A SUBSCRIBE with Expires: 0 ends the subscription: the AS answers it with a 2xx and sends a final "
-        "NOTIFY with Subscription-State: terminated (within T_notify).",
-        {
-            "pass": "2xx, then a NOTIFY with Subscription-State: terminated",
-            "fail": "a failure answer, no answer within T_final, or no terminating NOTIFY within T_notify",
-            "inconclusive": "the capture ends before the answer or the terminating NOTIFY was due",
-        },
-        ("RFC 6665 section 4.1.2.3 (unsubscribing) and section 4.2.2 (the final NOTIFY says terminated)",),
-    ),
-)
+@rule("FKS-TRM-1")
 def trm_1(sub: Subscription, ctx: Context) -> list[Finding]:
     out = []
     limit = ctx.options.notify_timeout
@@ -74,23 +57,7 @@ def trm_1(sub: Subscription, ctx: Context) -> list[Finding]:
     return out
 
 
-@rule(
-    "FKS-TRM-2",
-    "No active NOTIFY follows the terminating NOTIFY",
-    sources="6665",
-    verdicts="pass fail",
-    expectation="nothing but terminated after Subscription-State: terminated",
-    idle="no terminating NOTIFY in this dialog",
-    text=Text(
-        "Once the AS has sent a NOTIFY with Subscription-State: terminated in a dialog, no NOTIFY with "
-        "Subscription-State: active follows in that dialog: the subscription is over.",
-        {
-            "pass": "nothing active after the terminating NOTIFY",
-            "fail": "a NOTIFY with Subscription-State: active after the terminating one",
-        },
-        ("RFC 6665 section 4.4.1: a terminated subscription ends its dialog usage",),
-    ),
-)
+@rule("FKS-TRM-2")
 def trm_2(sub: Subscription, ctx: Context) -> list[Finding]:
     ordered = sorted(sub.notifies, key=lambda n: (n.time, n.index))
     first = next((n for n in ordered if n.state is not None and n.state.state == "terminated"), None)
