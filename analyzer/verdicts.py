@@ -23,6 +23,10 @@ class Verdict(str, Enum):
         return self.value
 
 
+# The words as the rules write them.
+PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
+INCONCLUSIVE, NOT_APPLICABLE = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
+
 _SEVERITY = {
     Verdict.NOT_APPLICABLE: 0,
     Verdict.PASS: 1,

@@ -20,13 +20,11 @@ import tomllib
 from analyzer.dialogs import Subscription, Trace
 from analyzer.fac import DEFAULT_FACS, Fac
 from analyzer.provisioning import Provisioning
-from analyzer.verdicts import Result, Verdict
+from analyzer.verdicts import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, WARN, Result, Verdict
 
 # The version of the conformance catalogue these rules implement; reports and the rulebook name it.
 CATALOGUE_VERSION = "1.1"
 
-PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
-INCONCLUSIVE, NOT_APPLICABLE = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
 # Catalogue 1.1: "when the trigger occurs but the capture ends before the expected answer could arrive, it is
 # inconclusive" and an absent trigger is not_applicable, for every rule, whatever its verdicts column lists.
 GENERAL = frozenset({INCONCLUSIVE, NOT_APPLICABLE})

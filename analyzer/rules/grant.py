@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, SubscribeTx, Subscription, Transaction
-from analyzer.rules.base import (
-    FAIL,
-    INCONCLUSIVE,
-    PASS,
-    WARN,
-    Context,
-    Finding,
-    finding,
-    rule,
-)
+from analyzer.rules.base import Context, Finding, finding, rule
+from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS, WARN
 
 
 def retried(tx: SubscribeTx, txs: list[SubscribeTx]) -> bool:

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
 from analyzer.documents import FeatureDocument
-from analyzer.rules.base import (
-    FAIL,
-    INCONCLUSIVE,
-    NOT_APPLICABLE,
-    PASS,
-    PHONE,
-    WARN,
-    Context,
-    Finding,
-    finding,
-    rule,
-)
+from analyzer.rules.base import PHONE, Context, Finding, finding, rule
 from analyzer.rules.grant import retried, unanswered
+from analyzer.verdicts import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, WARN
 from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
 _IDLE = "no change request (SUBSCRIBE with a body) in this dialog"

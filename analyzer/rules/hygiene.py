@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Subscription
-from analyzer.rules.base import EITHER, FAIL, PASS, Context, Finding, declared, finding
+from analyzer.rules.base import EITHER, Context, Finding, declared, finding
+from analyzer.verdicts import FAIL, PASS
 
 
 def sip_1(sub: Subscription, ctx: Context) -> list[Finding]:

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
-from analyzer.rules.base import (
-    FAIL,
-    INCONCLUSIVE,
-    PASS,
-    PHONE,
-    WARN,
-    Context,
-    Finding,
-    finding,
-    ms,
-    rule,
-)
+from analyzer.rules.base import PHONE, Context, Finding, finding, ms, rule
 from analyzer.rules.grant import unanswered
+from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS, WARN
 from analyzer.vocab import DND, FORWARDING, MEDIA_TYPE, PACKAGE
 
 

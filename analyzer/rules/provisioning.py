@@ -7,17 +7,8 @@ These rules read the Gigaset provisioning file given with ``--provisioning``; wi
 from __future__ import annotations
 
 from analyzer.provisioning import Account
-from analyzer.rules.base import (
-    FAIL,
-    INCONCLUSIVE,
-    NOT_APPLICABLE,
-    PASS,
-    WARN,
-    Context,
-    Finding,
-    capture_rule,
-    finding,
-)
+from analyzer.rules.base import Context, Finding, capture_rule, finding
+from analyzer.verdicts import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, WARN
 
 _NO_FILE = "no provisioning file given (--provisioning)"
 _AFFECTED_MODELS = ("N610", "N670")

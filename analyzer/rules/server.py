@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from analyzer.dialogs import Call, NotifyTx, Subscription
 from analyzer.fac import match_fac
-from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, Context, Finding, finding, ms, rule
+from analyzer.rules.base import Context, Finding, finding, ms, rule
 from analyzer.rules.handset import confirms
+from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS
 
 
 def unsolicited(sub: Subscription, ctx: Context) -> list[NotifyTx]:

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, SubscribeTx, Subscription
-from analyzer.rules.base import (
-    FAIL,
-    INCONCLUSIVE,
-    PASS,
-    WARN,
-    Context,
-    Finding,
-    finding,
-    ms,
-    rule,
-)
+from analyzer.rules.base import Context, Finding, finding, ms, rule
 from analyzer.sip import uri_user
+from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS, WARN
 from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
 _NO_SUBSCRIBE = "no SUBSCRIBE of this dialog in the traffic"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, Subscription
-from analyzer.rules.base import FAIL, INCONCLUSIVE, PASS, Context, Finding, finding, rule
+from analyzer.rules.base import Context, Finding, finding, rule
 from analyzer.rules.grant import retried, unanswered
+from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS
 
 
 @rule("FKS-TRM-1")
