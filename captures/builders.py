@@ -1,7 +1,7 @@
 """The scripted SIP flows of the reference captures: one function per capture, returning its messages.
 
 Each flow is built with ``peers/craft/flows.py`` (exact times, fixed tags and branches), so the captures are the same
-bytes every run. ``scenarios.py`` names each flow with its purpose and expected verdicts.
+bytes every run. ``scenarios.toml`` names each flow with its purpose and expected verdicts.
 """
 
 from __future__ import annotations

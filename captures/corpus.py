@@ -93,10 +93,10 @@ def write(scenario: Scenario, folder: Path = HERE) -> Path:
 _README_HEAD = """# captures/: reference captures with their expected verdicts
 
 Each capture is crafted with scapy (`peers/craft/wire.py`) from a scripted SIP flow (`peers/craft/flows.py`)
-described in `scenarios.py`, and comes with `NAME.expected.json`: the verdicts each rule of CONFORMANCE.md must get, per
-subscription and over the whole capture, read off the catalogue (1.1), not off the analyzer, each one other
-than `pass` or `not_applicable` with the catalogue sentence it follows. `tests/test_corpus.py` audits every
-capture and compares. `make captures` regenerates the captures
+described in `scenarios.toml`, and comes with `NAME.expected.json`: the verdicts each rule of CONFORMANCE.md
+must get, per subscription and over the whole capture, read off the catalogue (1.1), not off the analyzer,
+each one other than `pass` or `not_applicable` with the catalogue sentence it follows. `tests/test_corpus.py`
+audits every capture and compares. `make captures` regenerates the captures
 and this file (deterministic: the same bytes every run). Addresses are documentation ranges (base
 `192.0.2.10`, AS `198.51.100.20`), the domain `example.test`, the passwords fake.
 

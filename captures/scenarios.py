@@ -1,5 +1,9 @@
 """The reference captures of ``captures/``: each one a scripted flow, its purpose and its expected verdicts.
 
+The table is data, ``scenarios.toml`` (one ``[[scenario]]`` each: the flow of ``builders.py``, the purpose, the
+verdicts over one of the ``BASES`` below, per-subscription verdicts, citations, pinned evidence); this module
+holds what the table refers to (the bases, the catalogue sentences ``CITE``) and loads it.
+
 ``python captures/corpus.py`` (``make captures``) writes ``NAME.pcap`` (crafted with scapy, see
 ``peers/craft/wire.py``), ``NAME.expected.json`` and, where the PRV rules need one, ``NAME.provisioning.xml``.
 Deterministic: the same bytes every run.
@@ -15,47 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from builders import (
-    bad_event_489,
-    capture_ends_early,
-    challenge_abandoned,
-    conforming_broadworks,
-    conforming_tcp,
-    fac_without_notify,
-    freeswitch_like,
-    grant_deviations,
-    handset_change_202,
-    handset_change_capture_ends,
-    handset_change_faults,
-    handset_change_out_of_dialog,
-    handset_change_refused_notified,
-    handset_change_unconfirmed,
-    hygiene_faults,
-    hyphenless_namespace,
-    joined_mid_dialog,
-    kamailio_like,
-    lapsed_subscription,
-    malformed_bodies,
-    n670_silent,
-    n670_subscribes_anyway,
-    no_final_response,
-    no_initial_notify,
-    noise_only,
-    notify_after_termination,
-    notify_capture_ends,
-    notify_dialog_faults,
-    notify_unanswered,
-    notify_without_expires,
-    provisioning,
-    provisioning_faults,
-    refresh_then_lapse,
-    subscribe_window_open,
-    timers_from_first_copy,
-    two_subscriptions,
-    unsubscribe_capture_ends,
-    unsubscribe_without_final_notify,
-)
+import builders
+import tomllib
 
 from analyzer.observation import Observation
 
@@ -172,322 +140,41 @@ class Scenario:
     evidence: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
-SCENARIOS = [
-    Scenario(
-        "conforming_broadworks",
-        "BroadWorks-like AS: challenge, multipart state, handset DND, portal CFNA, FAC *79, refresh, unsubscribe",
-        conforming_broadworks,
-        {
-            **ESTABLISHED,
-            **{r: "pass" for r in ("FKS-SUB-5", "FKS-HS-1", "FKS-HS-2", "FKS-HS-3", "FKS-AS-1", "FKS-AS-2")},
-            **{r: "pass" for r in ("FKS-TRM-1", "FKS-TRM-2", "FKS-PRV-1", "FKS-PRV-2", "FKS-PRV-4")},
-        },
-        provisioning=provisioning(("029e74a599", "1001", "1"), ("029e74a59a", "1002", None)),
-        options={"model": "N870", "internal_telephony": False},
-    ),
-    Scenario(
-        "conforming_tcp",
-        "the same conversation over one TCP connection: handset CFB change, unsubscribe",
-        conforming_tcp,
-        {**ESTABLISHED, **{r: "pass" for r in ("FKS-SUB-5", "FKS-HS-1", "FKS-HS-2", "FKS-HS-3")}, **TERMINATED},
-        transport="tcp",
-    ),
-    Scenario(
-        "two_handsets_both_notified",
-        "one user, two subscriptions: a handset change is confirmed on both",
-        two_subscriptions(True),
-        {**ESTABLISHED, **{r: "pass" for r in ("FKS-HS-1", "FKS-HS-2", "FKS-HS-3", "FKS-HS-4", "FKS-AS-1")}},
-        subscriptions=2,
-        per_subscription={
-            "hs1@192.0.2.10": {**ESTABLISHED, **{r: "pass" for r in ("FKS-HS-1", "FKS-HS-2", "FKS-HS-3", "FKS-HS-4")}},
-            # the confirmation on the other subscription comes unsolicited: FKS-AS-1 judges it
-            "hs2@192.0.2.11": {**ESTABLISHED, "FKS-AS-1": "pass"},
-        },
-    ),
-    Scenario(
-        "two_handsets_one_notified",
-        "one user, two subscriptions: the change is confirmed on the changing one only",
-        two_subscriptions(False),
-        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "pass", "FKS-HS-3": "pass", "FKS-HS-4": "fail"},
-        subscriptions=2,
-        per_subscription={
-            "hs1@192.0.2.10": {
-                **ESTABLISHED,
-                **{r: "pass" for r in ("FKS-HS-1", "FKS-HS-2", "FKS-HS-3")},
-                "FKS-HS-4": "fail",
-            },
-            "hs2@192.0.2.11": ESTABLISHED,
-        },
-    ),
-    Scenario(
-        "freeswitch_like",
-        "202 Accepted grant and a malformed Subscription-State 'active, 3600'",
-        freeswitch_like,
-        {**ESTABLISHED, "FKS-RSP-1": "warn", "FKS-NTF-3": "fail"},
-    ),
-    Scenario(
-        "kamailio_like_empty_notify",
-        "initial NOTIFY without a body: the state is not reported",
-        kamailio_like,
-        {**ESTABLISHED, "FKS-NTF-2": "fail", "FKS-NTF-4": "not_applicable", "FKS-NTF-5": "not_applicable"},
-    ),
-    Scenario(
-        "bad_event_489",
-        "SUBSCRIBE accepting the feature type under Event: presence, refused with 489 Bad Event",
-        bad_event_489,
-        {**REQUESTED, "FKS-SUB-1": "fail", "FKS-RSP-1": "fail"},
-    ),
-    Scenario(
-        "no_final_response",
-        "SUBSCRIBE retransmitted and never answered; the capture runs past Timer F",
-        no_final_response,
-        {**REQUESTED, "FKS-RSP-1": "fail"},
-        cite={"FKS-RSP-1": "no final response within `T_final` is a `fail`"},
-    ),
-    Scenario(
-        "no_initial_notify",
-        "200 OK but no NOTIFY although the capture runs 10 s on",
-        no_initial_notify,
-        {
-            **ESTABLISHED,
-            "FKS-NTF-1": "fail",
-            "FKS-NTF-2": "inconclusive",
-            **{f"FKS-NTF-{i}": "not_applicable" for i in range(3, 8)},
-        },
-    ),
-    Scenario(
-        "capture_ends_early",
-        "the capture stops right after the 200 OK: NOTIFY timing cannot be judged",
-        capture_ends_early,
-        {
-            **ESTABLISHED,
-            "FKS-NTF-1": "inconclusive",
-            "FKS-NTF-2": "inconclusive",
-            **{f"FKS-NTF-{i}": "not_applicable" for i in range(3, 8)},
-        },
-    ),
-    Scenario(
-        "grant_deviations",
-        "no Accept header; 2xx grants more than asked; initial NOTIFY without CFA and CFNA",
-        grant_deviations,
-        {**ESTABLISHED, "FKS-SUB-3": "warn", "FKS-RSP-2": "fail", "FKS-NTF-2": "warn"},
-    ),
-    Scenario(
-        "hyphenless_namespace",
-        "documents in the hyphenless ecmainternational.org namespace",
-        hyphenless_namespace,
-        {**ESTABLISHED, "FKS-NTF-5": "warn"},
-    ),
-    Scenario(
-        "malformed_bodies",
-        "portal NOTIFYs: two documents concatenated, a DTD with an entity, an empty forwardTo while active",
-        malformed_bodies,
-        {**ESTABLISHED, "FKS-NTF-4": "fail", "FKS-NTF-5": "fail", "FKS-AS-1": "pass"},
-    ),
-    Scenario(
-        "notify_dialog_faults",
-        "a NOTIFY answered 481; a NOTIFY with a foreign From tag and a CSeq that goes back",
-        notify_dialog_faults,
-        {**ESTABLISHED, "FKS-NTF-6": "fail", "FKS-NTF-7": "fail", "FKS-AS-1": "fail"},
-        cite={
-            "FKS-AS-1": "a To tag other than the SUBSCRIBE's From tag is another, unknown dialog, even with a known "
-            "Call-ID"
-        },
-        evidence={"FKS-NTF-6": (5, 6), "FKS-AS-1": (7,)},
-    ),
-    Scenario(
-        "handset_change_faults",
-        "change request out of dialog; CFA activated without target and accepted; CFNA confirmed with 3 rings, not 4",
-        handset_change_faults,
-        {**ESTABLISHED, "FKS-HS-1": "fail", "FKS-HS-2": "warn", "FKS-HS-3": "warn"},
-    ),
-    Scenario(
-        "handset_change_unconfirmed",
-        "DND change accepted but never confirmed; a valid CFB change refused with 403",
-        handset_change_unconfirmed,
-        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "fail", "FKS-HS-3": "fail"},
-    ),
-    Scenario(
-        "fac_without_notify",
-        "the handset dials *78 (DND on) and no NOTIFY follows",
-        fac_without_notify,
-        {**ESTABLISHED, "FKS-AS-2": "fail"},
-    ),
-    Scenario(
-        "unsubscribe_without_final_notify",
-        "Expires: 0 gets 200 but no terminated NOTIFY (OpenSIPS behaviour out of dialog)",
-        unsubscribe_without_final_notify,
-        {**ESTABLISHED, "FKS-SUB-5": "pass", "FKS-TRM-1": "fail"},
-    ),
-    Scenario(
-        "notify_after_termination",
-        "the AS terminates the subscription, then notifies DND on the dead dialog",
-        notify_after_termination,
-        {**ESTABLISHED, "FKS-SUB-5": "pass", "FKS-TRM-2": "fail", "FKS-AS-1": "fail"},
-    ),
-    Scenario(
-        "lapsed_subscription",
-        "subscribes to another user's AOR, Accept without the feature type, and never refreshes a 60 s grant",
-        lapsed_subscription,
-        {**ESTABLISHED, "FKS-SUB-2": "warn", "FKS-SUB-3": "fail", "FKS-SUB-5": "fail"},
-    ),
-    Scenario(
-        "hygiene_faults",
-        "establishing SUBSCRIBE with a stray text/plain body; a NOTIFY whose Content-Length exceeds its body",
-        hygiene_faults,
-        {**ESTABLISHED, "FKS-SUB-4": "warn", "FKS-SIP-1": "fail"},
-    ),
-    Scenario(
-        "provisioning_faults",
-        "disabled account subscribes; enabled account never does; FeatureKeySyncActive 'true'",
-        provisioning_faults,
-        {**ESTABLISHED, "FKS-PRV-1": "fail", "FKS-PRV-2": "fail", "FKS-PRV-4": "fail"},
-        provisioning=provisioning(("00001", "1001", "0"), ("00002", "1002", "1"), ("00003", "1003", "true")),
-        options={"model": "N870", "internal_telephony": False},
-    ),
-    Scenario(
-        "n670_internal_telephony_silent",
-        "N670 with internal telephony: the enabled account rightly stays silent, its setting is ineffective",
-        n670_silent,
-        {"FKS-PRV-1": "pass", "FKS-PRV-3": "warn", "FKS-PRV-4": "pass"},
-        subscriptions=0,
-        provisioning=provisioning(("00001", "1001", "1"), ("00002", "1002", "0")),
-        options={"model": "N670", "internal_telephony": True},
-    ),
-    Scenario(
-        "n670_internal_telephony_unused",
-        "N670 with internal telephony and no account enabling the feature",
-        n670_silent,
-        {"FKS-PRV-1": "pass", "FKS-PRV-3": "pass", "FKS-PRV-4": "pass"},
-        subscriptions=0,
-        provisioning=provisioning(("00001", "1001", "0"), ("00002", "1002", "0")),
-        options={"model": "N670", "internal_telephony": True},
-    ),
-    Scenario(
-        "n670_subscribes_anyway",
-        "N670 with internal telephony subscribes although the feature is unsupported there",
-        n670_subscribes_anyway,
-        {**ESTABLISHED, "FKS-PRV-3": "fail", "FKS-PRV-4": "pass"},
-        provisioning=provisioning(("00001", "1001", "1")),
-        options={"model": "N670", "internal_telephony": True},
-    ),
-    Scenario(
-        "refresh_then_lapse",
-        "a 60 s grant refreshed in time, then the refreshed grant runs out while traffic goes on",
-        refresh_then_lapse,
-        {**ESTABLISHED, "FKS-SUB-5": "fail"},
-        evidence={"FKS-SUB-5": (6,)},
-    ),
-    Scenario(
-        "challenge_abandoned",
-        "the AS challenges with 401 and the subscriber never retries; the capture runs past Timer F",
-        challenge_abandoned,
-        {**REQUESTED, "FKS-RSP-1": "inconclusive"},
-        evidence={"FKS-RSP-1": (1, 2)},
-    ),
-    Scenario(
-        "notify_without_expires",
-        "the initial NOTIFY says Subscription-State: active without ;expires=",
-        notify_without_expires,
-        {**ESTABLISHED, "FKS-NTF-3": "warn"},
-        evidence={"FKS-NTF-3": (3,)},
-    ),
-    Scenario(
-        "handset_change_refused_notified",
-        "a valid DND change refused with 403, then a NOTIFY reporting DND still off",
-        handset_change_refused_notified,
-        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "warn"},
-        cite={
-            "FKS-HS-2": "A valid request refused with a 4xx (the AS may refuse, e.g. a service not assigned) is a "
-            "`warn` when a NOTIFY in that dialog then reports the feature's unchanged state within `T_notify`"
-        },
-        evidence={"FKS-HS-2": (5, 6, 7)},
-    ),
-    Scenario(
-        "handset_change_out_of_dialog",
-        "a valid DND change sent outside the subscription dialog, accepted and confirmed",
-        handset_change_out_of_dialog,
-        {**ESTABLISHED, "FKS-HS-1": "warn", "FKS-HS-2": "pass", "FKS-HS-3": "pass"},
-        evidence={"FKS-HS-1": (5,)},
-    ),
-    Scenario(
-        "handset_change_202",
-        "a valid DND change granted with 202 Accepted and confirmed",
-        handset_change_202,
-        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "warn", "FKS-HS-3": "pass"},
-        cite={"FKS-HS-2": "A valid change request gets a 2xx (202 `warn`)"},
-        evidence={"FKS-HS-2": (5, 6)},
-    ),
-    Scenario(
-        "joined_mid_dialog",
-        "two dialogs begun before the capture: a portal NOTIFY answered 200, another answered 481",
-        joined_mid_dialog,
-        {**JOINED, "FKS-NTF-6": "fail", "FKS-AS-1": "fail"},
-        subscriptions=2,
-        per_subscription={
-            "m1@192.0.2.10": {**JOINED, "FKS-AS-1": "inconclusive"},
-            "m2@192.0.2.10": {**JOINED, "FKS-NTF-6": "fail", "FKS-AS-1": "fail"},
-        },
-        cite={
-            "FKS-AS-1": "a NOTIFY whose dialog began before the capture is `inconclusive`, unless the phone "
-            "answers it 481 (`fail`)"
-        },
-    ),
-    Scenario(
-        "timers_from_first_copy",
-        "1001: NOTIFY 5.3 s after the first copy of a retransmitted 200; 1002: NOTIFY sent at 4.8 s, resent at 5.3 s",
-        timers_from_first_copy,
-        {**ESTABLISHED, "FKS-NTF-1": "fail", "FKS-AS-1": "pass"},
-        subscriptions=2,
-        per_subscription={
-            # 5.3 s after the SUBSCRIBE's first copy, the late NOTIFY is unsolicited by the catalogue's definition
-            # ("no SUBSCRIBE in the preceding T_notify"), so FKS-AS-1 judges it too: it carries the state
-            "t1@192.0.2.10": {**ESTABLISHED, "FKS-NTF-1": "fail", "FKS-AS-1": "pass"},
-            "t2@192.0.2.10": ESTABLISHED,
-        },
-        cite={
-            "FKS-NTF-1": "from the first copy of the trigger to the first copy of the answer; time lost to "
-            "retransmission counts, because the phone lives it."
-        },
-    ),
-    Scenario(
-        "notify_unanswered",
-        "a portal NOTIFY the phone never answers, retransmitted; the capture runs past Timer F",
-        notify_unanswered,
-        {**ESTABLISHED, "FKS-NTF-6": "fail", "FKS-AS-1": "pass"},
-    ),
-    Scenario(
-        "unsubscribe_capture_ends",
-        "Expires: 0 gets its 200 and the capture stops before the terminated NOTIFY was due",
-        unsubscribe_capture_ends,
-        {**ESTABLISHED, "FKS-SUB-5": "pass", "FKS-TRM-1": "inconclusive"},
-    ),
-    Scenario(
-        "handset_change_capture_ends",
-        "a DND change accepted with 200; the capture stops before its confirmation was due",
-        handset_change_capture_ends,
-        {**ESTABLISHED, "FKS-HS-1": "pass", "FKS-HS-2": "pass", "FKS-HS-3": "inconclusive"},
-    ),
-    Scenario(
-        "notify_capture_ends",
-        "a portal NOTIFY sent as the capture stops: its answer cannot be judged",
-        notify_capture_ends,
-        {**ESTABLISHED, "FKS-NTF-6": "inconclusive", "FKS-AS-1": "pass"},
-    ),
-    Scenario(
-        "subscribe_window_open",
-        "an enabled and a disabled account register; the capture stops inside T_subscribe",
-        subscribe_window_open,
-        {"FKS-PRV-1": "pass", "FKS-PRV-2": "inconclusive", "FKS-PRV-4": "pass"},
-        subscriptions=0,
-        provisioning=provisioning(("00001", "1001", "1"), ("00002", "1002", None)),
-        options={"model": "N870", "internal_telephony": False},
-    ),
-    Scenario(
-        "noise_only",
-        "REGISTER, INVITE, a presence and a uaCSTA subscription: no feature sync at all",
-        noise_only,
-        {},
-        subscriptions=0,
-    ),
-]
+BASES = {
+    "none": {},
+    "established": ESTABLISHED,
+    "established+terminated": {**ESTABLISHED, **TERMINATED},
+    "requested": REQUESTED,
+    "joined": JOINED,
+}
+TABLE = Path(__file__).with_name("scenarios.toml")
+
+
+def _verdicts(entry: dict[str, Any]) -> dict[str, str]:
+    return {**BASES[entry["base"]], **entry["verdicts"]}
+
+
+def _scenario(entry: dict[str, Any]) -> Scenario:
+    """One ``[[scenario]]`` of ``scenarios.toml``: its flow looked up in ``builders``."""
+    flow = getattr(builders, entry["flow"])
+    if "flow_args" in entry:
+        flow = flow(*entry["flow_args"])
+    rows = entry.get("provisioning")
+    return Scenario(
+        entry["name"],
+        entry["purpose"],
+        flow,
+        _verdicts(entry),
+        subscriptions=entry.get("subscriptions", 1),
+        provisioning=None if rows is None else builders.provisioning(*((*row, None)[:3] for row in rows)),
+        options=entry.get("options", {}),
+        transport=entry.get("transport", "udp"),
+        per_subscription={k: _verdicts(v) for k, v in entry["per_subscription"].items()}
+        if "per_subscription" in entry
+        else None,
+        cite=entry.get("cite", {}),
+        evidence={k: tuple(v) for k, v in entry.get("evidence", {}).items()},
+    )
+
+
+SCENARIOS = [_scenario(entry) for entry in tomllib.loads(TABLE.read_text("utf-8"))["scenario"]]
