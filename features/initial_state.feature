@@ -16,7 +16,8 @@ Feature: Initial state - the NOTIFY after the grant reports DND and every forwar
   @FKS-NTF-1 @FKS-NTF-2 @FKS-NTF-3 @FKS-NTF-4 @FKS-NTF-5 @FKS-NTF-6 @FKS-NTF-7
   Scenario: One multipart NOTIFY carries the four features and the handset shows them
     When handset 1001 subscribes
-    Then FKS-NTF-1 is pass
+    Then the AS sent the initial state in one multipart NOTIFY
+    And FKS-NTF-1 is pass
     And FKS-NTF-2 is pass with "CFNA -> 1002 after 4 rings"
     And FKS-NTF-3 is pass
     And FKS-NTF-4 is pass with "multipart"

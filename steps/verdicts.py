@@ -12,7 +12,7 @@ from analyzer.rules import BY_ID
 from analyzer.rules.base import PHONE, SERVER
 from analyzer.verdicts import Verdict
 from peers.targets.outcomes import check, emulated
-from peers.targets.records import digest_algorithms, state_answering_last_subscribe
+from peers.targets.records import digest_algorithms, multipart_mismatch, state_answering_last_subscribe
 from peers.targets.scenario import Scenario
 
 VERDICT = r"(?P<verdict>pass|warn|fail|inconclusive|not_applicable)"
@@ -54,6 +54,13 @@ def rule_verdict(world: Scenario, rule: str, verdict: str, text: str | None) -> 
     judges (the base on target as, the AS on target base), a mismatch is our error, never the product's."""
     mismatch = verdict_mismatch(_judged(world), rule, verdict, text)
     check(world.target, BY_ID[rule].judges, mismatch is None, mismatch or "")
+
+
+@then("the AS sent the initial state in one multipart NOTIFY")
+def multipart_initial_state(world: Scenario) -> None:
+    """BroadWorks' documented form (an AS under test that uses the other allowed form skips, with why)."""
+    mismatch = multipart_mismatch(world.observations(), world.emulates_as)
+    check(world.target, SERVER, mismatch is None, mismatch or "")
 
 
 @then("no rule fails")

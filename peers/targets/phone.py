@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from analyzer.observation import Endpoint
 from analyzer.sip import SipError, SipMessage, parse_message
+from analyzer.vocab import FEATURES
 from peers.sansio.features import FORWARDING, FeatureState, describe, differences
 from peers.sansio.gigaset import Handset
 from peers.sansio.outgoing import Outgoing
@@ -57,9 +58,20 @@ class PlayedBase(Lab):
         """Subscribe (or refresh) and wait for the grant and ``notifies`` NOTIFYs."""
         hs = self.handset(user)
         seen = hs.notified
+        hs.reported = set()
         self._send_from_base(lambda: self.base.subscribe(user))
         self.settle()
         self._follows(f"the NOTIFY after subscribing {user}", lambda: hs.notified >= seen + notifies)
+        self._rest_of_initial_state(hs)
+
+    def _rest_of_initial_state(self, hs: Handset) -> None:
+        """An AS may send the initial state one NOTIFY per feature (FKS-NTF-2 allows it): the rest gets until
+        T_notify to arrive, so that the next step does not race it and the records end with all of it. An AS
+        that leaves a feature out (unassigned) is judged by FKS-NTF-2; here the wait just ends."""
+        if self.settled_is_final or not hs.notified:
+            return
+        with contextlib.suppress(LabError):
+            self.wait("the rest of the initial state", lambda: hs.reported >= set(FEATURES), self.config.follow_timeout)
 
     def subscribe_all(self, users: list[str], timeout: float = 30.0) -> None:
         """Every handset subscribes at once (a base restarting); returns when each has its initial NOTIFY."""

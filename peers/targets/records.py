@@ -7,6 +7,7 @@ from analyzer.bodies import read_body
 from analyzer.observation import Observation
 from analyzer.sip import SipError, SipMessage, parse_digest, parse_message
 from peers.sansio.features import FeatureState
+from peers.targets.lab import Unsupported
 
 
 def _messages(observations: list[Observation]) -> list[SipMessage]:
@@ -33,6 +34,28 @@ def digest_algorithms(observations: list[Observation], method: str = "SUBSCRIBE"
                 except SipError:
                     out.append("unreadable")
     return out
+
+
+def initial_framing(observations: list[Observation]) -> str | None:
+    """How the first NOTIFY that carries a body framed the state ("multipart", "single", "other"): BroadWorks
+    documents one multipart NOTIFY, and FKS-NTF-2 allows one NOTIFY per feature as well. None: no such NOTIFY."""
+    for msg in _messages(observations):
+        if msg.method == "NOTIFY" and not (body := read_body(msg)).empty:
+            return body.framing
+    return None
+
+
+def multipart_mismatch(observations: list[Observation], our_as: bool) -> str | None:
+    """Why the initial state did not come in one multipart NOTIFY; None when it did. One NOTIFY per feature is
+    allowed too (FKS-NTF-2): an AS under test that sends it cannot perform a scenario about the multipart form
+    (Unsupported: a skip with that reason, not a defect)."""
+    framing = initial_framing(observations)
+    if framing == "single" and not our_as:
+        raise Unsupported(
+            "the AS under test sends the initial state one NOTIFY per feature, which FKS-NTF-2 allows; "
+            "this scenario is about the multipart form"
+        )
+    return None if framing == "multipart" else f"the initial state came {framing}, not in one multipart NOTIFY"
 
 
 def state_answering_last_subscribe(observations: list[Observation], user: str) -> tuple[FeatureState, set[str]]:
