@@ -158,6 +158,7 @@ def grant_deviations() -> list[Observation]:
     f.respond(expires=3600)
     f.notify([dnd_event(False), fwd_event("forwardBusy", False)])
     f.respond()
+    f.at(10).options()  # the capture runs past T_notify: CFA and CFNA are not coming
     return f.observations
 
 

@@ -227,8 +227,26 @@ def test_ntf_2_initial_state(docs: list[bytes], verdict: Verdict) -> None:
     f.subscribe()
     f.respond()
     n = f.notify(docs)
+    f.at(10).options()  # the capture goes on past T_notify
     result = verdicts(f.observations)["FKS-NTF-2"]
     assert result.verdict is verdict and n in result.frames
+
+
+def test_ntf_2_a_capture_ending_inside_t_notify_may_still_get_the_rest() -> None:
+    """One NOTIFY per feature is allowed: with the capture ending before T_notify has passed, the missing
+    features may still come (catalogue 1.1: the capture ends before the expected answer could arrive ->
+    inconclusive); an empty body stays a fail."""
+    f = Flow()
+    f.subscribe()
+    f.respond()
+    n = f.notify([fwd_event("forwardImmediate", False)])
+    result = verdicts(f.observations)["FKS-NTF-2"]
+    assert result.verdict is INC and n in result.frames and "DND" in result.detail
+    empty = Flow()
+    empty.subscribe()
+    empty.respond()
+    empty.notify([])
+    assert verdicts(empty.observations)["FKS-NTF-2"].verdict is F
 
 
 def test_ntf_2_one_notify_per_feature_within_t_notify() -> None:

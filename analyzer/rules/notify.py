@@ -72,12 +72,18 @@ def ntf_2(sub: Subscription, ctx: Context) -> list[Finding]:
         if not notifies:
             out.append(finding(INCONCLUSIVE, "no initial NOTIFY to judge", tx.index))
             continue
+        end = window_end(sub, tx, ctx)
         frames = [n.index for n in notifies]
         features: dict[str, str] = {}
         for n in notifies:
             if n.body is not None:
                 features.update({name: doc.summary() for name, doc in n.body.features().items()})
-        if all(n.body is None or n.body.empty for n in notifies):
+        missing = [f for f in (DND, *FORWARDING) if f not in features]
+        if missing and not all(n.body is None or n.body.empty for n in notifies) and ctx.ended_before(end):
+            # one NOTIFY per feature is allowed: the rest may still come within T_notify (catalogue 1.1 general rule)
+            what = ", ".join(missing)
+            out.append(finding(INCONCLUSIVE, f"the capture ends within T_notify of the grant, before {what}", *frames))
+        elif all(n.body is None or n.body.empty for n in notifies):
             out.append(
                 finding(
                     FAIL,
