@@ -36,20 +36,20 @@ def tripwire() -> Iterator[socket.socket]:
     sock.close()
 
 
-@given(parsers.parse('a capture whose initial NOTIFY carries "{kind}"'))
-def hostile_capture(audit: Audit, tmp_path: Path, tripwire: socket.socket, kind: str) -> None:
+@given(parsers.parse('a capture whose initial NOTIFY carries "{kind}"'), target_fixture="audit")
+def hostile_capture(tmp_path: Path, tripwire: socket.socket, kind: str) -> Audit:
     url = f"http://127.0.0.1:{tripwire.getsockname()[1]}/entity"
-    audit["path"] = capture_with_document(tmp_path / "hostile.pcap", hostile_document(kind, url))
+    return Audit(capture_with_document(tmp_path / "hostile.pcap", hostile_document(kind, url)))
 
 
-@given(parsers.parse('a damaged capture: "{kind}"'))
-def damaged(audit: Audit, tmp_path: Path, kind: str) -> None:
-    audit["path"] = damaged_capture(kind, tmp_path / "damaged.pcap")
+@given(parsers.parse('a damaged capture: "{kind}"'), target_fixture="audit")
+def damaged(tmp_path: Path, kind: str) -> Audit:
+    return Audit(damaged_capture(kind, tmp_path / "damaged.pcap"))
 
 
-@given(parsers.parse("a capture of {packets:d} packets of which 3 are feature sync"))
-def needles(audit: Audit, tmp_path: Path, packets: int) -> None:
-    audit["path"] = haystack(tmp_path / "haystack.pcap", packets)
+@given(parsers.parse("a capture of {packets:d} packets of which 3 are feature sync"), target_fixture="audit")
+def needles(tmp_path: Path, packets: int) -> Audit:
+    return Audit(haystack(tmp_path / "haystack.pcap", packets))
 
 
 def _capped() -> None:
@@ -58,8 +58,8 @@ def _capped() -> None:
 
 @when("fks audit reads it within bounded memory")
 def audit_capped(audit: Audit) -> None:
-    audit["run"] = subprocess.run(
-        [sys.executable, "-m", "analyzer.cli", "audit", str(audit["path"]), "--format", "json"],
+    audit.run = run = subprocess.run(
+        [sys.executable, "-m", "analyzer.cli", "audit", str(audit.path), "--format", "json"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -67,41 +67,42 @@ def audit_capped(audit: Audit) -> None:
         preexec_fn=_capped,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    audit["result"] = json.loads(audit["run"].stdout)["captures"][0] if audit["run"].stdout else None
+    audit.result = json.loads(run.stdout)["captures"][0] if run.stdout else {}
 
 
 @then(parsers.re(rf"the audit gives (?P<rule>FKS-[A-Z]+-\d+) {VERDICT}$"))
 def audit_gives(audit: Audit, rule: str, verdict: str) -> None:
-    assert audit["result"] is not None, audit["run"].stderr
-    assert_verdict(audit["result"], rule, verdict)
+    assert audit.result, audit.run.stderr if audit.run else audit
+    assert_verdict(audit.result, rule, verdict)
 
 
 @then(parsers.parse("the audit exits with status {status:d}"))
 def audit_exit(audit: Audit, status: int) -> None:
-    assert audit["run"].returncode == status, audit["run"].stderr[-2000:]
-    assert "Traceback" not in audit["run"].stderr
+    run = audit.run
+    assert run is not None and run.returncode == status, run and run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
 
 
 @then("nothing was read from disk or network")
 def nothing_fetched(audit: Audit, tripwire: socket.socket) -> None:
-    assert "root:x:0" not in audit["run"].stdout
+    assert audit.run is not None and "root:x:0" not in audit.run.stdout
     with pytest.raises(BlockingIOError):
         tripwire.accept()  # nobody connected
 
 
 @then(parsers.parse('the damage is listed: "{text}"'))
 def damage_listed(audit: Audit, text: str) -> None:
-    assert audit["result"] is not None and any(text in e for e in audit["result"]["errors"]), audit["result"]
+    assert audit.result and any(text in e for e in audit.result["errors"]), audit.result
 
 
 @then("no rule fails in the readable part")
 def readable_ok(audit: Audit) -> None:
-    assert audit["result"] is not None and "fail" not in worst_by_rule(audit["result"]).values()
+    assert audit.result and "fail" not in worst_by_rule(audit.result).values()
 
 
 @then(parsers.parse("the audit finds {count:d} subscription in {packets:d} packets"))
 def found_in(audit: Audit, count: int, packets: int) -> None:
-    assert len(audit["result"]["subscriptions"]) == count and audit["result"]["packets"] == packets
+    assert len(audit.result["subscriptions"]) == count and audit.result["packets"] == packets
 
 
 # -- live ----------------------------------------------------------------------------------------------------
