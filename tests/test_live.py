@@ -650,3 +650,25 @@ def test_tcp_as_survives_half_open_and_trickling_connections() -> None:
         "open after the flood": 19,
         "closed when idle": 19,
     }
+
+
+def test_a_record_keeps_its_own_fragments_and_drops_other_datagrams_fragments(tmp_path: Path) -> None:
+    """Every IP fragment passes the capture filter (only the first carries the ports); the record keeps the
+    fragments of datagrams whose first fragment is on its ports, in whatever order they came, and drops the
+    rest (another test's fragmented NOTIFY on the same loopback)."""
+    from scapy.layers.inet import IP, UDP, fragment
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    from scapy.utils import rdpcap
+
+    recorder = Recorder([5060])
+    ours = fragment(IP(src="127.0.0.1", dst="127.0.0.1", id=7) / UDP(sport=5060, dport=5070) / Raw(b"N" * 3000), 1200)
+    theirs = fragment(
+        IP(src="127.0.0.1", dst="127.0.0.1", id=8) / UDP(sport=41000, dport=42000) / Raw(b"x" * 3000), 1200
+    )
+    for frag in [*reversed(ours), *theirs]:
+        pkt = Ether() / IP(bytes(frag))  # dissected as the sniffer on lo does: the first fragment shows its UDP
+        assert recorder._wanted(pkt)
+        recorder._keep(pkt)
+    kept = rdpcap(str(recorder.write(tmp_path / "r.pcapng")))
+    assert len(ours) == 3 and [p[IP].id for p in kept] == [7, 7, 7]

@@ -59,10 +59,9 @@ class Recorder:
         )
 
     def _wanted(self, pkt: Packet) -> bool:
-        if IP in pkt and (pkt[IP].frag > 0 or pkt[IP].flags.MF):
-            return True  # a fragment: only the first carries the UDP header; tshark reassembles them
-        layer = self.layer
-        return layer in pkt and (pkt[layer].sport in self.ports or pkt[layer].dport in self.ports)
+        if _fragment(pkt):
+            return True  # only the first carries the UDP header: sorted out when the record is written
+        return self.layer in pkt and self._on_our_ports(pkt)
 
     def _keep(self, pkt: Packet) -> None:
         with self._lock:
@@ -114,11 +113,31 @@ class Recorder:
     def write(self, path: str | Path, until: float | None = None, since: float | None = None) -> Path:
         """The packets captured (between ``since`` and ``until``, epoch seconds, when given) as pcapng."""
         path = Path(path)
+        with self._lock:
+            packets = self._ours(list(self.packets))
         with PcapNgWriter(str(path)) as writer:
-            for pkt in self.packets:
+            for pkt in packets:
                 if (until is None or float(pkt.time) <= until) and (since is None or float(pkt.time) >= since):
                     writer.write(pkt)
         return path
+
+    def _ours(self, packets: list[Packet]) -> list[Packet]:
+        """Drop the fragments of other datagrams: the capture lets every fragment through (only the first
+        carries the ports), so a datagram is ours when its first fragment is, whatever order they came in.
+        Another test's fragmented NOTIFY on the same loopback must not join this record."""
+        first = {
+            (p[IP].src, p[IP].dst, p[IP].id)
+            for p in packets
+            if IP in p and p[IP].frag == 0 and self.layer in p and self._on_our_ports(p)
+        }
+        return [p for p in packets if not _fragment(p) or (p[IP].src, p[IP].dst, p[IP].id) in first]
+
+    def _on_our_ports(self, pkt: Packet) -> bool:
+        return pkt[self.layer].sport in self.ports or pkt[self.layer].dport in self.ports
+
+
+def _fragment(pkt: Packet) -> bool:
+    return IP in pkt and bool(pkt[IP].frag > 0 or pkt[IP].flags.MF)
 
 
 def _roomy_l2socket() -> type:
