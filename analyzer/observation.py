@@ -19,6 +19,16 @@ class Endpoint:
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
+    @classmethod
+    def parse(cls, text: str) -> Endpoint:
+        """``HOST:PORT`` as ``str`` writes it (an IPv6 host in brackets, which are not part of the address): the
+        one parser of addresses, for command lines, options and reports. ValueError (one line) otherwise."""
+        host, colon, port = text.strip().rpartition(":")
+        host = host.strip("[]")
+        if not colon or not host or not port.isascii() or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"expected HOST:PORT, not {text!r}")
+        return cls(host, int(port))
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:

@@ -14,7 +14,6 @@ from analyzer import __version__
 from analyzer import cli as audit_cli
 from analyzer.cli import EXIT_FAIL, EXIT_OK, Parser, UsageError, guarded, on_off
 from analyzer.observation import Endpoint
-from peers.address import parse_endpoint
 from peers.sansio.profiles import PROFILES
 
 AUDIT_COMMANDS = ("audit", "rules")  # parsed and run by analyzer.cli
@@ -23,7 +22,7 @@ MODELS = ["N610", "N670", "N870", "N870E"]
 
 def _endpoint(text: str) -> Endpoint:
     try:
-        return parse_endpoint(text)
+        return Endpoint.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

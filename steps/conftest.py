@@ -28,7 +28,6 @@ from analyzer.report.evidence import Evidence, from_log, verdict_table
 from analyzer.report.ladder import ladder_svg
 from analyzer.rules import CATALOGUE
 from analyzer.sip import SipError, parse_message
-from peers.address import parse_endpoint
 from peers.io.downgrade import PRIVILEGES, TSHARK, ci_refusal, dropped_checks
 from peers.targets.outcomes import ProductDefect, RecordsDisagree
 from peers.targets.scenario import TARGETS, Scenario, TargetOptions, Unsupported, scenario_for
@@ -45,7 +44,7 @@ def _endpoint(text: str) -> Endpoint | None:
     if not text:
         return None
     try:
-        return parse_endpoint(text)
+        return Endpoint.parse(text)
     except ValueError as exc:
         raise pytest.UsageError(f"--fks-as/--fks-listen: {exc}") from None
 

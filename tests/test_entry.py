@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from analyzer.observation import Endpoint
-from peers.address import parse_endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,14 +64,14 @@ def test_analyzer_never_imports_peers() -> None:
     ],
 )
 def test_endpoint_parses(text: str, endpoint: Endpoint) -> None:
-    assert parse_endpoint(text) == endpoint
-    assert parse_endpoint(str(endpoint)) == endpoint
+    assert Endpoint.parse(text) == endpoint
+    assert Endpoint.parse(str(endpoint)) == endpoint
 
 
 @pytest.mark.parametrize("text", ["5070", ":5070", "host:", "host:70000", "host:5²", "[]:5070"])
 def test_endpoint_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="expected HOST:PORT"):
-        parse_endpoint(text)
+        Endpoint.parse(text)
 
 
 def test_targets_are_classes_chosen_once() -> None:

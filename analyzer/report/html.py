@@ -208,8 +208,11 @@ def _rulebook(rule_ids: set[str]) -> etree._Element:
 
 
 def endpoint_of(text: str) -> Endpoint:
-    host, _, port = text.rpartition(":")
-    return Endpoint(host.strip("[]"), int(port or 0))
+    """An address of a report; one the report does not spell as HOST:PORT is drawn as it is, port 0."""
+    try:
+        return Endpoint.parse(text)
+    except ValueError:
+        return Endpoint(text, 0)
 
 
 def observation_of(m: Mapping[str, Any]) -> Observation:
