@@ -462,7 +462,8 @@ def test_conversation_survives_loss_duplicates_and_reordering(seed: int) -> None
 def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path) -> None:
     """The AS sends through scapy with 400-byte IP fragments: the base's kernel reassembles, tshark too."""
     from analyzer.audit import audit_file, worst_by_rule
-    from peers.io.transport import ScapyUdpPeer
+    from peers.craft.packets import WirePlan
+    from peers.io.rawudp import ScapyUdpPeer
     from peers.sansio.broadworks import ApplicationServer
 
     if shutil.which("tshark") is None:
@@ -470,7 +471,7 @@ def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path)
 
     async def run() -> tuple[UdpPeer, Recorder]:
         server = ApplicationServer(Endpoint("127.0.0.1", 0))
-        as_peer = ScapyUdpPeer(server.receive, fragsize=400, ttl=3)
+        as_peer = ScapyUdpPeer(server.receive, plan=WirePlan("NOTIFY", mtu=420, ttl=3))
         server.local = await as_peer.start()
         base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")})
         base_peer = UdpPeer(lambda data, src, now: base.receive(data, src, now))

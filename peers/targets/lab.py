@@ -25,9 +25,11 @@ from typing import Any, TypeVar
 from analyzer.documents import FeatureDocument
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipMessage
+from peers.craft.packets import WirePlan
 from peers.io.impair import Impairment, UdpRelay
+from peers.io.rawudp import ScapyUdpPeer, Shipped
 from peers.io.recorder import Recorder, can_sniff, write_from_log
-from peers.io.transport import ScapyUdpPeer, TcpPeer, UdpPeer
+from peers.io.transport import TcpPeer, UdpPeer
 from peers.sansio.broadworks import ApplicationServer
 from peers.sansio.features import FeatureState
 from peers.sansio.gigaset import Base, Handset
@@ -53,6 +55,7 @@ class LabConfig:
     max_expires: int = 3600
     expires: int = 3600  # what the base asks for
     impairment: Impairment | None = None
+    wire: WirePlan | None = None  # how our AS's datagrams leave (transport scapy): fragments, checksum, TTL
     record: bool = True
     t1: float = 0.5
     timeout: float = 10.0
@@ -185,7 +188,7 @@ class Lab:
         t1 = self.config.t1
         if self.config.transport == "tcp":
             return TcpPeer(handler, t1=t1)
-        return ScapyUdpPeer(handler, t1=t1) if scapy else UdpPeer(handler, t1=t1)
+        return ScapyUdpPeer(handler, t1=t1, plan=self.config.wire) if scapy else UdpPeer(handler, t1=t1)
 
     def close(self) -> None:
         if not self._thread.is_alive():
@@ -237,6 +240,22 @@ class Lab:
         if log and self.config.transport != "tcp":
             since = self.recorder.first_time(log[0].data[:48], since)
         return self.recorder.write(path, until=ended, since=since)
+
+    @property
+    def shipments(self) -> list[Shipped]:
+        """Every copy our AS sent as crafted packets since the record began (none over other transports)."""
+        peer = self._as_peer
+        if not isinstance(peer, ScapyUdpPeer):
+            return []
+        return [s for s in peer.shipments if self._since is None or s.time >= self._since]
+
+    def attempts(self) -> list[Observation]:
+        """What our AS sent and received, copies that left incomplete included (``ScapyUdpPeer.attempts``)."""
+        peer = self._as_peer
+        if peer is None:
+            raise Unsupported("this target does not play the AS")
+        seen = peer.attempts() if isinstance(peer, ScapyUdpPeer) else list(peer.observations)
+        return [o for o in seen if self._since is None or o.time >= self._since]
 
     def restart_record(self) -> None:
         """The record begins now: what was exchanged so far (setting up a baseline) is in neither record."""
