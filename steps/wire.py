@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from pytest_bdd import given, parsers, then
+from scapy.layers.inet import IP
 
 from analyzer.audit import verdicts_of
 from analyzer.report.evidence import from_log
@@ -59,7 +60,7 @@ def crossed_in_fragments(world: Scenario, mtu: int) -> None:
     """The wire log says so, and the capture holds the fragments (the kernel reassembled them for the base)."""
     copies = _copies(world)
     assert copies and all(s.shipment.fragments > 1 for s in copies), _shown(copies)
-    sent = [p for s in copies for p in s.shipment.packets]
+    sent = [IP(p) for s in copies for p in s.shipment.packets]
     assert all(len(p) <= mtu for p in sent), [len(p) for p in sent]
     recorder = world.lab.recorder
     assert recorder is not None, "no capture: crafting packets needs the same privilege as capturing them"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from analyzer.observation import Endpoint, Observation
 from peers.craft.packets import Shaper, Shipment, WirePlan
@@ -50,7 +49,7 @@ class ScapyUdpPeer(UdpPeer):
     plan: WirePlan | None = None
     shipments: list[Shipped] = field(default_factory=list)
     _shaper: Shaper = field(default_factory=Shaper)
-    _raw: Any = None
+    _raw: socket.socket | None = None
 
     def __post_init__(self) -> None:
         self._shaper.plan = self.plan
@@ -62,16 +61,14 @@ class ScapyUdpPeer(UdpPeer):
             self._raw = None
 
     def _send(self, out: Outgoing) -> None:
-        from scapy.supersocket import L3RawSocket
-
         if self._transport is None:
             raise RuntimeError("peer not started")
         src, dst = (self.local.host, self.local.port), (out.dst.host, out.dst.port)
         shipment = self._shaper.shape(out.data, src, dst)
-        if self._raw is None:
-            self._raw = L3RawSocket()
+        if self._raw is None:  # IPPROTO_RAW: the packets go out as given, header included (IP_HDRINCL)
+            self._raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
         for packet in shipment.packets:
-            self._raw.send(packet)
+            self._raw.sendto(packet, (out.dst.host, 0))
         logged = None
         if not shipment.lost:
             self._record("send", self.local, out.dst, out.data)
