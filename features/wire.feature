@@ -63,7 +63,7 @@ Feature: Wire - the initial state survives what IP does to a large NOTIFY on its
     Given the initial NOTIFY leaves in IP fragments of <mtu> bytes, in order
     And fragment <lost> of the initial NOTIFY is lost in every copy
     When handset 1001 subscribes
-    And T_notify passes
+    And the window for the NOTIFY passes
     Then FKS-NTF-1 is fail with "no NOTIFY"
     And every copy of the initial NOTIFY left incomplete
     And on what the AS sent, FKS-NTF-6 is fail with "no final response to the NOTIFY"
@@ -93,7 +93,7 @@ Feature: Wire - the initial state survives what IP does to a large NOTIFY on its
   Scenario Outline: TTL <ttl> across <hops> routers: the NOTIFY <fate>, and the kit says so
     Given the initial NOTIFY leaves with TTL <ttl> on a path of <hops> routers
     When handset 1001 subscribes
-    And T_notify passes
+    And the window for the NOTIFY passes
     Then FKS-NTF-1 is <ntf1>
     And on what the AS sent, FKS-NTF-6 is <ntf6>
 

@@ -3,9 +3,10 @@ packets (``peers.craft.packets.WirePlan``), and what the wire log and the captur
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
-from pytest_bdd import given, parsers, then
+from pytest_bdd import given, parsers, then, when
 from scapy.layers.inet import IP
 
 from analyzer.audit import verdicts_of
@@ -13,8 +14,10 @@ from analyzer.report.evidence import from_log
 from analyzer.rules import BY_ID
 from peers.craft.packets import WirePlan
 from peers.io.rawudp import Shipped
+from peers.targets.lab import LabError
 from peers.targets.outcomes import check
 from peers.targets.scenario import Scenario
+from peers.targets.window import grants_without_notify
 from steps.verdicts import VERDICT, verdict_mismatch
 
 INITIAL = "initial NOTIFY"
@@ -44,6 +47,16 @@ def bad_checksum(world: Scenario, copies: str) -> None:
 @given(parsers.parse("the initial NOTIFY leaves with TTL {ttl:d} on a path of {hops:d} routers"))
 def ttl_on_path(world: Scenario, ttl: int, hops: int) -> None:
     world.shape_wire(message=INITIAL, ttl=ttl, hops=hops)
+
+
+@when("the window for the NOTIFY passes")
+def window_passes(world: Scenario) -> None:
+    """T_notify passes as ``When T_notify passes`` lets it (its absence is then a fail, not inconclusive), and
+    the time is marked in both records by whichever end we play: against a real base, by our AS's OPTIONS."""
+    with contextlib.suppress(LabError):
+        world.lab.wait("a NOTIFY after every grant", lambda: grants_without_notify(world.lab.observations) == 0,
+                       world.t_notify + 0.1)  # fmt: skip
+    world.lab.mark_time()
 
 
 def _copies(world: Scenario) -> list[Shipped]:

@@ -364,6 +364,10 @@ class Lab:
             if self.config.strict:
                 raise
 
+    def mark_time(self) -> None:
+        """Mark the passage of time in both records: an OPTIONS from the end we play, answered."""
+        raise NotImplementedError
+
     def expire(self, user: str) -> None:
         raise Unsupported("expiry is played by advancing the AS emulator's clock: loopback only")
 
