@@ -279,6 +279,34 @@ def test_udp_requests_are_retransmitted_until_answered() -> None:
     assert len(gaps) >= 3 and all(g > 0 for g in gaps) and gaps[2] > gaps[0]  # doubling, not a fixed period
 
 
+def test_timer_f_ends_an_unanswered_request_at_64_t1_not_at_the_next_timer_e() -> None:
+    """RFC 3261 17.1.2.2: Timer F fires 64*T1 after the first copy. With T1 = 20 ms that is 1.28 s; waiting
+    for the next Timer E instead would end it at 2.54 s (the peer's transaction would outlive the rules' T_final)."""
+    import socket
+
+    from peers.sansio.outgoing import Outgoing
+
+    t1 = 0.02
+
+    async def run() -> tuple[float, int]:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+            silent.bind(("127.0.0.1", 0))
+            far = Endpoint(*silent.getsockname())
+            peer = UdpPeer(lambda data, src, now: [], t1=t1)
+            await peer.start()
+            request = Base(peer.local, far, {"1001": Handset("1001", "example.test")}).subscribe("1001")
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            peer.send(Outgoing(request.data, far, request=True))
+            await peer.wait_until(lambda: peer.idle, timeout=64 * t1 + 0.6)  # TimeoutError if Timer F is late
+            took, copies = loop.time() - start, len(peer.observations)
+            peer.close()
+            return took, copies
+
+    took, copies = asyncio.run(asyncio.wait_for(run(), 20))
+    assert took >= 64 * t1 - 0.01 and copies == 7  # the original and Timer E's six, the last at 1.26 s
+
+
 @pytest.mark.skipif(shutil.which("sipp") is None, reason="SIPp (Debian package sip-tester) is not installed")
 @pytest.mark.skipif(not can_sniff(), reason="capturing needs root or CAP_NET_RAW")
 def test_sipp_phone_against_fks_as(tmp_path: Path) -> None:

@@ -277,6 +277,8 @@ class Scenario:
             raise Unsupported(f"target {self.name} replays nothing: this step needs a live exchange")
         if self._lab is None:
             config = self._config()
+            if config.transport == "scapy" and not self.emulates_as:
+                raise Unsupported("transport scapy crafts our AS's packets; on this target the AS is not ours")
             if config.transport == "scapy" and not can_send_raw():
                 raise Unsupported("crafting packets (transport scapy) needs root or CAP_NET_RAW")
             self._lab = self.lab_class(config)
