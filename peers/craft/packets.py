@@ -95,6 +95,8 @@ class Shipment:
     copy: int
     lost: str = ""  # "fragment 2 of 3 lost", "TTL 1 expired at router 1 of 1"
     checksum: str = ""  # "wrong UDP checksum" when the copy carries one
+    order: str = ""  # "reversed", "one duplicated" (in order: nothing to say)
+    remark: str = ""  # what the plan asked that this datagram could not give ("no fragment 9 to lose ...")
 
     @property
     def whole(self) -> bool:
@@ -104,7 +106,7 @@ class Shipment:
     def note(self) -> str:
         """One line for a ladder arrow or a log: ``3 IP fragments, reversed`` / ``2 of 3 IP fragments ...``."""
         parts = [f"{self.fragments} IP fragments" if self.fragments > 1 else "1 packet"]
-        parts += [p for p in (self.lost, self.checksum) if p]
+        parts += [p for p in (self.order, self.lost, self.checksum, self.remark) if p]
         return f"copy {self.copy}: " + ", ".join(parts)
 
 
@@ -134,20 +136,22 @@ class Shaper:
         size = plan.fragment_payload
         packets = fragment(pkt, size) if size and len(pkt) > (plan.mtu or 0) else [pkt]
         count = len(packets)
-        lost = ""
-        if plan.lose is not None and count > 1 and (plan.lose_in == "every" or copy == 1):
-            if plan.lose > count:
-                raise ValueError(f"the {plan.message} has {count} fragments at MTU {plan.mtu}, no fragment {plan.lose}")
-            packets = packets[: plan.lose - 1] + packets[plan.lose :]
-            lost = f"fragment {plan.lose} of {count} lost"
-        if plan.order == "reversed":
+        lost, remark = "", ""
+        order = plan.order if count > 1 and plan.order != "in order" else ""
+        if plan.lose is not None and (plan.lose_in == "every" or copy == 1):
+            if plan.lose > count:  # said on the copy (the scenario's Then shows it), never raised in the send path
+                remark = f"no fragment {plan.lose} to lose at MTU {plan.mtu}: {count} in all"
+            else:
+                packets = packets[: plan.lose - 1] + packets[plan.lose :]
+                lost = f"fragment {plan.lose} of {count} lost"
+        if order == "reversed":
             packets = packets[::-1]
-        elif plan.order == "one duplicated" and packets:
+        elif order == "one duplicated":
             packets = [*packets, packets[0]]
         if plan.hops and ttl <= plan.hops:
             lost = f"TTL {ttl} expired at router {max(ttl, 1)} of {plan.hops}"
-            return Shipment([], count, 0, copy, lost, checksum)
-        return Shipment([bytes(p) for p in packets], count, len(packets), copy, lost, checksum)
+            return Shipment([], count, 0, copy, lost, checksum, order, remark)
+        return Shipment([bytes(p) for p in packets], count, len(packets), copy, lost, checksum, order, remark)
 
 
 def _sum16(data: bytes) -> int:
