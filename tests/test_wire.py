@@ -68,3 +68,15 @@ def _pytest_cmd(tmp_path: Path) -> list[str]:
         sys.executable, "-m", "pytest", "steps", "-q", "-rs", "-m", "wire", "-p", "no:cacheprovider",
         "-p", "no:xdist", "-o", "console_output_style=classic", f"--fks-reports={tmp_path}",
     ]  # fmt: skip
+
+
+def test_transport_scapy_on_target_as_skips_saying_why() -> None:
+    """On target as the AS under test sends its own packets: there is nothing of ours to craft."""
+    from analyzer.observation import Endpoint
+    from peers.targets.scenario import TargetOptions, Unsupported, scenario_for
+
+    world = scenario_for(TargetOptions(name="as", remote=Endpoint("127.0.0.1", 9), transport="scapy"))
+    with pytest.raises(Unsupported, match="the AS is not ours"):
+        world.lab  # noqa: B018 (starting the exchange is what is refused)
+    with pytest.raises(Unsupported, match="cannot be made to send crafted packets"):
+        world.shape_wire(mtu=576)
