@@ -6,14 +6,8 @@ from __future__ import annotations
 import pytest
 
 # The step definitions of features/, registered as plugins (pytest-bdd's steps are fixtures): each module is
-# named once here instead of star-imported into steps/conftest.py.
-pytest_plugins = [
-    "steps.verdicts",
-    "steps.audits",
-    "steps.exchange",
-    "steps.robustness",
-    "steps.wire",
-]  # dependencies first
+# named once here instead of star-imported into steps/conftest.py (dependencies first).
+pytest_plugins = ["steps.verdicts", "steps.audits", "steps.exchange", "steps.robustness", "steps.wire"]
 
 OPTIONS = {
     "target": ("loopback", "where the scenarios run: loopback, as, base, pcap"),
