@@ -78,7 +78,8 @@ def crossed_in_fragments(world: Scenario, mtu: int) -> None:
     recorder = world.lab.recorder
     assert recorder is not None, "no capture: crafting packets needs the same privilege as capturing them"
     idents = {p["IP"].id for p in sent}
-    captured = [p for p in recorder.packets if p.haslayer("IP") and p["IP"].id in idents]
+    fragments = [p for p in recorder.packets if p.haslayer("IP") and (p["IP"].flags.MF or p["IP"].frag)]
+    captured = [p for p in fragments if p["IP"].id in idents]
     assert len(captured) >= len(sent) and all(len(p["IP"]) <= mtu for p in captured), (len(captured), len(sent))
 
 

@@ -80,3 +80,27 @@ def test_transport_scapy_on_target_as_skips_saying_why() -> None:
         world.lab  # noqa: B018 (starting the exchange is what is refused)
     with pytest.raises(Unsupported, match="cannot be made to send crafted packets"):
         world.shape_wire(mtu=576)
+
+
+def test_the_capture_keeps_our_fragments_and_leaves_another_exchanges_out(tmp_path: Path) -> None:
+    """Fragments carry no ports, so the capture filter passes every fragment on ``lo``: on a shared machine
+    the written capture keeps only the datagrams that are ours (a first fragment with our ports, or an IP
+    identification we sent), or an audit would judge someone else's NOTIFY."""
+    from scapy.layers.inet import IP
+    from scapy.utils import rdpcap
+
+    from peers.craft.packets import Shaper, WirePlan
+    from peers.io.recorder import Recorder
+
+    notify = b"NOTIFY sip:1001@h SIP/2.0\r\nContent-Type: multipart/mixed;boundary=b\r\n\r\n" + b"x" * 1500
+    mine = Shaper(WirePlan(mtu=576), ident=100).shape(notify, ("127.0.0.1", 5060), ("127.0.0.1", 5062))
+    lost_head = Shaper(WirePlan(mtu=576, lose=1), ident=200).shape(notify, ("127.0.0.1", 5060), ("127.0.0.1", 5062))
+    theirs = Shaper(WirePlan(mtu=576), ident=300).shape(notify, ("127.0.0.1", 7000), ("127.0.0.1", 7002))
+    recorder = Recorder([5062])
+    recorder.packets = [IP(p) for s in (mine, lost_head, theirs) for p in s.packets]
+    for n, packet in enumerate(recorder.packets):
+        packet.time = 1000.0 + n
+    # the copy without its first fragment is known only by the identification the lab says it sent
+    written = rdpcap(str(recorder.write(tmp_path / "shared.pcapng", ours={201})))
+    kept = sorted({int(p[IP].id) for p in written})
+    assert kept == [101, 201] and len(written) == len(mine.packets) + len(lost_head.packets)

@@ -109,14 +109,40 @@ class Recorder:
         if self._sniffer.running:
             self._sniffer.stop()
 
-    def write(self, path: str | Path, until: float | None = None, since: float | None = None) -> Path:
-        """The packets captured (between ``since`` and ``until``, epoch seconds, when given) as pcapng."""
+    def write(
+        self, path: str | Path, until: float | None = None, since: float | None = None, ours: Iterable[int] = ()
+    ) -> Path:
+        """The packets captured (between ``since`` and ``until``, epoch seconds, when given) as pcapng.
+
+        A fragment carries no ports, so the capture filter lets every fragment on the interface through; on a
+        shared machine another exchange's fragments pass too. A fragment is kept when its datagram is ours:
+        its IP identification is one we sent (``ours``), or its first fragment carries our ports."""
         path = Path(path)
+        keep = set(ours) | self._our_datagrams()
         with PcapNgWriter(str(path)) as writer:
             for pkt in self.packets:
-                if (until is None or float(pkt.time) <= until) and (since is None or float(pkt.time) >= since):
+                within = (until is None or float(pkt.time) <= until) and (since is None or float(pkt.time) >= since)
+                if within and (_datagram(pkt) is None or pkt[IP].id in keep):
                     writer.write(pkt)
         return path
+
+    def _our_datagrams(self) -> set[int]:
+        """The IP identifications of fragmented datagrams whose first fragment carries one of our ports."""
+        layer = self.layer
+        return {
+            int(p[IP].id)
+            for p in self.packets
+            if _datagram(p) is not None
+            and layer in p
+            and (p[layer].sport in self.ports or p[layer].dport in self.ports)
+        }
+
+
+def _datagram(pkt: Packet) -> int | None:
+    """The IP identification of a fragment (None: not a fragment)."""
+    if IP in pkt and (pkt[IP].frag > 0 or pkt[IP].flags.MF):
+        return int(pkt[IP].id)
+    return None
 
 
 def _roomy_l2socket() -> type:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -37,6 +38,7 @@ from peers.sansio.outgoing import Outgoing
 from peers.sansio.profiles import PROFILES, Profile
 
 T = TypeVar("T")
+IP_ID = struct.Struct("!H")  # the identification field of an IPv4 header, at byte 4
 TRANSPORTS = ("udp", "tcp", "scapy")
 
 
@@ -239,7 +241,8 @@ class Lab:
         since = self._since
         if log and self.config.transport != "tcp":
             since = self.recorder.first_time(log[0].data[:48], since)
-        return self.recorder.write(path, until=ended, since=since)
+        ours = {IP_ID.unpack_from(p, 4)[0] for s in self.shipments for p in s.shipment.packets}
+        return self.recorder.write(path, until=ended, since=since, ours=ours)
 
     @property
     def shipments(self) -> list[Shipped]:
