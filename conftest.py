@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 # The step definitions of features/, registered as plugins (pytest-bdd's steps are fixtures): each module is
-# named once here instead of star-imported into steps/conftest.py.
-pytest_plugins = ["steps.verdicts", "steps.audits", "steps.exchange", "steps.robustness"]  # dependencies first
+# named once here instead of star-imported into steps/conftest.py (dependencies first).
+pytest_plugins = ["steps.verdicts", "steps.audits", "steps.exchange", "steps.robustness", "steps.wire"]
 
 OPTIONS = {
     "target": ("loopback", "where the scenarios run: loopback, as, base, pcap"),
     "as": ("", "HOST:PORT of the AS under test (target as)"),
     "listen": ("127.0.0.1:5070", "HOST:PORT where our AS waits for a real base (target base)"),
-    "transport": ("udp", "udp or tcp"),
+    "transport": ("udp", "udp, tcp, or scapy (our AS's datagrams as crafted packets; root or CAP_NET_RAW)"),
     "provisioning": ("", "Gigaset provisioning file: the accounts and passwords our base uses (target as)"),
     "portal-cmd": ("", "command for a portal change; placeholders {user} {feature} {state} {target} {rings}"),
     "portal-url": ("", "Xsi-Actions base URL for portal changes (target as)"),

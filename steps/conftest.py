@@ -31,6 +31,7 @@ from analyzer.sip import SipError, parse_message
 from peers.io.downgrade import PRIVILEGES, TSHARK, ci_refusal, dropped_checks
 from peers.targets.outcomes import ProductDefect, RecordsDisagree
 from peers.targets.scenario import TARGETS, Scenario, TargetOptions, Unsupported, scenario_for
+from peers.targets.wirelog import incomplete, record_notes, sent_notes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,6 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "audit",
         "bad-input",
         "robustness",
+        "wire",
     ):
         config.addinivalue_line("markers", f"{area}: scenarios of the {area} area")
     if _option(config, "target") != "pcap":  # a live run records each exchange twice and compares the records
@@ -180,9 +182,20 @@ def _attach(world: Scenario, evidence: Evidence, observations: list[Any], lab: A
         name="verdicts",
         attachment_type=allure.attachment_type.HTML,
     )
+    shipments = lab.shipments
+    wire = record_notes(observations, shipments)
     allure.attach(
-        ladder_svg(observations, evidence.verdicts, labels), name="ladder", attachment_type=allure.attachment_type.SVG
+        ladder_svg(observations, evidence.verdicts, labels, wire=wire),
+        name="ladder",
+        attachment_type=allure.attachment_type.SVG,
     )
+    if incomplete(shipments):  # copies that never arrived whole are in no record: the AS's own view shows them
+        sent = lab.attempts()
+        allure.attach(
+            ladder_svg(sent, (), labels, title="what the AS sent, on the wire", wire=sent_notes(sent, shipments)),
+            name="ladder (what the AS sent)",
+            attachment_type=allure.attachment_type.SVG,
+        )
     allure.attach.file(str(pcap), name=pcap.name, attachment_type=allure.attachment_type.PCAP)
     allure.attach("\n".join(_log_lines(observations)), name="message log", attachment_type=allure.attachment_type.TEXT)
     if world.baseline_note:

@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 FEATURES = sorted((ROOT / "features").glob("*.feature"))
 RULE_TAG = re.compile(r"FKS-[A-Z]+-\d+")
 VERDICT = r"(?:pass|warn|fail|inconclusive|not_applicable)"
-# The Then steps that judge a rule (steps/verdicts.py, steps/audits.py, steps/robustness.py)
+# The Then steps that judge a rule (steps/verdicts.py, steps/audits.py, steps/robustness.py, steps/wire.py)
 JUDGES = [
     re.compile(rf"^(?P<rule>FKS-[A-Z]+-\d+) is {VERDICT}\b"),  # ... is pass [with "..."] [at frame N]
+    re.compile(rf"^on what the AS sent, (?P<rule>FKS-[A-Z]+-\d+) is {VERDICT}\b"),
     re.compile(rf"^the audit gives (?P<rule>FKS-[A-Z]+-\d+) {VERDICT}$"),
 ]
 

@@ -156,6 +156,18 @@ def test_same_bytes_from_the_other_side_are_not_a_retransmission() -> None:
     assert row(root, 3).get("data-retransmission") is None
 
 
+def test_a_message_in_ip_fragments_is_one_arrow_that_says_so() -> None:
+    """The packets a message took are a fact of its one arrow (and ``data-wire``); other rows say nothing."""
+    f = session()
+    note = "copy 1: 4 IP fragments, fragment 2 of 4 lost \u00b7 copy 2: 4 IP fragments"
+    root = parse(ladder_svg(f.observations, wire={3: note}))
+    assert len(messages(root)) == len(f.observations)
+    fragmented = row(root, 3)
+    assert fragmented.get("data-wire") == note
+    assert "4 IP fragments" in " ".join(texts(fragmented)) and note in tooltip(fragmented)
+    assert [g.get("data-frame") for g in messages(root) if g.get("data-wire")] == ["3"]
+
+
 def test_wire_markup_is_text_never_elements() -> None:
     f = Flow()
     f.notify([fwd_event("forwardImmediate", True, "<script>alert(1)</script>")])

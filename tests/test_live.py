@@ -280,6 +280,35 @@ def test_udp_requests_are_retransmitted_until_answered() -> None:
     assert len(gaps) >= 3 and all(g > 0 for g in gaps) and gaps[2] > gaps[0]  # doubling, not a fixed period
 
 
+def test_timer_f_ends_an_unanswered_request_at_64_t1_not_at_the_next_timer_e() -> None:
+    """RFC 3261 17.1.2.2: Timer F fires 64*T1 after the first copy. With T1 = 20 ms that is 1.28 s; waiting
+    for the next Timer E instead would end it at 2.54 s (the peer's transaction would outlive the rules' T_final)."""
+    import socket
+
+    from peers.sansio.outgoing import Outgoing
+
+    t1 = 0.02
+
+    async def run() -> tuple[float, int]:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+            silent.bind(("127.0.0.1", 0))
+            far = Endpoint(*silent.getsockname())
+            peer = UdpPeer(lambda data, src, now: [], t1=t1)
+            await peer.start()
+            request = Base(peer.local, far, {"1001": Handset("1001", "example.test")}).subscribe("1001")
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            peer.send(Outgoing(request.data, far, request=True))
+            await peer.wait_until(lambda: peer.idle, timeout=64 * t1 + 0.6)  # TimeoutError if Timer F is late
+            took, copies = loop.time() - start, len(peer.observations)
+            peer.close()
+            return took, copies
+
+    took, copies = asyncio.run(asyncio.wait_for(run(), 20))
+    # the original and Timer E's copies (six when every timer fires on time; a busy machine fires them late)
+    assert took >= 64 * t1 - 0.01 and 4 <= copies <= 7
+
+
 @needs_sipp
 @pytest.mark.skipif(not can_sniff(), reason="capturing needs root or CAP_NET_RAW")
 def test_sipp_phone_against_fks_as(tmp_path: Path) -> None:
@@ -445,7 +474,8 @@ def test_conversation_survives_loss_duplicates_and_reordering(seed: int) -> None
 def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path) -> None:
     """The AS sends through scapy with 400-byte IP fragments: the base's kernel reassembles, tshark too."""
     from analyzer.audit import audit_file, worst_by_rule
-    from peers.io.transport import ScapyUdpPeer
+    from peers.craft.packets import WirePlan
+    from peers.io.rawudp import ScapyUdpPeer
     from peers.sansio.broadworks import ApplicationServer
 
     if shutil.which("tshark") is None:
@@ -453,7 +483,7 @@ def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path)
 
     async def run() -> tuple[UdpPeer, Recorder]:
         server = ApplicationServer(Endpoint("127.0.0.1", 0))
-        as_peer = ScapyUdpPeer(server.receive, fragsize=400, ttl=3)
+        as_peer = ScapyUdpPeer(server.receive, plan=WirePlan("NOTIFY", mtu=420, ttl=3))
         server.local = await as_peer.start()
         base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")})
         base_peer = UdpPeer(lambda data, src, now: base.receive(data, src, now))

@@ -80,6 +80,7 @@ class _Row:
     facts: str  # "Expires: 3600 · DND on"
     start_line: str
     retransmission: bool
+    wire: str = ""  # how the message crossed the wire, when said ("3 IP fragments")
 
 
 def _clean(text: str) -> str:
@@ -170,6 +171,14 @@ def _rows(observations: Sequence[Observation]) -> list[_Row]:
     return [_Row(r.obs, _clean(r.label), _clean(r.facts), _clean(r.start_line), r.retransmission) for r in rows]
 
 
+def _on_wire(row: _Row, note: str | None) -> _Row:
+    """The row with how its message crossed the wire put first among its facts."""
+    if not note:
+        return row
+    facts = " \u00b7 ".join(f for f in (_clean(note), row.facts) if f)
+    return _Row(row.obs, row.label, facts, row.start_line, row.retransmission, _clean(note))
+
+
 def _columns(observations: Sequence[Observation]) -> dict[Endpoint, int]:
     columns: dict[Endpoint, int] = {}
     for obs in observations:
@@ -228,15 +237,18 @@ def ladder_svg(
     verdicts: Iterable[Mapping[str, Any]] = (),
     labels: Mapping[Endpoint, str] | None = None,
     title: str = "",
+    wire: Mapping[int, str] | None = None,
 ) -> str:
     """The ladder of ``observations`` (in time order) as SVG text, rows named by ``verdicts`` highlighted.
 
     ``verdicts`` are JSON-form results (``rule``, ``verdict``, ``frames``, ``detail``); only ``fail`` and
-    ``warn`` are drawn. ``labels`` names endpoints (default: their ``address:port``).
+    ``warn`` are drawn. ``labels`` names endpoints (default: their ``address:port``). ``wire`` says, per frame,
+    how the message crossed the wire when that is news (``3 IP fragments``): one arrow per message, the
+    packets it took among its facts, and a ``data-wire`` attribute for reports and tests.
     """
     observations = list(observations)
     marks = _marks(verdicts)
-    rows = _rows(observations)
+    rows = [_on_wire(row, (wire or {}).get(row.obs.index)) for row in _rows(observations)]
     columns = _columns(observations)
     names = {ep: _clean((labels or {}).get(ep) or str(ep)) for ep in columns}
     title = _clean(title)
@@ -310,6 +322,8 @@ def _draw_row(
         attrs["data-rules"] = " ".join(mark.rules)
     if row.retransmission:
         attrs["data-retransmission"] = "true"
+    if row.wire:
+        attrs["data-wire"] = row.wire
     g = _sub(root, "g", attrs)
     delta = obs.time - t0
     when = f"{0.0 if abs(delta) < 0.0005 else delta:+.3f} s"

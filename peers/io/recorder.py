@@ -8,7 +8,6 @@ pcapng comment, so a run never silently passes off a log as a capture.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,9 +22,8 @@ from peers.craft.wire import WireMessage, write_capture
 
 
 def can_sniff() -> bool:
-    """Root (or CAP_NET_RAW, which a root-less container may grant) is needed to open a packet socket."""
-    if os.geteuid() == 0:
-        return True
+    """CAP_NET_RAW is needed to open a packet socket (root has it, unless a container dropped it; a root-less
+    one may grant it): asked of the kernel, never assumed from the user id."""
     try:
         import socket
 
@@ -59,9 +57,10 @@ class Recorder:
         )
 
     def _wanted(self, pkt: Packet) -> bool:
-        if _fragment(pkt):
-            return True  # only the first carries the UDP header: sorted out when the record is written
-        return self.layer in pkt and self._on_our_ports(pkt)
+        if IP in pkt and (pkt[IP].frag > 0 or pkt[IP].flags.MF):
+            return True  # a fragment: only the first carries the UDP header; tshark reassembles them
+        layer = self.layer
+        return layer in pkt and (pkt[layer].sport in self.ports or pkt[layer].dport in self.ports)
 
     def _keep(self, pkt: Packet) -> None:
         with self._lock:
@@ -110,34 +109,40 @@ class Recorder:
         if self._sniffer.running:
             self._sniffer.stop()
 
-    def write(self, path: str | Path, until: float | None = None, since: float | None = None) -> Path:
-        """The packets captured (between ``since`` and ``until``, epoch seconds, when given) as pcapng."""
+    def write(
+        self, path: str | Path, until: float | None = None, since: float | None = None, ours: Iterable[int] = ()
+    ) -> Path:
+        """The packets captured (between ``since`` and ``until``, epoch seconds, when given) as pcapng.
+
+        A fragment carries no ports, so the capture filter lets every fragment on the interface through; on a
+        shared machine another exchange's fragments pass too. A fragment is kept when its datagram is ours:
+        its IP identification is one we sent (``ours``), or its first fragment carries our ports."""
         path = Path(path)
-        with self._lock:
-            packets = self._ours(list(self.packets))
+        keep = set(ours) | self._our_datagrams()
         with PcapNgWriter(str(path)) as writer:
-            for pkt in packets:
-                if (until is None or float(pkt.time) <= until) and (since is None or float(pkt.time) >= since):
+            for pkt in self.packets:
+                within = (until is None or float(pkt.time) <= until) and (since is None or float(pkt.time) >= since)
+                if within and (_datagram(pkt) is None or pkt[IP].id in keep):
                     writer.write(pkt)
         return path
 
-    def _ours(self, packets: list[Packet]) -> list[Packet]:
-        """Drop the fragments of other datagrams: the capture lets every fragment through (only the first
-        carries the ports), so a datagram is ours when its first fragment is, whatever order they came in.
-        Another test's fragmented NOTIFY on the same loopback must not join this record."""
-        first = {
-            (p[IP].src, p[IP].dst, p[IP].id)
-            for p in packets
-            if IP in p and p[IP].frag == 0 and self.layer in p and self._on_our_ports(p)
+    def _our_datagrams(self) -> set[int]:
+        """The IP identifications of fragmented datagrams whose first fragment carries one of our ports."""
+        layer = self.layer
+        return {
+            int(p[IP].id)
+            for p in self.packets
+            if _datagram(p) is not None
+            and layer in p
+            and (p[layer].sport in self.ports or p[layer].dport in self.ports)
         }
-        return [p for p in packets if not _fragment(p) or (p[IP].src, p[IP].dst, p[IP].id) in first]
-
-    def _on_our_ports(self, pkt: Packet) -> bool:
-        return pkt[self.layer].sport in self.ports or pkt[self.layer].dport in self.ports
 
 
-def _fragment(pkt: Packet) -> bool:
-    return IP in pkt and bool(pkt[IP].frag > 0 or pkt[IP].flags.MF)
+def _datagram(pkt: Packet) -> int | None:
+    """The IP identification of a fragment (None: not a fragment)."""
+    if IP in pkt and (pkt[IP].frag > 0 or pkt[IP].flags.MF):
+        return int(pkt[IP].id)
+    return None
 
 
 def _roomy_l2socket() -> type:

@@ -46,6 +46,7 @@ class _Pending:
     outgoing: Outgoing
     interval: float
     deadline: float
+    due: float  # when Timer E next fires
     timer: asyncio.TimerHandle | None = None
 
 
@@ -163,7 +164,7 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
             branch = (out.branch or _branch(out.data)) if out.request else None
             if branch:
                 loop = asyncio.get_running_loop()
-                pending = _Pending(out, self.t1, loop.time() + 64 * self.t1)
+                pending = _Pending(out, self.t1, loop.time() + 64 * self.t1, loop.time() + self.t1)
                 self._pending[branch] = pending
                 pending.timer = loop.call_later(self.t1, self._retransmit, branch)
 
@@ -178,13 +179,17 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
         if pending is None:
             return
         loop = asyncio.get_running_loop()
-        if loop.time() >= pending.deadline:
+        left = pending.deadline - loop.time()
+        if left <= 0.001:
             del self._pending[branch]  # Timer F: the transaction failed; the rules will say so
             self._wake()
             return
-        self._send(pending.outgoing)
-        pending.interval = min(pending.interval * 2, T2)
-        pending.timer = loop.call_later(pending.interval, self._retransmit, branch)
+        if pending.due - loop.time() <= 0.001:  # Timer E: another copy
+            self._send(pending.outgoing)
+            pending.interval = min(pending.interval * 2, T2)
+            pending.due = loop.time() + pending.interval
+        # Timer F runs on its own clock (64*T1 after the first copy), not at the next Timer E
+        pending.timer = loop.call_later(min(pending.due - loop.time(), left), self._retransmit, branch)
 
     # -- receiving -----------------------------------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
@@ -201,38 +206,6 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:  # ICMP errors on loopback: nothing to do
         pass
-
-
-@dataclass
-class ScapyUdpPeer(UdpPeer):
-    """Like ``UdpPeer``, but every datagram leaves as a packet crafted with scapy, so a scenario controls the
-    wire: ``ttl``, IP fragmentation (``fragsize``), a wrong UDP checksum (``bad_checksum``). Receiving stays
-    on the bound socket, so the kernel never answers with ICMP errors. Needs root or CAP_NET_RAW.
-    """
-
-    ttl: int = 64
-    fragsize: int | None = None
-    bad_checksum: bool = False
-
-    def _send(self, out: Outgoing) -> None:
-        from scapy.layers.inet import IP, UDP, fragment
-        from scapy.packet import Raw
-        from scapy.supersocket import L3RawSocket
-
-        if self._transport is None:
-            raise RuntimeError("peer not started")
-        pkt = IP(src=self.local.host, dst=out.dst.host, ttl=self.ttl) / UDP(sport=self.local.port, dport=out.dst.port)
-        pkt = pkt / Raw(out.data)
-        if self.bad_checksum:
-            pkt[UDP].chksum = 0xBAD
-        packets = fragment(pkt, self.fragsize) if self.fragsize and len(pkt) > self.fragsize else [pkt]
-        sock = L3RawSocket()
-        try:
-            for p in packets:
-                sock.send(p)
-        finally:
-            sock.close()
-        self._record("send", self.local, out.dst, out.data)
 
 
 @dataclass

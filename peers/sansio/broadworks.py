@@ -301,3 +301,17 @@ class ApplicationServer:
             body = build_multipart(parts, BOUNDARY)
         target = sub.contact.strip("<>").split(">")[0] or f"sip:{sub.user}@{sub.remote}"
         return Outgoing(build_message(f"NOTIFY {target} SIP/2.0", headers, body), sub.remote, True, branch)
+
+    def ping(self, dst: Endpoint) -> Outgoing:
+        """An OPTIONS to the phone at ``dst``: its answer marks the passage of time in the records (the scenario
+        cannot ask a real base for a keep-alive now, but a real base answers an OPTIONS)."""
+        n = next(self._counter)
+        headers = [
+            ("Via", f"SIP/2.0/{self.transport} {self.local};branch=z9hG4bK-fksping{n}"),
+            ("Max-Forwards", "70"),
+            ("From", f"<sip:{self.realm}>;tag=ping{n}"),
+            ("To", f"<sip:{dst}>"),
+            ("Call-ID", f"ping-{n}@{self.local.host}"),
+            ("CSeq", "1 OPTIONS"),
+        ]
+        return Outgoing(build_message(f"OPTIONS sip:{dst} SIP/2.0", headers), dst, True, f"z9hG4bK-fksping{n}")

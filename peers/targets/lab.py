@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -25,9 +26,11 @@ from typing import Any, TypeVar
 from analyzer.documents import FeatureDocument
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipMessage
+from peers.craft.packets import WirePlan
 from peers.io.impair import Impairment, UdpRelay
+from peers.io.rawudp import ScapyUdpPeer, Shipped
 from peers.io.recorder import Recorder, can_sniff, write_from_log
-from peers.io.transport import ScapyUdpPeer, TcpPeer, UdpPeer
+from peers.io.transport import TcpPeer, UdpPeer
 from peers.sansio.broadworks import ApplicationServer
 from peers.sansio.features import FeatureState
 from peers.sansio.gigaset import Base, Handset
@@ -35,6 +38,7 @@ from peers.sansio.outgoing import Outgoing
 from peers.sansio.profiles import PROFILES, Profile
 
 T = TypeVar("T")
+IP_ID = struct.Struct("!H")  # the identification field of an IPv4 header, at byte 4
 TRANSPORTS = ("udp", "tcp", "scapy")
 
 
@@ -53,6 +57,7 @@ class LabConfig:
     max_expires: int = 3600
     expires: int = 3600  # what the base asks for
     impairment: Impairment | None = None
+    wire: WirePlan | None = None  # how our AS's datagrams leave (transport scapy): fragments, checksum, TTL
     record: bool = True
     t1: float = 0.5
     timeout: float = 10.0
@@ -185,7 +190,7 @@ class Lab:
         t1 = self.config.t1
         if self.config.transport == "tcp":
             return TcpPeer(handler, t1=t1)
-        return ScapyUdpPeer(handler, t1=t1) if scapy else UdpPeer(handler, t1=t1)
+        return ScapyUdpPeer(handler, t1=t1, plan=self.config.wire) if scapy else UdpPeer(handler, t1=t1)
 
     def close(self) -> None:
         if not self._thread.is_alive():
@@ -236,7 +241,24 @@ class Lab:
         since = self._since
         if log and self.config.transport != "tcp":
             since = self.recorder.first_time(log[0].data[:48], since)
-        return self.recorder.write(path, until=ended, since=since)
+        ours = {IP_ID.unpack_from(p, 4)[0] for s in self.shipments for p in s.shipment.packets}
+        return self.recorder.write(path, until=ended, since=since, ours=ours)
+
+    @property
+    def shipments(self) -> list[Shipped]:
+        """Every copy our AS sent as crafted packets since the record began (none over other transports)."""
+        peer = self._as_peer
+        if not isinstance(peer, ScapyUdpPeer):
+            return []
+        return [s for s in peer.shipments if self._since is None or s.time >= self._since]
+
+    def attempts(self) -> list[Observation]:
+        """What our AS sent and received, copies that left incomplete included (``ScapyUdpPeer.attempts``)."""
+        peer = self._as_peer
+        if peer is None:
+            raise Unsupported("this target does not play the AS")
+        seen = peer.attempts() if isinstance(peer, ScapyUdpPeer) else list(peer.observations)
+        return [o for o in seen if self._since is None or o.time >= self._since]
 
     def restart_record(self) -> None:
         """The record begins now: what was exchanged so far (setting up a baseline) is in neither record."""
@@ -344,6 +366,10 @@ class Lab:
         except LabError:
             if self.config.strict:
                 raise
+
+    def mark_time(self) -> None:
+        """Mark the passage of time in both records: an OPTIONS from the end we play, answered."""
+        raise NotImplementedError
 
     def expire(self, user: str) -> None:
         raise Unsupported("expiry is played by advancing the AS emulator's clock: loopback only")

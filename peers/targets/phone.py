@@ -101,6 +101,10 @@ class PlayedBase(Lab):
         self._send_from_base(self.base.ping)
         self.settle()
 
+    def mark_time(self) -> None:
+        """Mark the passage of time in both records: the base's OPTIONS ping."""
+        self.ping()
+
     def send_change(self, user: str, body: bytes) -> None:
         """A change request with exactly this body (hostile or malformed documents, for bad-input scenarios)."""
         self._change(user, lambda: self.base.change(user, body))
@@ -241,6 +245,16 @@ class OperatedBase(Lab):
 
     def ping(self) -> None:
         raise Unsupported("the base under test sends its own keep-alives")
+
+    def mark_time(self) -> None:
+        """Mark the passage of time in both records: our AS's OPTIONS to the base, which answers it."""
+        assert self._as_peer is not None
+        local = self.server.local
+        phone = next((o.src for o in reversed(self._as_peer.observations) if o.dst == local), None)
+        if phone is None:
+            raise LabError("the base under test has sent nothing to our AS")
+        self._send_from_as(lambda now: [self.server.ping(phone)])
+        self.settle()
 
     def send_change(self, user: str, body: bytes) -> None:
         raise Unsupported("the handset's own display is not observable on a real base")

@@ -10,6 +10,7 @@ reason, which the suite turns into a skip that the report shows.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -26,7 +27,9 @@ from analyzer.rules import Judgement
 from analyzer.rules.base import Options
 from analyzer.sip import SipError, SipMessage, parse_message
 from analyzer.vocab import PACKAGE
+from peers.craft.packets import WirePlan
 from peers.io.impair import Impairment
+from peers.io.rawudp import can_send_raw
 from peers.sansio.features import FeatureState, Forward, state_document
 from peers.sansio.gigaset import Handset, accounts_from
 from peers.sansio.profiles import PROFILES
@@ -79,6 +82,7 @@ class Scenario:
     provisioning_xml: bytes | None = None
     pending_provisioning: tuple[str, list[tuple[str, str, str]]] = ("N870", [])
     impairment: Impairment | None = None
+    wire: WirePlan | None = None  # how our AS's datagrams leave (crafted packets): fragments, checksum, TTL
     notify_timeout: float | None = None  # this scenario's T_notify, when it differs from the run's
     _lab: Lab | None = None
     _capture: list[Observation] | None = None
@@ -99,10 +103,21 @@ class Scenario:
     def impair(self, spec: Impairment) -> None:
         """The network between our base and the AS drops, duplicates, reorders and delays (seeded)."""
         self._before_start("impair the network")
-        if not (self.emulates_as and self.emulates_base) or (self.transport or self.options.transport) != "udp":
+        datagrams = (self.transport or self.options.transport) in ("udp", "scapy")
+        if not (self.emulates_as and self.emulates_base) or not datagrams:
             raise Unsupported("the impairment relay sits between our two emulators over UDP (loopback only)")
         self.impairment = spec
         self.notify_timeout = 5.0  # the catalogue's T_notify: retransmissions must have time to succeed
+
+    def shape_wire(self, **plan: object) -> None:
+        """Our AS's datagrams leave as crafted packets shaped so (``peers.craft.packets.WirePlan``; several
+        Givens add up). Only our AS's packets can be shaped, over UDP, with the privilege to craft them."""
+        self.needs_emulated_as("send crafted packets")
+        self._before_start("shape the packets on the wire")
+        if (self.transport or self.options.transport) not in ("udp", "scapy"):
+            raise Unsupported(f"crafted packets carry UDP; this run is configured for {self.options.transport}")
+        self.wire = dataclasses.replace(self.wire or WirePlan(), **plan)  # type: ignore[arg-type]
+        self.transport = "scapy"
 
     def __repr__(self) -> str:  # what a report shows as the step's fixture: short, and no credentials
         return f"Scenario(target={self.target}, profile={self.profile}, handsets={sorted(self.handsets)})"
@@ -232,7 +247,7 @@ class Scenario:
     def send_garbage(self, datagrams: list[bytes]) -> None:
         if not (self.emulates_base and self.lab_class):
             raise Unsupported(f"garbage is sent to an AS; target {self.target} has none of ours to check")
-        if (self.transport or self.options.transport) != "udp":
+        if (self.transport or self.options.transport) not in ("udp", "scapy"):
             raise Unsupported("garbage datagrams need the UDP transport")
         self.lab.send_raw(datagrams)
 
@@ -261,7 +276,12 @@ class Scenario:
         if self.lab_class is None:
             raise Unsupported(f"target {self.name} replays nothing: this step needs a live exchange")
         if self._lab is None:
-            self._lab = self.lab_class(self._config())
+            config = self._config()
+            if config.transport == "scapy" and not self.emulates_as:
+                raise Unsupported("transport scapy crafts our AS's packets; on this target the AS is not ours")
+            if config.transport == "scapy" and not can_send_raw():
+                raise Unsupported("crafting packets (transport scapy) needs root or CAP_NET_RAW")
+            self._lab = self.lab_class(config)
             self._lab.portal = self._portal()
             self._lab.operator = self._operator
             self._lab.start()
@@ -283,7 +303,8 @@ class Scenario:
                 raise Unsupported("no portal for the AS under test (give --fks-portal-cmd or --fks-portal-url)")
             return
         # on loopback only where our AS reports its state as BroadWorks does (a deviation profile would not)
-        verify = not self.emulates_as or (self.profile == "broadworks" and self.impairment is None)
+        # (not through a lossy network, nor a wire that loses the initial NOTIFY on purpose)
+        verify = not self.emulates_as or (self.profile == "broadworks" and self.impairment is None and not self.wire)
         wanted = {u: self.states.get(u, FeatureState()) for u in users}
         self.baseline_note = lab.establish(wanted, verify=verify)
         self.known_state.update(users)
@@ -315,7 +336,9 @@ class Scenario:
             strict=False,
             follow_timeout=self.t_notify,
             impairment=self.impairment,
-            t1=0.05 if self.impairment else 0.5,  # through a lossy network: retransmit fast, judge with 5 s
+            wire=self.wire,
+            # through a lossy network or a shaped wire: retransmit fast (Timer F 3.2 s), judge with T_notify
+            t1=0.05 if self.impairment or self.wire else 0.5,
         )
         return config
 
