@@ -316,10 +316,7 @@ def noise_only() -> list[Observation]:
 def refresh_then_lapse() -> list[Observation]:
     """A 60 s grant refreshed in time, then the refreshed grant runs out with traffic going on."""
     f = Flow()
-    f.subscribe(expires=60)
-    f.respond(expires=60)
-    f.notify(FULL_STATE, state="active;expires=60")
-    f.respond()
+    f.establish(expires=60)
     f.at(30).subscribe(expires=60)
     f.respond(expires=60)
     f.notify(FULL_STATE, state="active;expires=60")

@@ -8,7 +8,7 @@ from lxml import etree
 
 from analyzer.observation import Endpoint, Observation
 from analyzer.report.ladder import COLUMN_WIDTH, ROW_HEIGHT, SVG_NS, ladder_svg
-from peers.craft.flows import AS, BASE, FULL_STATE, MEDIA, Flow, dnd_event, fwd_event, set_dnd
+from peers.craft.flows import AS, BASE, MEDIA, Flow, dnd_event, fwd_event, set_dnd
 
 S = f"{{{SVG_NS}}}"
 LABELS = {BASE: "Gigaset N870", AS: "BroadWorks AS"}
@@ -89,10 +89,7 @@ def test_arrows_go_from_source_to_destination_column() -> None:
 
 def test_labels_show_method_status_and_key_facts() -> None:
     f = Flow()
-    f.subscribe(expires=600)
-    f.respond(expires=600)
-    f.notify(FULL_STATE, state="active;expires=600")
-    f.respond()
+    f.establish(expires=600)
     f.notify([dnd_event(True)])
     f.subscribe(body=set_dnd(False))
     root = parse(ladder_svg(f.observations))

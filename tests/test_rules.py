@@ -116,10 +116,7 @@ def test_sub_4_stray_body_on_establishing_subscribe_warns() -> None:
 
 def test_sub_5_lapse_inconclusive_and_refresh() -> None:
     lapsed = Flow()
-    lapsed.subscribe(expires=60)
-    lapsed.respond(expires=60)
-    lapsed.notify(FULL_STATE, state="active;expires=60")
-    lapsed.respond()
+    lapsed.establish(expires=60)
     lapsed.at(120).invite("1002")  # traffic continues past the expiry
     assert verdicts(lapsed.observations)["FKS-SUB-5"].verdict is F
 

@@ -236,13 +236,15 @@ class Flow:
         resp = self._emit(self.server, self.client, build_message(f"SIP/2.0 {status} OK", common))
         return req, resp
 
-    def establish(self, docs: list[bytes] | None = None) -> tuple[int, int, int, int]:
-        """SUBSCRIBE, 200, initial NOTIFY (full state by default), 200."""
-        s = self.subscribe()
-        ok = self.respond()
-        n = self.notify(FULL_STATE if docs is None else docs)
-        nok = self.respond()
-        return s, ok, n, nok
+    def establish(self, docs: list[bytes] | None = None, expires: int | None = None) -> tuple[int, int, int, int]:
+        """SUBSCRIBE, 200, initial NOTIFY (full state by default), 200; ``expires`` asked, granted and notified."""
+        docs = FULL_STATE if docs is None else docs
+        if expires is None:
+            s, ok, n = self.subscribe(), self.respond(), self.notify(docs)
+        else:
+            s, ok = self.subscribe(expires=expires), self.respond(expires=expires)
+            n = self.notify(docs, state=f"active;expires={expires}")
+        return s, ok, n, self.respond()
 
 
 def one_change_two_dialogs(a: Flow, b: Flow, at: float, notify_both: bool = True) -> None:
