@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,22 @@ from peers.io.recorder import Recorder, can_sniff
 from peers.io.transport import UdpPeer
 from peers.sansio.gigaset import Base, Handset
 from tests.sipp_peer import free_port, needs_sipp, sipp_command
+
+
+async def recorded_pair(make_as_peer: Callable[..., Any]) -> tuple[Any, Base, UdpPeer, Recorder]:
+    """Our AS (on the peer ``make_as_peer`` builds) and our base with handset 1001, both on 127.0.0.1, and a
+    recorder on their ports, started."""
+    from peers.sansio.broadworks import ApplicationServer
+
+    server = ApplicationServer(Endpoint("127.0.0.1", 0))
+    as_peer = make_as_peer(server.receive)
+    server.local = await as_peer.start("127.0.0.1", 0)
+    base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")})
+    base_peer = UdpPeer(lambda data, src, now: base.receive(data, src, now))
+    base.local = await base_peer.start("127.0.0.1", 0)
+    recorder = Recorder([server.local.port, base.local.port])
+    await asyncio.to_thread(recorder.start)
+    return as_peer, base, base_peer, recorder
 
 
 @pytest.fixture
@@ -205,20 +222,12 @@ def test_log_and_wire_capture_give_the_same_verdicts(tmp_path: Path) -> None:
     import shutil
 
     from analyzer.audit import audit_file, judgement_json, worst_by_rule
-    from peers.sansio.broadworks import ApplicationServer
 
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
 
     async def run() -> tuple[UdpPeer, UdpPeer, Recorder]:
-        server = ApplicationServer(Endpoint("127.0.0.1", 0))
-        as_peer = UdpPeer(server.receive)
-        server.local = await as_peer.start("127.0.0.1", 0)
-        base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")})
-        base_peer = UdpPeer(lambda data, src, now: base.receive(data, src, now))
-        base.local = await base_peer.start("127.0.0.1", 0)
-        recorder = Recorder([server.local.port, base.local.port])
-        await asyncio.to_thread(recorder.start)
+        as_peer, base, base_peer, recorder = await recorded_pair(UdpPeer)
         hs = base.handsets["1001"]
         try:
             base_peer.send(base.subscribe("1001"))
@@ -476,20 +485,14 @@ def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path)
     from analyzer.audit import audit_file, worst_by_rule
     from peers.craft.packets import WirePlan
     from peers.io.rawudp import ScapyUdpPeer
-    from peers.sansio.broadworks import ApplicationServer
 
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
 
     async def run() -> tuple[UdpPeer, Recorder]:
-        server = ApplicationServer(Endpoint("127.0.0.1", 0))
-        as_peer = ScapyUdpPeer(server.receive, plan=WirePlan("NOTIFY", mtu=420, ttl=3))
-        server.local = await as_peer.start()
-        base = Base(Endpoint("127.0.0.1", 0), server.local, {"1001": Handset("1001", "example.test")})
-        base_peer = UdpPeer(lambda data, src, now: base.receive(data, src, now))
-        base.local = await base_peer.start()
-        recorder = Recorder([server.local.port, base.local.port])
-        await asyncio.to_thread(recorder.start)
+        as_peer, base, base_peer, recorder = await recorded_pair(
+            lambda receive: ScapyUdpPeer(receive, plan=WirePlan("NOTIFY", mtu=420, ttl=3))
+        )
         hs = base.handsets["1001"]
         try:
             base_peer.send(base.subscribe("1001"))
