@@ -55,7 +55,11 @@ def multipart_mismatch(observations: list[Observation], our_as: bool) -> str | N
             "the AS under test sends the initial state one NOTIFY per feature, which FKS-NTF-2 allows; "
             "this scenario is about the multipart form"
         )
-    return None if framing == "multipart" else f"the initial state came {framing}, not in one multipart NOTIFY"
+    if framing is None:
+        return "FKS-NTF-2: no NOTIFY carried the initial state in a body"
+    if framing != "multipart":
+        return f"FKS-NTF-4: the initial state came {framing}, not in one multipart NOTIFY"
+    return None
 
 
 def state_answering_last_subscribe(observations: list[Observation], user: str) -> tuple[FeatureState, set[str]]:
