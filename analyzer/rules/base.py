@@ -69,6 +69,23 @@ def finding(verdict: Verdict, detail: str, *frames: int, expected: str = "", obs
     return Finding(verdict, detail, tuple(sorted(set(frames))), expected, observed)
 
 
+def overdue(
+    ctx: Context,
+    deadline: float,
+    waiting: str,
+    at: int,
+    missing: str,
+    *frames: int,
+    expected: str = "",
+    observed: str = "",
+) -> Finding:
+    """What was due by ``deadline`` and did not come: ``inconclusive`` (``waiting``, at frame ``at``) when the
+    capture ends before the deadline (the catalogue's general rule), else ``fail`` (``missing``, ``frames``)."""
+    if ctx.ended_before(deadline):
+        return finding(INCONCLUSIVE, waiting, at)
+    return finding(FAIL, missing, *frames, expected=expected, observed=observed)
+
+
 # Whose behaviour a rule judges: the phone side (the Gigaset base and its handsets), the AS, or whichever sent
 # the message (SIP hygiene). A live run against a real device plays the other side with an emulator, whose
 # verdicts must never be counted against the device under test.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, SubscribeTx, Subscription, Transaction
-from analyzer.rules.base import Context, Finding, finding, rule
+from analyzer.rules.base import Context, Finding, finding, overdue, rule
 from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS, WARN
 
 
@@ -14,10 +14,11 @@ def retried(tx: SubscribeTx, txs: list[SubscribeTx]) -> bool:
 
 def unanswered(tx: Transaction, ctx: Context, what: str) -> Finding:
     """No final response: a fail once Timer F has run out inside the capture, else inconclusive."""
-    if ctx.ended_before(tx.time + ctx.options.final_timeout):
-        return finding(INCONCLUSIVE, f"capture ends before a final response to the {what}", tx.index)
-    return finding(
-        FAIL,
+    return overdue(
+        ctx,
+        tx.time + ctx.options.final_timeout,
+        f"capture ends before a final response to the {what}",
+        tx.index,
         f"no final response to the {what} within {ctx.options.final_timeout:g} s",
         tx.index,
         *(m.index for m in tx.retransmissions),

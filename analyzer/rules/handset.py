@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
 from analyzer.documents import FeatureDocument
-from analyzer.rules.base import PHONE, Context, Finding, finding, rule
+from analyzer.rules.base import PHONE, Context, Finding, finding, overdue, rule
 from analyzer.rules.grant import retried, unanswered
 from analyzer.verdicts import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, WARN
 from analyzer.vocab import MEDIA_TYPE, PACKAGE
@@ -189,12 +189,13 @@ def hs_3(sub: Subscription, ctx: Context) -> list[Finding]:
                         observed=told.summary(),
                     )
                 )
-        elif ctx.ended_before(tx.final.time + ctx.options.notify_timeout):
-            out.append(finding(INCONCLUSIVE, "capture ends before the confirming NOTIFY was due", tx.index))
         else:
             out.append(
-                finding(
-                    FAIL,
+                overdue(
+                    ctx,
+                    tx.final.time + ctx.options.notify_timeout,
+                    "capture ends before the confirming NOTIFY was due",
+                    tx.index,
                     f"no NOTIFY reporting {doc.feature} within {ctx.options.notify_timeout:g} s of the change",
                     tx.index,
                     tx.final.index,
@@ -219,12 +220,13 @@ def hs_4(sub: Subscription, ctx: Context) -> list[Finding]:
             n = next((n for n in other.notifies_between(tx.time, deadline) if confirms(n, doc.feature)), None)
             if n is not None:
                 out.append(finding(PASS, f"subscription {other.call_id} notified too", tx.index, n.index))
-            elif ctx.ended_before(deadline):
-                out.append(finding(INCONCLUSIVE, f"capture ends before {other.call_id} was notified", tx.index))
             else:
                 out.append(
-                    finding(
-                        FAIL,
+                    overdue(
+                        ctx,
+                        deadline,
+                        f"capture ends before {other.call_id} was notified",
+                        tx.index,
                         f"subscription {other.call_id} of the same user got no NOTIFY for {doc.feature}",
                         tx.index,
                         tx.final.index,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, NotifyTx, SubscribeTx, Subscription
-from analyzer.rules.base import PHONE, Context, Finding, finding, ms, rule
+from analyzer.rules.base import PHONE, Context, Finding, finding, ms, overdue, rule
 from analyzer.rules.grant import unanswered
 from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS, WARN
 from analyzer.vocab import DND, FORWARDING, MEDIA_TYPE, PACKAGE
@@ -48,14 +48,15 @@ def ntf_1(sub: Subscription, ctx: Context) -> list[Finding]:
             out.append(
                 finding(PASS, f"NOTIFY {ms(delay)} after the {tx.final.sip.status}", tx.final.index, first.index)
             )
-        elif ctx.ended_before(deadline):
-            out.append(finding(INCONCLUSIVE, f"capture ends within {limit:g} s of the 2xx", tx.final.index))
         else:
             late = f"; the first NOTIFY came after {ms(first.time - tx.final.time)}" if first else ""
             frames = [tx.index, tx.final.index] + ([first.index] if first else [])
             out.append(
-                finding(
-                    FAIL,
+                overdue(
+                    ctx,
+                    deadline,
+                    f"capture ends within {limit:g} s of the 2xx",
+                    tx.final.index,
                     f"no NOTIFY within {limit:g} s of the {tx.final.sip.status} to the {tx.kind.value} SUBSCRIBE{late}",
                     *frames,
                     observed="late NOTIFY" if first else "no NOTIFY",

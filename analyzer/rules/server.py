@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analyzer.dialogs import Call, NotifyTx, Subscription
 from analyzer.fac import match_fac
-from analyzer.rules.base import Context, Finding, finding, ms, rule
+from analyzer.rules.base import Context, Finding, finding, ms, overdue, rule
 from analyzer.rules.handset import confirms
 from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS
 
@@ -101,12 +101,13 @@ def as_2(sub: Subscription, ctx: Context) -> list[Finding]:
                         observed=doc.summary(),
                     )
                 )
-        elif ctx.ended_before(call.time + limit):
-            out.append(finding(INCONCLUSIVE, f"capture ends within {limit:g} s of the {call.user} call", call.frame))
         else:
             out.append(
-                finding(
-                    FAIL,
+                overdue(
+                    ctx,
+                    call.time + limit,
+                    f"capture ends within {limit:g} s of the {call.user} call",
+                    call.frame,
                     f"no NOTIFY reporting {feature} within {limit:g} s of the {call.user} call",
                     call.frame,
                     expected=want,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, SubscribeTx, Subscription
-from analyzer.rules.base import Context, Finding, finding, ms, rule
+from analyzer.rules.base import Context, Finding, finding, ms, overdue, rule
 from analyzer.sip import uri_user
-from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS, WARN
+from analyzer.verdicts import FAIL, PASS, WARN
 from analyzer.vocab import MEDIA_TYPE, PACKAGE
 
 _NO_SUBSCRIBE = "no SUBSCRIBE of this dialog in the traffic"
@@ -140,13 +140,14 @@ def _refresh_windows(sub: Subscription, ctx: Context) -> list[Finding]:
             )
         elif ended is not None and ended <= deadline:
             out.append(finding(PASS, "subscription ended before its expiry", tx.final.index))
-        elif ctx.ended_before(deadline):
-            out.append(finding(INCONCLUSIVE, f"capture ends before the granted expiry ({expires} s)", tx.final.index))
         else:
             frames = [tx.final.index] + ([later[0].index] if later else [])
             out.append(
-                finding(
-                    FAIL,
+                overdue(
+                    ctx,
+                    deadline,
+                    f"capture ends before the granted expiry ({expires} s)",
+                    tx.final.index,
                     f"subscription lapsed: no refresh within the granted {expires} s",
                     *frames,
                     expected=f"refresh before {expires} s",

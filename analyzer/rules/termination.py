@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from analyzer.dialogs import Kind, Subscription
-from analyzer.rules.base import Context, Finding, finding, rule
+from analyzer.rules.base import Context, Finding, finding, overdue, rule
 from analyzer.rules.grant import retried, unanswered
-from analyzer.verdicts import FAIL, INCONCLUSIVE, PASS
+from analyzer.verdicts import FAIL, PASS
 
 
 @rule("FKS-TRM-1")
@@ -42,12 +42,13 @@ def trm_1(sub: Subscription, ctx: Context) -> list[Finding]:
                     done.index,
                 )
             )
-        elif ctx.ended_before(final.time + limit):
-            out.append(finding(INCONCLUSIVE, "capture ends before the terminating NOTIFY was due", tx.index))
         else:
             out.append(
-                finding(
-                    FAIL,
+                overdue(
+                    ctx,
+                    final.time + limit,
+                    "capture ends before the terminating NOTIFY was due",
+                    tx.index,
                     f"no NOTIFY with Subscription-State terminated within {limit:g} s of the {final.sip.status}",
                     tx.index,
                     final.index,
