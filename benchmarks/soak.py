@@ -59,8 +59,8 @@ async def soak(server: Endpoint, pid: int, minutes: float, accounts: int, expire
         await asyncio.sleep(0.2)  # the refresh timer's tick
         if time.monotonic() >= next_report:
             next_report += 60
-            notified = sum(h.notified for h in handsets.values())
-            lost = sum(1 for h in handsets.values() if h.refresh_at is None and not h.ended)
+            notified = sum(h.screen.notified for h in handsets.values())
+            lost = sum(1 for h in handsets.values() if h.dialog.refresh_at is None and not h.dialog.ended)
             unanswered = answered["notify_in"] - answered["ok_out"]
             print(
                 f"minute={round((time.monotonic() - start) / 60)} refreshes={refreshes} notifies={notified} "
@@ -68,11 +68,11 @@ async def soak(server: Endpoint, pid: int, minutes: float, accounts: int, expire
                 flush=True,
             )
     for user, hs in handsets.items():
-        if hs.remote_tag:
+        if hs.dialog.remote_tag:
             peer.send(base.unsubscribe(user))
     await asyncio.sleep(2)
     peer.close()
-    lost = sum(1 for h in handsets.values() if not h.ended)
+    lost = sum(1 for h in handsets.values() if not h.dialog.ended)
     growth = rss_mb(pid) - first_rss
     print(
         f"soak minutes={minutes:g} accounts={accounts} expires={expires} refreshes={refreshes} "

@@ -81,7 +81,7 @@ def handset_shows(world: Scenario, user: str, datatable: list[list[str]]) -> Non
     known (set through the portal before the scenario); the handset's own display of a real base is not
     observable, so that target skips."""
     world.needs_known_state(user)
-    view = world.lab.handset(user).view
+    view = world.lab.handset(user).screen.view
     head, *rows = datatable
     for row in (dict(zip(head, r, strict=True)) for r in rows):
         feature, on = row["feature"], row["state"] == "on"
@@ -100,7 +100,7 @@ def handset_shows(world: Scenario, user: str, datatable: list[list[str]]) -> Non
 
 @then(parsers.parse("handset {user} is told the subscription is terminated"))
 def told_terminated(world: Scenario, user: str) -> None:
-    check(world.target, SERVER, world.lab.handset(user).terminated, f"handset {user} got no terminated NOTIFY")
+    check(world.target, SERVER, world.lab.handset(user).dialog.terminated, f"handset {user} got no terminated NOTIFY")
 
 
 @then(parsers.parse("handset {user} subscribed to the AS"))

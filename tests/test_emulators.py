@@ -59,7 +59,7 @@ def test_full_conversation_conforms(passwords: dict[str, str] | None) -> None:
     assert all(v is Verdict.PASS for v in fired.values()), fired
     for rule in ("FKS-RSP-1", "FKS-NTF-2", "FKS-HS-3", "FKS-AS-1", "FKS-AS-2", "FKS-TRM-1"):
         assert verdicts[rule] is Verdict.PASS, rule
-    view = link.base.handsets["1001"].view
+    view = link.base.handsets["1001"].screen.view
     assert view.dnd is False and view.forwards["CFNA"].target == "1002" and view.forwards["CFNA"].rings == 4
     assert view.forwards["CFB"].active and link.server.state("1001").forwards["CFB"].target == "1003"
     if passwords:
@@ -74,7 +74,7 @@ def test_two_handsets_of_one_user_are_both_confirmed() -> None:
     link_a.send(a.subscribe("1001"))
     link_b.send(b.subscribe("1001"))
     link_a.send(a.set_dnd("1001", True))
-    assert a.handsets["1001"].view.dnd is True
+    assert a.handsets["1001"].screen.view.dnd is True
     # b's confirming NOTIFY went out through link_a's queue: b's own link never saw it, the AS did send it
     assert sum(b"DoNotDisturbEvent" in o.data and o.dst == b.local for o in link_a.observations) == 1
 
@@ -192,7 +192,7 @@ def test_policy_refuses_or_overrides_a_handset_change() -> None:
     overriding.send(overriding.base.subscribe("1001"))
     overriding.send(overriding.base.set_forward("1001", "CFNA", True, "1002", 4))
     assert verdict_of(overriding, "FKS-HS-3") is Verdict.WARN  # the AS has the last word: a warn, not a fail
-    assert overriding.base.handsets["1001"].view.forwards["CFNA"].target == "1099"
+    assert overriding.base.handsets["1001"].screen.view.forwards["CFNA"].target == "1099"
 
 
 def test_250_handsets_from_one_base_address() -> None:
@@ -202,7 +202,7 @@ def test_250_handsets_from_one_base_address() -> None:
     for user in users:
         link.send(link.base.subscribe(user))
     assert len(link.server.subscriptions) == 250
-    assert all(h.notified == 1 for h in link.base.handsets.values())
+    assert all(h.screen.notified == 1 for h in link.base.handsets.values())
     judgement, _ = judge(link.observations, AuditSettings())
     assert len(judgement.subscriptions) == 250
     assert not [r for r in judgement.results() if r.verdict is Verdict.FAIL]
@@ -222,7 +222,7 @@ def test_a_late_older_notify_does_not_roll_the_view_back() -> None:
     assert base.receive(initial.data, AS_ADDR)[0].data.startswith(b"SIP/2.0 500")  # late, older
     assert base.receive(confirm.data, AS_ADDR)[0].data.startswith(b"SIP/2.0 200")  # retransmitted
     hs = base.handsets["1001"]
-    assert hs.view.dnd is True and hs.notified == 1
+    assert hs.screen.view.dnd is True and hs.screen.notified == 1
     assert link.observations == []
 
 

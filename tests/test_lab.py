@@ -33,23 +33,23 @@ def all_flows(lab: Lab) -> None:
     lab.subscribe("1001")
     lab.subscribe("1002")
     hs = lab.handset("1001")
-    assert hs.view.forwards["CFNA"].target == "1009" and hs.view.forwards["CFNA"].rings == 4
+    assert hs.screen.view.forwards["CFNA"].target == "1009" and hs.screen.view.forwards["CFNA"].rings == 4
     lab.set_dnd("1001", True)
-    assert hs.view.dnd
+    assert hs.screen.view.dnd
     lab.set_forward("1001", "CFNA", True, "1002", rings=6)
-    assert hs.view.forwards["CFNA"].rings == 6
+    assert hs.screen.view.forwards["CFNA"].rings == 6
     lab.portal_change(
         "1001",
         build_document("SetForwarding", device="1001", forwarding_type="forwardBusy", active=True, target="1003"),
     )
-    assert hs.view.forwards["CFB"].target == "1003"
+    assert hs.screen.view.forwards["CFB"].target == "1003"
     lab.dial("1001", "*79")  # DND off by feature access code (challenged INVITE, 480, ACK)
-    assert not hs.view.dnd and hs.dialled[-1] == 480
+    assert not hs.screen.view.dnd and hs.screen.dialled[-1] == 480
     lab.subscribe("1001")  # a refresh: the full state again
     lab.unsubscribe("1001")
-    assert hs.ended and hs.terminated
+    assert hs.dialog.ended and hs.dialog.terminated
     lab.expire("1002")
-    assert lab.handset("1002").terminated
+    assert lab.handset("1002").dialog.terminated
 
 
 def lab_config(transport: str, **extra: object) -> LabConfig:
@@ -204,7 +204,7 @@ def test_a_baseline_is_set_read_back_and_kept_out_of_the_record() -> None:
         assert lab.observations == []
         assert "1001#baseline" not in lab.base.handsets  # the scratch handset is gone
         lab.subscribe("1001")
-        view = lab.handset("1001").view
+        view = lab.handset("1001").screen.view
         assert view.dnd and view.forwards["CFNA"].target == "1002" and view.forwards["CFNA"].rings == 4
         assert lab.observations[0].data.startswith(b"SUBSCRIBE")
 

@@ -76,10 +76,10 @@ async def conversation(server: Endpoint) -> tuple[UdpPeer, Base]:
     hs = base.handsets["1001"]
     try:
         peer.send(base.subscribe("1001"))
-        await peer.wait_until(lambda: hs.notified >= 1)
-        assert hs.view.forwards["CFNA"].target == "1002"
+        await peer.wait_until(lambda: hs.screen.notified >= 1)
+        assert hs.screen.view.forwards["CFNA"].target == "1002"
         peer.send(base.set_dnd("1001", True))
-        await peer.wait_until(lambda: hs.view.dnd)
+        await peer.wait_until(lambda: hs.screen.view.dnd)
         peer.send(base.unsubscribe("1001"))
         await peer.wait_until(lambda: any(b"terminated" in o.data for o in peer.observations))
         await peer.wait_until(lambda: peer.observations[-1].data.startswith(b"SIP/2.0 200"))
@@ -231,11 +231,11 @@ def test_log_and_wire_capture_give_the_same_verdicts(tmp_path: Path) -> None:
         hs = base.handsets["1001"]
         try:
             base_peer.send(base.subscribe("1001"))
-            await base_peer.wait_until(lambda: hs.notified >= 1)
+            await base_peer.wait_until(lambda: hs.screen.notified >= 1)
             base_peer.send(base.set_forward("1001", "CFB", True, "1009"))
-            await base_peer.wait_until(lambda: hs.view.forwards["CFB"].active)
+            await base_peer.wait_until(lambda: hs.screen.view.forwards["CFB"].active)
             base_peer.send(base.unsubscribe("1001"))
-            await base_peer.wait_until(lambda: hs.ended)
+            await base_peer.wait_until(lambda: hs.dialog.ended)
             await as_peer.wait_until(lambda: as_peer.observations[-1].data.startswith(b"SIP/2.0 200"))
             # every message of this exchange went through the base, once: the capture must hold as many
             assert await asyncio.to_thread(recorder.wait_for, len(base_peer.observations))
@@ -399,7 +399,7 @@ def test_portal_change_reaches_the_handset(tmp_path: Path) -> None:
             hs = base.handsets["1001"]
             try:
                 peer.send(base.subscribe("1001"))
-                await peer.wait_until(lambda: hs.notified >= 1)
+                await peer.wait_until(lambda: hs.screen.notified >= 1)
                 # The scenario's gap between subscribing and the portal change, longer than the T_notify the
                 # capture is judged with: FKS-AS-1 calls a NOTIFY unsolicited only outside that window.
                 await asyncio.sleep(0.3)
@@ -409,8 +409,8 @@ def test_portal_change_reaches_the_handset(tmp_path: Path) -> None:
                     b"</CallForwardingNoAnswer>"
                 )
                 assert (await asyncio.to_thread(call, "PUT", body))[0] == 200
-                await peer.wait_until(lambda: hs.view.forwards["CFNA"].active)
-                assert hs.view.forwards["CFNA"].target == "1002" and hs.view.forwards["CFNA"].rings == 3
+                await peer.wait_until(lambda: hs.screen.view.forwards["CFNA"].active)
+                assert hs.screen.view.forwards["CFNA"].target == "1002" and hs.screen.view.forwards["CFNA"].rings == 3
                 status, xml = await asyncio.to_thread(call, "GET")
                 assert status == 200 and b"<numberOfRings>3</numberOfRings>" in xml
                 assert (await asyncio.to_thread(call, "PUT", b"<x><active>maybe</active></x>"))[0] == 400
@@ -458,11 +458,11 @@ def test_conversation_survives_loss_duplicates_and_reordering(seed: int) -> None
         try:
             # each step waits until the base's transactions are complete: under loss a 200 can trail the NOTIFY
             base_peer.send(base.subscribe("1001"))
-            await base_peer.wait_until(lambda: hs.notified >= 1 and base_peer.idle, timeout=10)
+            await base_peer.wait_until(lambda: hs.screen.notified >= 1 and base_peer.idle, timeout=10)
             base_peer.send(base.set_dnd("1001", True))
-            await base_peer.wait_until(lambda: hs.view.dnd and base_peer.idle, timeout=10)
+            await base_peer.wait_until(lambda: hs.screen.view.dnd and base_peer.idle, timeout=10)
             base_peer.send(base.unsubscribe("1001"))
-            await base_peer.wait_until(lambda: hs.ended and base_peer.idle, timeout=10)
+            await base_peer.wait_until(lambda: hs.dialog.ended and base_peer.idle, timeout=10)
             await base_peer.wait_until(lambda: any(b"terminated" in o.data for o in base_peer.observations), timeout=10)
             assert relay.impairer.dropped > 0
         finally:
@@ -496,7 +496,7 @@ def test_scapy_transport_fragments_the_notify_and_everyone_copes(tmp_path: Path)
         hs = base.handsets["1001"]
         try:
             base_peer.send(base.subscribe("1001"))
-            await base_peer.wait_until(lambda: hs.notified >= 1)
+            await base_peer.wait_until(lambda: hs.screen.notified >= 1)
             await as_peer.wait_until(lambda: as_peer.observations[-1].data.startswith(b"SIP/2.0 200"))
         finally:
             base_peer.close()
@@ -658,7 +658,7 @@ def test_tcp_as_survives_half_open_and_trickling_connections() -> None:
             base_peer.send(base.subscribe("1001"))
             hs = base.handsets["1001"]
             # served while the trickling connections are open: well before their idle timeout runs out
-            out["served"] = await _until(lambda: hs.notified >= 1, idle / 2)
+            out["served"] = await _until(lambda: hs.screen.notified >= 1, idle / 2)
             out["open while served"] = sum(not reader.at_eof() for reader, _ in held)
             for _ in range(cap + 1):  # the flood: every slot is taken (19 trickling + the handset's)
                 reader, writer = await asyncio.open_connection(server.local.host, server.local.port)

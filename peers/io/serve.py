@@ -230,9 +230,11 @@ async def serve_base(opts: BaseOptions) -> None:
     def tick() -> None:
         """Subscribe each enabled account once it is registered (GS: within T_subscribe), refresh when due."""
         for hs in enabled:
-            if hs.user not in subscribed and (hs.registered or not opts.register):
+            if hs.user not in subscribed and (hs.registration.registered or not opts.register):
                 subscribed.add(hs.user)
-                if not hs.call_id:  # the menu may have subscribed it already: a second dialog would race the first
+                if (
+                    not hs.dialog.call_id
+                ):  # the menu may have subscribed it already: a second dialog would race the first
                     peer.send(base.subscribe(hs.user))
         peer.send(base.due(time.time()))
 
@@ -243,13 +245,17 @@ async def serve_base(opts: BaseOptions) -> None:
             for hs in handsets.values():
                 peer.send(base.register(hs.user))
             with contextlib.suppress(TimeoutError):  # the REGISTERs and their challenges: at most 5 s
-                await peer.wait_until(lambda: all(h.registered for h in handsets.values()) or peer.idle, 5.0)
+                await peer.wait_until(
+                    lambda: all(h.registration.registered for h in handsets.values()) or peer.idle, 5.0
+                )
         await _until_stopped(tick)
-        active = [hs for hs in enabled if hs.remote_tag]
+        active = [hs for hs in enabled if hs.dialog.remote_tag]
         for hs in active:
             peer.send(base.unsubscribe(hs.user))
         with contextlib.suppress(TimeoutError):  # challenges, the 2xx and the final NOTIFY: at most 5 s
-            await peer.wait_until(lambda: all(hs.ended and hs.terminated for hs in active) and peer.idle, 5.0)
+            await peer.wait_until(
+                lambda: all(hs.dialog.ended and hs.dialog.terminated for hs in active) and peer.idle, 5.0
+            )
     finally:
         peer.close()
         print("fks base: stopped", flush=True)

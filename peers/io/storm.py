@@ -74,9 +74,9 @@ async def storm(
 
     def handler(data: bytes, src: Endpoint, now: float) -> list[Outgoing]:
         hs = by_call_id.get(peek_call_id(data) or "")
-        first = hs is not None and hs.notified == 0
+        first = hs is not None and hs.screen.notified == 0
         out = base.receive(data, src, now)
-        if first and hs is not None and hs.notified:
+        if first and hs is not None and hs.screen.notified:
             result.latencies.append(now - sent_at[hs.user])
             result.notified += 1
         return out
@@ -92,14 +92,14 @@ async def storm(
                 await asyncio.sleep(delay)  # pacing the storm, not synchronisation
             sent_at[user] = time.time()
             peer.send(base.subscribe(user))
-            by_call_id[handsets[user].call_id] = handsets[user]
+            by_call_id[handsets[user].dialog.call_id] = handsets[user]
             result.sent += 1
         with contextlib.suppress(TimeoutError):
             await peer.wait_until(lambda: result.notified >= accounts, drain)
         result.duration = time.perf_counter() - start
         if refresh:
-            seen = {u: h.notified for u, h in handsets.items()}
-            subscribed = [u for u in users if handsets[u].remote_tag]
+            seen = {u: h.screen.notified for u, h in handsets.items()}
+            subscribed = [u for u in users if handsets[u].dialog.remote_tag]
             for n, user in enumerate(subscribed):
                 if (delay := start + result.duration + n / rate - time.perf_counter()) > 0:
                     await asyncio.sleep(delay)
@@ -109,7 +109,7 @@ async def storm(
             while time.perf_counter() < deadline and not peer.idle:
                 with contextlib.suppress(TimeoutError):
                     await peer.wait_until(lambda: peer.idle, max(0.0, deadline - time.perf_counter()))
-            result.refreshed = sum(1 for u in subscribed if handsets[u].notified > seen[u])
+            result.refreshed = sum(1 for u in subscribed if handsets[u].screen.notified > seen[u])
     finally:
         peer.close()
     return result

@@ -37,30 +37,51 @@ UNSUPPORTED_WITH_INTERNAL_TELEPHONY = ("N610", "N670")
 
 
 @dataclass
-class Handset:
-    """One handset account and its subscription dialog."""
+class Dialog:
+    """The handset's subscription dialog as the base keeps it (RFC 6665): identifiers, CSeqs, refresh."""
 
-    user: str
-    domain: str
-    password: str | None = field(default=None, repr=False)
     call_id: str = ""
     tag: str = ""
     remote_tag: str | None = None
     cseq: int = 0
-    view: FeatureState = field(default_factory=FeatureState)
-    auth_name: str | None = None  # AuthName, when it differs from the user part
-    label: str = ""  # the base's name for it when one user has several handsets (default: the user part)
-    feature_sync: bool = True  # FeatureKeySyncActive=1 (only these subscribe)
-    reg_call_id: str = ""
-    reg_cseq: int = 0
-    registered: bool = False
-    dialled: list[int] = field(default_factory=list)  # final statuses of the FAC calls
-    notified: int = 0
+    remote_cseq: int | None = None  # the highest NOTIFY CSeq seen (RFC 3261 12.2.2)
     refresh_at: float | None = None  # when to refresh: 80 % into the granted expiry
     ended: bool = False  # an unsubscribe was granted
     terminated: bool = False  # a NOTIFY said Subscription-State: terminated
-    remote_cseq: int | None = None  # the highest NOTIFY CSeq seen (RFC 3261 12.2.2)
+
+
+@dataclass
+class Registration:
+    """The account's REGISTER dialog."""
+
+    call_id: str = ""
+    cseq: int = 0
+    registered: bool = False
+
+
+@dataclass
+class Screen:
+    """What reached the handset: the features as the AS reported them, and counts a scenario waits on."""
+
+    view: FeatureState = field(default_factory=FeatureState)
     reported: set[str] = field(default_factory=set)  # the features some NOTIFY reported ("DND", "CFA", ...)
+    notified: int = 0  # NOTIFYs applied (retransmissions aside)
+    dialled: list[int] = field(default_factory=list)  # final statuses of the FAC calls
+
+
+@dataclass
+class Handset:
+    """One handset account (its provisioning), its registration, its subscription dialog and its screen."""
+
+    user: str
+    domain: str
+    password: str | None = field(default=None, repr=False)
+    auth_name: str | None = None  # AuthName, when it differs from the user part
+    label: str = ""  # the base's name for it when one user has several handsets (default: the user part)
+    feature_sync: bool = True  # FeatureKeySyncActive=1 (only these subscribe)
+    dialog: Dialog = field(default_factory=Dialog)
+    registration: Registration = field(default_factory=Registration)
+    screen: Screen = field(default_factory=Screen)
 
     @property
     def aor(self) -> str:
@@ -131,10 +152,10 @@ class Base:
 
     def _dialog(self, user: str) -> Handset:
         hs = self.handsets[user]
-        if not hs.call_id:
-            hs.call_id = f"fks-{user}-{next(self._counter)}-{self._run}@{self.local.host}"
-            self._dialogs[hs.call_id] = hs
-            hs.tag = f"hs{next(self._counter)}{self._run}"
+        if not hs.dialog.call_id:
+            hs.dialog.call_id = f"fks-{user}-{next(self._counter)}-{self._run}@{self.local.host}"
+            self._dialogs[hs.dialog.call_id] = hs
+            hs.dialog.tag = f"hs{next(self._counter)}{self._run}"
         return hs
 
     def forget(self, user: str) -> list[str]:
@@ -145,9 +166,8 @@ class Base:
         given_up = [b for b, s in self._sent.items() if s.handset is hs and s.method == "SUBSCRIBE"]
         for branch in given_up:
             del self._sent[branch]
-        self._dialogs.pop(hs.call_id, None)
-        hs.call_id, hs.tag, hs.remote_tag, hs.remote_cseq = "", "", None, None
-        hs.refresh_at, hs.ended, hs.terminated = None, False, False
+        self._dialogs.pop(hs.dialog.call_id, None)
+        hs.dialog = Dialog(cseq=hs.dialog.cseq)  # a new dialog; its CSeqs go on rising all the same
         return given_up
 
     def set_dnd(self, user: str, on: bool) -> Outgoing:
@@ -196,17 +216,19 @@ class Base:
     def register(self, user: str, expires: int = 3600) -> Outgoing:
         """REGISTER the handset account (every account registers; only enabled ones then subscribe)."""
         hs = self.handsets[user]
-        hs.reg_call_id = hs.reg_call_id or f"reg-{user}-{next(self._counter)}-{self._run}@{self.local.host}"
+        hs.registration.call_id = (
+            hs.registration.call_id or f"reg-{user}-{next(self._counter)}-{self._run}@{self.local.host}"
+        )
         return self._register(hs, expires)
 
     def _register(self, hs: Handset, expires: int, extra: Extras = ()) -> Outgoing:
-        hs.reg_cseq += 1
+        hs.registration.cseq += 1
         headers = [
             *self._via(),
-            ("From", f"<{hs.aor}>;tag=r{hs.reg_cseq}"),
+            ("From", f"<{hs.aor}>;tag=r{hs.registration.cseq}"),
             ("To", f"<{hs.aor}>"),
-            ("Call-ID", hs.reg_call_id),
-            ("CSeq", f"{hs.reg_cseq} REGISTER"),
+            ("Call-ID", hs.registration.call_id),
+            ("CSeq", f"{hs.registration.cseq} REGISTER"),
             *self._contact(hs),
             ("Expires", str(expires)),
             *extra,
@@ -225,8 +247,8 @@ class Base:
         """Refreshes that are due (RFC 6665: before the granted expiry; this base refreshes at 80 %)."""
         out = []
         for hs in self.handsets.values():
-            if hs.refresh_at is not None and hs.refresh_at <= now:
-                hs.refresh_at = None
+            if hs.dialog.refresh_at is not None and hs.dialog.refresh_at <= now:
+                hs.dialog.refresh_at = None
                 out.append(self.subscribe(hs.user))
         return out
 
@@ -252,16 +274,16 @@ class Base:
             return out + ([retry] if retry else [])
         hs, ok = sent.handset, 200 <= msg.status < 300
         if sent.method == "REGISTER":
-            hs.registered = ok
+            hs.registration.registered = ok
         elif sent.method == "INVITE":
-            hs.dialled.append(msg.status)
+            hs.screen.dialled.append(msg.status)
         elif sent.method == "SUBSCRIBE" and ok and msg.expires != 0 and msg.to_tag:
-            hs.remote_tag = msg.to_tag
+            hs.dialog.remote_tag = msg.to_tag
             if msg.expires:
-                hs.refresh_at = now + 0.8 * msg.expires
+                hs.dialog.refresh_at = now + 0.8 * msg.expires
         elif sent.method == "SUBSCRIBE" and ok and msg.expires == 0:
-            hs.refresh_at = None
-            hs.ended = True
+            hs.dialog.refresh_at = None
+            hs.dialog.ended = True
         return out
 
     def _request(self, msg: SipMessage, src: Endpoint, hs: Handset | None) -> list[Outgoing]:
@@ -269,25 +291,27 @@ class Base:
             return []
         if msg.method != "NOTIFY":
             return [Outgoing(self._answer(msg, 405, "Method Not Allowed"), src)]
-        if hs is None or msg.to_tag != hs.tag:
+        if hs is None or msg.to_tag != hs.dialog.tag:
             return [Outgoing(self._answer(msg, 481, "Call/Transaction Does Not Exist"), src)]
         cseq = msg.cseq_number or 0
-        if hs.remote_cseq is not None and cseq < hs.remote_cseq:
+        if hs.dialog.remote_cseq is not None and cseq < hs.dialog.remote_cseq:
             # RFC 3261 12.2.2: an older request arriving late (reordered) must not roll the state back
             return [Outgoing(self._answer(msg, 500, "Server Internal Error"), src)]
-        if cseq != hs.remote_cseq:  # a retransmission (same CSeq) is answered again, not applied again
-            hs.remote_cseq = cseq
-            hs.notified += 1
-            hs.remote_tag = hs.remote_tag or msg.from_tag
-            hs.terminated = (msg.headers.get("Subscription-State") or "").strip().lower().startswith("terminated")
+        if cseq != hs.dialog.remote_cseq:  # a retransmission (same CSeq) is answered again, not applied again
+            hs.dialog.remote_cseq = cseq
+            hs.screen.notified += 1
+            hs.dialog.remote_tag = hs.dialog.remote_tag or msg.from_tag
+            hs.dialog.terminated = (
+                (msg.headers.get("Subscription-State") or "").strip().lower().startswith("terminated")
+            )
             if self.track_view:
                 self._update_view(hs, msg)
         return [Outgoing(self._answer(msg, 200, "OK"), src)]
 
     def _update_view(self, hs: Handset, msg: SipMessage) -> None:
         for doc in read_body(msg).documents:
-            if (feature := hs.view.apply(doc)) is not None:
-                hs.reported.add(feature)
+            if (feature := hs.screen.view.apply(doc)) is not None:
+                hs.screen.reported.add(feature)
 
     def _retry(self, sent: Sent, challenge: SipMessage) -> Outgoing | None:
         """The request again, with credentials for the first challenge whose algorithm we know."""
@@ -346,14 +370,14 @@ class Base:
         return Outgoing(data, self.server, request=True)
 
     def _subscribe(self, hs: Handset, expires: int, body: bytes, extra: Extras = ()) -> Outgoing:
-        hs.cseq += 1
+        hs.dialog.cseq += 1
         headers = [
             *self._via(),
-            ("From", f"<{hs.aor}>;tag={hs.tag}"),
-            ("To", f"<{hs.aor}>" + (f";tag={hs.remote_tag}" if hs.remote_tag else "")),
-            ("Call-ID", hs.call_id),
+            ("From", f"<{hs.aor}>;tag={hs.dialog.tag}"),
+            ("To", f"<{hs.aor}>" + (f";tag={hs.dialog.remote_tag}" if hs.dialog.remote_tag else "")),
+            ("Call-ID", hs.dialog.call_id),
             *self._contact(hs),
-            ("CSeq", f"{hs.cseq} SUBSCRIBE"),
+            ("CSeq", f"{hs.dialog.cseq} SUBSCRIBE"),
             ("Event", PACKAGE),
             ("Accept", MEDIA_TYPE),
             ("Expires", str(expires)),

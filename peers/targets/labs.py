@@ -19,7 +19,7 @@ class LoopbackLab(PlayedBase, PlayedAs):
     def expire(self, user: str) -> None:
         """Let the AS's expiry timer run out (the base's refresh is not sent): the AS ends the subscription."""
         hs = self.handset(user)
-        hs.refresh_at = None
+        hs.dialog.refresh_at = None
 
         def lapse(now: float) -> list[Outgoing]:
             for sub in self.server.subscriptions.values():
@@ -28,7 +28,7 @@ class LoopbackLab(PlayedBase, PlayedAs):
             return self.server.due(now)
 
         self._send_from_as(lapse)
-        self.wait(f"the NOTIFY ending {user}'s expired subscription", lambda: hs.terminated)
+        self.wait(f"the NOTIFY ending {user}'s expired subscription", lambda: hs.dialog.terminated)
         self.settle()
 
 

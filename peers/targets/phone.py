@@ -42,7 +42,7 @@ class PlayedBase(Lab):
         """REGISTER the account (answering a challenge); whether the AS accepted it."""
         self._send_from_base(lambda: self.base.register(user))
         self.settle()
-        return self.handset(user).registered
+        return self.handset(user).registration.registered
 
     def boot(self) -> None:
         """The base starts: every account REGISTERs; those with feature sync subscribe once registered."""
@@ -51,36 +51,38 @@ class PlayedBase(Lab):
         self.settle()
         for label in labels:
             hs = self.base.handsets[label]
-            if hs.feature_sync and hs.registered:
+            if hs.feature_sync and hs.registration.registered:
                 self.subscribe(label)
 
     def subscribe(self, user: str, notifies: int = 1) -> None:
         """Subscribe (or refresh) and wait for the grant and ``notifies`` NOTIFYs."""
         hs = self.handset(user)
-        seen = hs.notified
-        hs.reported = set()
+        seen = hs.screen.notified
+        hs.screen.reported = set()
         self._send_from_base(lambda: self.base.subscribe(user))
         self.settle()
-        self._follows(f"the NOTIFY after subscribing {user}", lambda: hs.notified >= seen + notifies)
+        self._follows(f"the NOTIFY after subscribing {user}", lambda: hs.screen.notified >= seen + notifies)
         self._rest_of_initial_state(hs)
 
     def _rest_of_initial_state(self, hs: Handset) -> None:
         """An AS may send the initial state one NOTIFY per feature (FKS-NTF-2 allows it): the rest gets until
         T_notify to arrive, so that the next step does not race it and the records end with all of it. An AS
         that leaves a feature out (unassigned) is judged by FKS-NTF-2; here the wait just ends."""
-        if self.settled_is_final or not hs.notified:
+        if self.settled_is_final or not hs.screen.notified:
             return
         with contextlib.suppress(LabError):
-            self.wait("the rest of the initial state", lambda: hs.reported >= set(FEATURES), self.config.follow_timeout)
+            self.wait(
+                "the rest of the initial state", lambda: hs.screen.reported >= set(FEATURES), self.config.follow_timeout
+            )
 
     def subscribe_all(self, users: list[str], timeout: float = 30.0) -> None:
         """Every handset subscribes at once (a base restarting); returns when each has its initial NOTIFY."""
         handsets = [self.handset(u) for u in users]
-        seen = {hs.user: hs.notified for hs in handsets}
+        seen = {hs.user: hs.screen.notified for hs in handsets}
         self._send_from_base(lambda: [self.base.subscribe(u) for u in users])
         self.wait(
             f"the initial NOTIFYs of {len(users)} handsets",
-            lambda: all(hs.notified > seen[hs.user] for hs in handsets),
+            lambda: all(hs.screen.notified > seen[hs.user] for hs in handsets),
             timeout,
         )
         self.settle(timeout)
@@ -112,31 +114,35 @@ class PlayedBase(Lab):
     def _change(self, user: str, make: Callable[[], Outgoing]) -> None:
         hs = self.handset(user)
         # every subscribed handset of the same user is to be told (FKS-HS-4), not only the one that asked
-        told = [h for h in self.base.handsets.values() if h.user == hs.user and h.remote_tag and not h.ended]
-        seen = {id(h): h.notified for h in told}
+        told = [
+            h for h in self.base.handsets.values() if h.user == hs.user and h.dialog.remote_tag and not h.dialog.ended
+        ]
+        seen = {id(h): h.screen.notified for h in told}
         self._send_from_base(make)
         self.settle()
         # the confirming NOTIFY; a refused change gets none, so its absence is not an error here
         if self._final_status_of_last_subscribe(user) in range(200, 300):
-            self._follows(f"the NOTIFY confirming {user}'s change", lambda: all(h.notified > seen[id(h)] for h in told))
+            self._follows(
+                f"the NOTIFY confirming {user}'s change", lambda: all(h.screen.notified > seen[id(h)] for h in told)
+            )
 
     def dial(self, user: str, number: str, expect_notify: bool = True) -> None:
         hs = self.handset(user)
-        seen, calls = hs.notified, len(hs.dialled)
+        seen, calls = hs.screen.notified, len(hs.screen.dialled)
         self._send_from_base(lambda: self.base.dial(user, number))
         self.settle()
-        self._follows(f"the answer to {user} dialling {number}", lambda: len(hs.dialled) > calls)
+        self._follows(f"the answer to {user} dialling {number}", lambda: len(hs.screen.dialled) > calls)
         if expect_notify:
-            self._follows(f"the NOTIFY after {user} dialled {number}", lambda: hs.notified > seen)
+            self._follows(f"the NOTIFY after {user} dialled {number}", lambda: hs.screen.notified > seen)
 
     def unsubscribe(self, user: str) -> None:
         hs = self.handset(user)
-        in_dialog = bool(hs.remote_tag)
+        in_dialog = bool(hs.dialog.remote_tag)
         self._send_from_base(lambda: self.base.unsubscribe(user))
         self.settle()
-        self._follows(f"the grant of {user}'s unsubscribe", lambda: hs.ended)
-        if hs.ended and (in_dialog or self.config.profile.fetch_notify):
-            self._follows(f"the terminating NOTIFY of {user}", lambda: hs.terminated)
+        self._follows(f"the grant of {user}'s unsubscribe", lambda: hs.dialog.ended)
+        if hs.dialog.ended and (in_dialog or self.config.profile.fetch_notify):
+            self._follows(f"the terminating NOTIFY of {user}", lambda: hs.dialog.terminated)
 
     def establish(self, states: dict[str, FeatureState], verify: bool = True) -> str:
         """Bring each user's features on the AS to ``states`` and, with ``verify``, read them back, then begin
@@ -157,7 +163,7 @@ class PlayedBase(Lab):
         every = {"DND", *FORWARDING}
 
         def read() -> bool:
-            return scratch.reported >= every and not differences(scratch.view, wanted)
+            return scratch.screen.reported >= every and not differences(scratch.screen.view, wanted)
 
         try:
             self._send_from_base(lambda: self.base.subscribe(label))
@@ -165,8 +171,8 @@ class PlayedBase(Lab):
             if not read():
                 with contextlib.suppress(LabError):
                     self.wait(f"user {user}'s baseline in a NOTIFY", read, self.config.follow_timeout)
-            wrong = [d for d in differences(scratch.view, wanted) if d.split()[0] in scratch.reported]
-            silent = sorted(every - scratch.reported)
+            wrong = [d for d in differences(scratch.screen.view, wanted) if d.split()[0] in scratch.screen.reported]
+            silent = sorted(every - scratch.screen.reported)
             with contextlib.suppress(LabError):
                 self.unsubscribe(label)
         finally:
@@ -185,7 +191,7 @@ class PlayedBase(Lab):
         return f"user {user}: {describe(wanted)}, reported back by the AS"
 
     def _final_status_of_last_subscribe(self, user: str) -> int | None:
-        call_id = self.handset(user).call_id
+        call_id = self.handset(user).dialog.call_id
         for obs in reversed(self.observations):
             try:
                 msg = parse_message(obs.data)

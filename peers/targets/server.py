@@ -97,7 +97,7 @@ class RemoteAs(Lab):
         self._keep_quiet()
         portal = self._portal()
         hs = self.handset(user)  # type: ignore[attr-defined]
-        seen = hs.notified
+        seen = hs.screen.notified
         portal(user, doc)
-        self._follows(f"the NOTIFY of {user}'s portal change", lambda: hs.notified > seen)
+        self._follows(f"the NOTIFY of {user}'s portal change", lambda: hs.screen.notified > seen)
         self.settle()
