@@ -5,6 +5,7 @@ of ``analyzer/vocab.py`` defined there only (never assigned its literal value el
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -216,3 +217,15 @@ def test_a_redefined_word_is_found_in_each_form() -> None:
         "ok = PACKAGE\n"
     )
     assert redefinitions(source, words) == [(1, "PACKAGE"), (2, "TYPES"), (3, "PACKAGE")]
+
+
+@pytest.mark.parametrize("folder", ["analyzer", "peers"])
+def test_the_readme_layout_table_names_every_module(folder: str) -> None:
+    """README's layout table is the map of the tree: each module and subpackage of ``folder`` is named in its row."""
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith(f"| `{folder}/`"))
+    named = set(re.findall(r"`([\w./*-]+)`", row))
+    base = ROOT / folder
+    modules = {p.stem for p in base.rglob("*.py") if p.stem != "__init__"}
+    packages = {p.name for p in base.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    missing = sorted(m for m in modules | packages if m not in named and f"{m}/" not in named)
+    assert not missing, f"README's layout row of {folder}/ does not name {missing}"
