@@ -1,0 +1,172 @@
+"""What runs on a Dask worker: plain functions of picklable arguments, each one job of one capture.
+
+A capture is named by a path the workers share or an fsspec URL (``file://``, and what fsspec's installed
+backends read: ``s3://``, ``http://`` ...), copied once to the worker's local disk for tshark. ``survey``
+cuts it into slices (``analyzer/sources/slices.py``) or, when it is small or cannot be cut, audits it
+whole; ``dissect`` runs tshark over one slice and shares its messages out by subscriber
+(``analyzer.shuffle``); ``judge`` judges one share of every slice; ``count`` counts the frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzer.audit import Convert, audit_file
+from analyzer.judging import AuditSettings
+from analyzer.observation import Observation
+from analyzer.shuffle import Report, judge_share, split
+from analyzer.sources import CaptureError, FieldsReader, slices
+from analyzer.sources.tshark import FrameCount, Unread, check_file
+from analyzer.sources.tshark_runs import Outcome, forget, map_file
+
+_COPY = 4 << 20
+
+
+def localise(source: str) -> Path:
+    """A local path to the capture: the path itself, or a copy of what an fsspec URL names in the worker's
+    temporary folder (made once per worker and URL)."""
+    if "://" not in source:
+        return Path(source)
+    import fsspec  # a dependency of dask
+
+    try:
+        fs, path = fsspec.core.url_to_fs(source)
+    except (ImportError, ValueError) as exc:
+        raise CaptureError(f"cannot open {source}: {exc}".splitlines()[0]) from None
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if "file" in protocols or "local" in protocols:
+        return Path(path)
+    folder = Path(tempfile.gettempdir()) / "fks-fleet" / hashlib.sha1(source.encode()).hexdigest()[:16]
+    local = folder / (Path(path).name or "capture")
+    if local.exists():
+        return local
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{os.getpid()}.part"
+    try:
+        fs.get_file(path, str(partial))
+        partial.replace(local)
+    except (OSError, ValueError) as exc:
+        partial.unlink(missing_ok=True)
+        raise CaptureError(f"cannot fetch {source}: {exc}".splitlines()[0]) from None
+    return local
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A capture cut into slices (``slices.plan``), to be read by as many ``dissect`` tasks."""
+
+    parts: tuple[slices.Slice, ...]
+
+
+def survey(
+    source: str, settings: AuditSettings, messages: bool, slice_records: int, overlap: int
+) -> Plan | dict[str, Any]:
+    """The slices of a capture worth cutting, or the capture's whole audit (its report entry) when it holds
+    fewer than two slices' worth of records, is in a framing the slicer does not follow, or needs pyshark."""
+    path = localise(source)
+    check_file(path)
+    plan = None
+    if not settings.keylog and settings.reader == "fields":
+        with path.open("rb") as fh:
+            buffer = map_file(fh)
+            if buffer is not None:
+                try:
+                    plan = slices.plan(buffer, slice_records, overlap, lambda _: forget(buffer))
+                finally:
+                    buffer.close()
+    if plan is not None:
+        return Plan(tuple(plan))
+    entry = audit_file(path, settings, messages, lean=True)
+    entry["file"] = source
+    return entry
+
+
+@dataclass
+class Reading:
+    """What reading one slice gave besides its messages: for the capture's counters and errors."""
+
+    outcome: Outcome
+    unread: Unread
+    sip_messages: int
+    end_time: float | None
+
+
+@dataclass
+class Dissected:
+    """One slice's messages in shares (``shuffle.split``), and how its reading went."""
+
+    shares: list[list[Observation]] = field(default_factory=list)
+    reading: Reading | None = None
+
+
+def dissect(source: str, part: slices.Slice, settings: AuditSettings, shares: int) -> Dissected:
+    """tshark over one slice's records (copied into a file of their own), its messages shared out."""
+    path = localise(source)
+    with tempfile.TemporaryDirectory(prefix="fks-slice-") as folder:
+        piece = Path(folder) / f"{part.base}.pcap"
+        with path.open("rb") as src, piece.open("wb") as out:
+            out.write(src.read(part.header))
+            src.seek(part.start)
+            left = part.end - part.start
+            while left > 0:
+                chunk = src.read(min(_COPY, left))
+                if not chunk:
+                    break
+                out.write(chunk)
+                left -= len(chunk)
+        reader = FieldsReader(piece, decode_as=settings.decode_as)
+        outcome = Outcome()
+        split_up, end_time = split(reader.read_slice(piece, part, outcome), shares)
+    return Dissected(split_up, Reading(outcome, reader.unread, reader.sip_messages, end_time))
+
+
+def share(dissected: Dissected, k: int) -> list[Observation]:
+    """Share ``k`` of a dissected slice (run where the slice is, so only that share travels)."""
+    return dissected.shares[k]
+
+
+def reading(dissected: Dissected) -> Reading:
+    assert dissected.reading is not None
+    return dissected.reading
+
+
+def judge(settings: AuditSettings, messages: bool, readings: list[Reading], pieces: list[list[Observation]]) -> Report:
+    """Judge one share: its messages from every slice, in slice order (so in capture order)."""
+    ends = [r.end_time for r in readings if r.end_time is not None]
+    observations = (obs for piece in pieces for obs in piece)
+    return judge_share(observations, settings, Convert(True, messages), max(ends) if ends else None)
+
+
+def count(source: str) -> tuple[int | None, str | None]:
+    """The capture's frames and damage, by capinfos over the whole file (``FrameCount``)."""
+    path = localise(source)
+    reader = FieldsReader(path)
+    if not reader.tshark_path:
+        raise CaptureError("tshark not found (install the tshark package)")
+    return FrameCount(path, reader.tshark_path).result()
+
+
+def conclude(source: str, readings: list[Reading], counted: tuple[int | None, str | None]) -> dict[str, Any]:
+    """The capture's packet count, SIP message count and errors from its slices' readings, as one reader
+    over the whole file would report them (``FieldsReader.conclude``)."""
+    outcome, unread = Outcome(), Unread()
+    for r in readings:
+        outcome.last_frame = max(outcome.last_frame, r.outcome.last_frame)
+        if r.outcome.returncode:
+            outcome.returncode = r.outcome.returncode
+        outcome.complaint = outcome.complaint or r.outcome.complaint
+        unread.merge(r.unread)
+    reader = FieldsReader(source)
+    with contextlib.suppress(OSError):  # only a capture without one readable frame looks at the file
+        reader.conclude(outcome, counted, unread)
+    return {
+        "packets": reader.packets,
+        "sip_messages": sum(r.sip_messages for r in readings),
+        "errors": list(reader.errors),
+    }
