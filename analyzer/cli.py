@@ -205,7 +205,7 @@ def _audit_all(
             raise UsageError(str(exc)) from None
         try:
             where = engine.describe()
-            link = engine.dashboard()
+            link = engine.dashboard() if progress.enabled else None  # a terminal's user may open it
             if link:
                 print(f"fks: Dask dashboard at {link}", file=sys.stderr)
             return audit_on(engine, args.pcaps, settings, messages, progress, args.slice_records), where

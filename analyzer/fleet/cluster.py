@@ -4,12 +4,14 @@ and what the report records of it (``summary.engine``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
-CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler: an unreachable one is reported well within 10 s
+CONNECT_TIMEOUT = 3.0  # seconds to reach a scheduler: an unreachable one is reported well within 10 s
 WORKERS_TIMEOUT = 4.0  # seconds for a first worker to be there
 
 
@@ -67,8 +69,11 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Engine:
     quiet()
     from distributed import Client
 
+    started = time.monotonic()
     try:
-        client = Client(address, timeout=timeout, set_as_default=False)
+        asyncio.run(_probe(address, timeout))
+        left = max(1.0, timeout - (time.monotonic() - started))
+        client = Client(address, timeout=left, set_as_default=False)
     except (OSError, ValueError, TypeError) as exc:
         raise EngineError(f"cannot reach the Dask scheduler at {address}: {_line(exc)}") from None
     try:
@@ -77,6 +82,18 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Engine:
         client.close()
         raise EngineError(f"the Dask scheduler at {address} has no worker: {_line(exc)}") from None
     return Engine(client, "dask")
+
+
+async def _probe(address: str, timeout: float) -> None:
+    """Connect and shake hands once, within ``timeout``: distributed waits for the scheduler's handshake
+    without a limit, so a port that accepts connections and never answers would hang the command."""
+    from distributed.comm import connect
+
+    try:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+    except asyncio.TimeoutError:
+        raise OSError(f"no Dask handshake within {timeout:g} s") from None
+    await comm.close()
 
 
 def start_local(jobs: int) -> Engine:

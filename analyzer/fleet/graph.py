@@ -16,6 +16,7 @@ one process; the others go on.
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,7 @@ class _Run:
 
         self.client, self.shares = engine.client, engine.workers
         self.sources, self.settings, self.messages = sources, settings, messages
+        self.targets = [s if "://" in s else os.path.abspath(s) for s in sources]  # workers' cwd is not ours
         self.progress, self.slice_records = progress, slice_records
         self.overlap = min(SLICE_OVERLAP, slice_records // 10)  # a tenth of a small slice (tests)
         self.outcomes: list[Outcome | None] = [None] * len(sources)
@@ -91,7 +93,7 @@ class _Run:
         return future
 
     def run(self) -> list[Outcome]:
-        for i, source in enumerate(self.sources):
+        for i, source in enumerate(self.targets):
             self.submit(
                 "survey", i, tasks.survey, source, self.settings, self.messages, self.slice_records, self.overlap
             )
@@ -133,9 +135,9 @@ class _Run:
 
     def surveyed(self, i: int, result: tasks.Plan | dict[str, Any]) -> None:
         if isinstance(result, dict):
-            self.done(i, (result, None))
+            self.done(i, ({**result, "file": self.sources[i]}, None))
             return
-        source, parts, shares = self.sources[i], result.parts, self.shares
+        source, parts, shares = self.targets[i], result.parts, self.shares
         state = self.sliced[i] = _Sliced()
         if self.progress is not None:
             self.progress.add_slices(len(parts))
