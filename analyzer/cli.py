@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://host:8786 (README)"
     )
     audit.add_argument(
+        "--send-captures",
+        action="store_true",
+        help="send the captures' bytes to the Dask workers instead of their paths (no shared storage)",
+    )
+    audit.add_argument(
         "--slice-records",
         type=_count,
         default=SLICE_RECORDS,
@@ -208,7 +213,10 @@ def _audit_all(
             link = engine.dashboard() if progress.enabled else None  # a terminal's user may open it
             if link:
                 print(f"fks: Dask dashboard at {link}", file=sys.stderr)
-            return audit_on(engine, args.pcaps, settings, messages, progress, args.slice_records), where
+            outcomes = audit_on(
+                engine, args.pcaps, settings, messages, progress, args.slice_records, args.send_captures
+            )
+            return outcomes, where
         finally:
             engine.close()
 

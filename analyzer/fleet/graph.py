@@ -16,9 +16,11 @@ one process; the others go on.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from analyzer.audit import unusable
@@ -28,6 +30,7 @@ from analyzer.judging import AuditSettings
 from analyzer.progress import Progress
 from analyzer.shuffle import merge
 from analyzer.sources import CaptureError
+from analyzer.sources.tshark import check_file
 
 # Records per slice on a cluster: half the single-machine reader's (``tshark_runs.SLICE_SIZE``), so a
 # capture of 100,000 messages already spreads over a few workers; the lead is the same.
@@ -77,7 +80,7 @@ class _Run:
 
         self.client, self.shares = engine.client, engine.workers
         self.sources, self.settings, self.messages = sources, settings, messages
-        self.targets = [s if "://" in s else os.path.abspath(s) for s in sources]  # workers' cwd is not ours
+        self.targets: list[Any] = [s if "://" in s else os.path.abspath(s) for s in sources]  # not the workers' cwd
         self.progress, self.slice_records = progress, slice_records
         self.overlap = min(SLICE_OVERLAP, slice_records // 10)  # a tenth of a small slice (tests)
         self.outcomes: list[Outcome | None] = [None] * len(sources)
@@ -92,8 +95,28 @@ class _Run:
             self.pending.add(future)
         return future
 
-    def run(self) -> list[Outcome]:
+    def ship(self) -> None:
+        """Each capture's bytes to the cluster (``tasks.receive``), for workers that cannot read its path."""
+        for i, path in enumerate(self.sources):
+            try:
+                check_file(Path(path))
+                data = Path(path).read_bytes()
+            except CaptureError as exc:
+                self.done(i, (unusable(path, str(exc)), str(exc)))
+                continue
+            except OSError as exc:
+                reason = f"cannot read: {exc.strerror}"
+                self.done(i, (unusable(path, reason), reason))
+                continue
+            shipped = tasks.Shipped(path, hashlib.sha1(data).hexdigest(), data)
+            self.targets[i] = self.submit("", i, tasks.receive, shipped, watch=False)
+
+    def run(self, ship: bool = False) -> list[Outcome]:
+        if ship:
+            self.ship()
         for i, source in enumerate(self.targets):
+            if self.outcomes[i] is not None:
+                continue
             self.submit(
                 "survey", i, tasks.survey, source, self.settings, self.messages, self.slice_records, self.overlap
             )
@@ -119,6 +142,7 @@ class _Run:
 
     def done(self, i: int, outcome: Outcome) -> None:
         self.outcomes[i] = outcome
+        self.targets[i] = self.sources[i]  # a shipped capture's bytes are let go
         if self.progress is not None:
             self.progress.file_done()
         state = self.sliced.pop(i, None)
@@ -178,7 +202,9 @@ def audit_on(
     messages: bool = False,
     progress: Progress | None = None,
     slice_records: int = SLICE_RECORDS,
+    ship: bool = False,
 ) -> list[Outcome]:
     """Audit every capture on the cluster: each one's report entry and, when it could not be read, the
-    one-line reason (its entry then says only that), in the order given."""
-    return _Run(engine, sources, settings, messages, progress, slice_records).run()
+    one-line reason (its entry then says only that), in the order given. ``ship``: send the captures'
+    bytes instead of their paths (read here, held by the scheduler until the audit ends)."""
+    return _Run(engine, sources, settings, messages, progress, slice_records).run(ship)

@@ -28,9 +28,43 @@ from analyzer.sources.tshark_runs import Outcome, forget, map_file
 _COPY = 4 << 20
 
 
-def localise(source: str) -> Path:
-    """A local path to the capture: the path itself, or a copy of what an fsspec URL names in the worker's
-    temporary folder (made once per worker and URL)."""
+@dataclass(frozen=True)
+class Shipped:
+    """A capture's bytes sent by the command (``--send-captures``: workers without the shared storage)."""
+
+    name: str
+    digest: str  # SHA-1 of ``data``: the worker's copy on disk is made once
+    data: bytes
+
+
+Source = str | Shipped
+
+
+def receive(shipped: Shipped) -> Shipped:
+    """The task that holds a shipped capture on a worker; the scheduler keeps its argument, so a worker that
+    dies with it costs a new copy, not the capture."""
+    return shipped
+
+
+def name_of(source: Source) -> str:
+    return source.name if isinstance(source, Shipped) else source
+
+
+def _cache(key: str, name: str) -> Path:
+    return Path(tempfile.gettempdir()) / "fks-fleet" / key[:16] / (name or "capture")
+
+
+def localise(source: Source) -> Path:
+    """A local path to the capture: the path itself, or a copy of what an fsspec URL names (or of the bytes
+    shipped) in the worker's temporary folder, made once per worker."""
+    if isinstance(source, Shipped):
+        local = _cache(source.digest, Path(source.name).name)
+        if not local.exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            partial = local.parent / f".{os.getpid()}.part"
+            partial.write_bytes(source.data)
+            partial.replace(local)
+        return local
     if "://" not in source:
         return Path(source)
     import fsspec  # a dependency of dask
@@ -42,10 +76,10 @@ def localise(source: str) -> Path:
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     if "file" in protocols or "local" in protocols:
         return Path(path)
-    folder = Path(tempfile.gettempdir()) / "fks-fleet" / hashlib.sha1(source.encode()).hexdigest()[:16]
-    local = folder / (Path(path).name or "capture")
+    local = _cache(hashlib.sha1(source.encode()).hexdigest(), Path(path).name)
     if local.exists():
         return local
+    folder = local.parent
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".{os.getpid()}.part"
     try:
@@ -65,7 +99,7 @@ class Plan:
 
 
 def survey(
-    source: str, settings: AuditSettings, messages: bool, slice_records: int, overlap: int
+    source: Source, settings: AuditSettings, messages: bool, slice_records: int, overlap: int
 ) -> Plan | dict[str, Any]:
     """The slices of a capture worth cutting, or the capture's whole audit (its report entry) when it holds
     fewer than two slices' worth of records, is in a framing the slicer does not follow, or needs pyshark."""
@@ -82,9 +116,7 @@ def survey(
                     buffer.close()
     if plan is not None:
         return Plan(tuple(plan))
-    entry = audit_file(path, settings, messages, lean=True)
-    entry["file"] = source
-    return entry
+    return audit_file(path, settings, messages, lean=True)  # the command puts the name it was given
 
 
 @dataclass
@@ -105,7 +137,7 @@ class Dissected:
     reading: Reading | None = None
 
 
-def dissect(source: str, part: slices.Slice, settings: AuditSettings, shares: int) -> Dissected:
+def dissect(source: Source, part: slices.Slice, settings: AuditSettings, shares: int) -> Dissected:
     """tshark over one slice's records (copied into a file of their own), its messages shared out."""
     path = localise(source)
     with tempfile.TemporaryDirectory(prefix="fks-slice-") as folder:
@@ -143,7 +175,7 @@ def judge(settings: AuditSettings, messages: bool, readings: list[Reading], piec
     return judge_share(observations, settings, Convert(True, messages), max(ends) if ends else None)
 
 
-def count(source: str) -> tuple[int | None, str | None]:
+def count(source: Source) -> tuple[int | None, str | None]:
     """The capture's frames and damage, by capinfos over the whole file (``FrameCount``)."""
     path = localise(source)
     reader = FieldsReader(path)
@@ -152,7 +184,7 @@ def count(source: str) -> tuple[int | None, str | None]:
     return FrameCount(path, reader.tshark_path).result()
 
 
-def conclude(source: str, readings: list[Reading], counted: tuple[int | None, str | None]) -> dict[str, Any]:
+def conclude(source: Source, readings: list[Reading], counted: tuple[int | None, str | None]) -> dict[str, Any]:
     """The capture's packet count, SIP message count and errors from its slices' readings, as one reader
     over the whole file would report them (``FieldsReader.conclude``)."""
     outcome, unread = Outcome(), Unread()
@@ -162,7 +194,7 @@ def conclude(source: str, readings: list[Reading], counted: tuple[int | None, st
             outcome.returncode = r.outcome.returncode
         outcome.complaint = outcome.complaint or r.outcome.complaint
         unread.merge(r.unread)
-    reader = FieldsReader(source)
+    reader = FieldsReader(name_of(source))
     with contextlib.suppress(OSError):  # only a capture without one readable frame looks at the file
         reader.conclude(outcome, counted, unread)
     return {
