@@ -151,14 +151,15 @@ def test_a_worker_killed_during_the_run_changes_no_verdict(
     cluster: tuple[Cluster, Any], captures: list[Path], reference: Audit, tmp_path: Path
 ) -> None:
     """A third worker joins, takes tasks, and is killed (SIGKILL) while it holds them: the scheduler runs them
-    again on the other two, and the report is the one-process report."""
+    again on the other two, and the report is the one-process report. The captures' bytes are sent this
+    time (``--send-captures``): those the dead worker held are sent again."""
     scheduler, client = cluster
     before = set(client.scheduler_info(n_workers=-1)["workers"])
     victim = scheduler.worker()
     try:
         client.wait_for_workers(3, timeout=60)
         (address,) = set(client.scheduler_info(n_workers=-1)["workers"]) - before
-        options = ("--scheduler", scheduler.address, "--slice-records", SLICE_RECORDS)
+        options = ("--scheduler", scheduler.address, "--slice-records", SLICE_RECORDS, "--send-captures")
         run = Audit(captures, tmp_path / "dask.json", *options)
         deadline = time.monotonic() + 60
         while not client.processing(workers=[address]).get(address) and run.proc.poll() is None:
