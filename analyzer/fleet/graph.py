@@ -96,8 +96,10 @@ class _Run:
         return future
 
     def ship(self) -> None:
-        """Each capture's bytes to the cluster (``tasks.receive``), for workers that cannot read its path."""
+        """Each capture file's bytes to the cluster (``tasks.receive``), for workers that cannot read its path."""
         for i, path in enumerate(self.sources):
+            if "://" in path:
+                continue  # a URL: each worker fetches it
             try:
                 check_file(Path(path))
                 data = Path(path).read_bytes()
