@@ -74,9 +74,9 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Four reference captures, a small site (UDP and TCP bases, calls with RTP) cut into two slices, and
-    a file that is not there."""
+def captures(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Four reference captures (one named by a ``file://`` URL, one by a URL that fsspec copies to local disk
+    first), a small site (UDP and TCP bases, calls with RTP) cut into two slices, and a file not there."""
     folder = tmp_path_factory.mktemp("site")
     site = folder / "site.pcap"
     synthesize(site, SynthOptions(subscriptions=60, bases=4, seed=3, tcp_share=0.5, duration=600.0))
@@ -85,13 +85,14 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     names = ("conforming_broadworks", "conforming_tcp", "fac_without_notify", "two_handsets_both_notified")
     found = [p for name in names for p in ROOT.glob(f"captures/{name}.pcap*")]
     assert len(found) == 4, found
-    return [*found, site, folder / "missing.pcap"]
+    urls = [found[1].as_uri(), "simplecache::" + found[2].as_uri()]
+    return [str(found[0]), *urls, str(found[3]), str(site), str(folder / "missing.pcap")]
 
 
 class Audit:
     """``fks audit ... --format json`` running in the background; ``report`` waits for it."""
 
-    def __init__(self, paths: list[Path], out: Path, *options: str | int) -> None:
+    def __init__(self, paths: list[str], out: Path, *options: str | int) -> None:
         self.out = out
         command = [sys.executable, "-m", "analyzer.cli", "audit", *map(str, paths), *map(str, options)]
         command += ["--format", "json", "--output", str(out)]
@@ -111,7 +112,7 @@ class Audit:
 
 
 @pytest.fixture(scope="module")
-def reference(captures: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Audit:
+def reference(captures: list[str], tmp_path_factory: pytest.TempPathFactory) -> Audit:
     """The audit in one process (started first: it runs while the cluster starts)."""
     return Audit(captures, tmp_path_factory.mktemp("local") / "local.json", "--jobs", 1)
 
@@ -132,7 +133,7 @@ def cluster(reference: Audit, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def test_captures_and_a_sliced_capture_get_the_verdicts_of_one_process(
-    cluster: tuple[Cluster, Any], captures: list[Path], reference: Audit, tmp_path: Path
+    cluster: tuple[Cluster, Any], captures: list[str], reference: Audit, tmp_path: Path
 ) -> None:
     """Four small captures (each one task), the site in two slices whose messages meet by subscriber, and a
     missing file: the same entries as in one process, the missing one with its one line, exit status 2."""
@@ -148,7 +149,7 @@ def test_captures_and_a_sliced_capture_get_the_verdicts_of_one_process(
 
 
 def test_a_worker_killed_during_the_run_changes_no_verdict(
-    cluster: tuple[Cluster, Any], captures: list[Path], reference: Audit, tmp_path: Path
+    cluster: tuple[Cluster, Any], captures: list[str], reference: Audit, tmp_path: Path
 ) -> None:
     """A third worker joins, takes tasks, and is killed (SIGKILL) while it holds them: the scheduler runs them
     again on the other two, and the report is the one-process report. The captures' bytes are sent this
@@ -211,7 +212,7 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_2_within_10_s() -> None:
     assert elapsed < 10
 
 
-def test_the_embedded_default_starts_a_local_cluster_and_stops_it(captures: list[Path], reference: Audit) -> None:
+def test_the_embedded_default_starts_a_local_cluster_and_stops_it(captures: list[str], reference: Audit) -> None:
     """Without --scheduler, large work goes to a local cluster of --jobs processes that the command starts
     (scheduler on 127.0.0.1) and stops: the same entries, and no worker process left behind."""
     from analyzer.fleet.cluster import start_local
@@ -222,7 +223,7 @@ def test_the_embedded_default_starts_a_local_cluster_and_stops_it(captures: list
     try:
         where = engine.describe()
         pids = [w.process.pid for w in engine.cluster.workers.values()]
-        small = [str(p) for p in captures[:4] + captures[5:]]  # the sliced graph is the same as above
+        small = captures[:4] + captures[5:]  # the sliced graph is the same as above
         outcomes = audit_on(engine, small, AuditSettings())
     finally:
         engine.close()
