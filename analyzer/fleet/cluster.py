@@ -90,7 +90,7 @@ async def _probe(address: str, timeout: float) -> None:
     from distributed.comm import connect
 
     try:
-        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        comm = await asyncio.wait_for(connect(address, timeout=max(0.5, timeout - 0.5)), timeout)  # its own says why
     except asyncio.TimeoutError:
         raise OSError(f"no Dask handshake within {timeout:g} s") from None
     await comm.close()
