@@ -163,7 +163,7 @@ def _audit_one(
     path: str, settings: AuditSettings, messages: bool = False, progress: Progress | None = None
 ) -> tuple[dict[str, Any], str | None]:
     """Audit one file in this process; an unusable file becomes an entry with its reason, never an exception."""
-    from analyzer.fleet.tasks import localise
+    from analyzer.fleet.tasks import copy_key, drop_copies, localise
     from analyzer.sources import CaptureError
 
     try:
@@ -178,6 +178,9 @@ def _audit_one(
     finally:
         if progress is not None:
             progress.file_done()
+        key = copy_key(path)
+        if key is not None:
+            drop_copies([key])  # the local copy of a URL
     return unusable(path, reason), reason
 
 

@@ -16,6 +16,7 @@ one process; the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -86,6 +87,7 @@ class _Run:
         self.outcomes: list[Outcome | None] = [None] * len(sources)
         self.sliced: dict[int, _Sliced] = {}
         self.roles: dict[str, tuple[str, int]] = {}
+        self.shipped: list[tasks.Shipped] = []
         self.pending = as_completed(loop=self.client.loop)
 
     def submit(self, role: str, i: int, function: Any, *args: Any, watch: bool = True) -> Any:
@@ -111,6 +113,7 @@ class _Run:
                 self.done(i, (unusable(path, reason), reason))
                 continue
             shipped = tasks.Shipped(path, hashlib.sha1(data).hexdigest(), data)
+            self.shipped.append(tasks.Shipped(path, shipped.digest, b""))  # its name and key, for drop_copies
             self.targets[i] = self.submit("", i, tasks.receive, shipped, watch=False)
 
     def run(self, ship: bool = False) -> list[Outcome]:
@@ -136,7 +139,16 @@ class _Run:
                 self.sliced[i].left -= 1
                 if not self.sliced[i].left:
                     self.finish(i)
+        self.drop_copies()
         return [o if o is not None else self.lost(i) for i, o in enumerate(self.outcomes)]
+
+    def drop_copies(self) -> None:
+        """The workers' local copies of URLs and shipped captures go when the audit ends (best effort: a
+        worker that left keeps its temporary folder)."""
+        keys = [k for k in (tasks.copy_key(s) for s in [*self.sources, *self.shipped]) if k is not None]
+        if keys:
+            with contextlib.suppress(Exception):
+                self.client.run(tasks.drop_copies, keys)
 
     def lost(self, i: int) -> Outcome:
         reason = "internal error while auditing: the cluster gave no result"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,25 @@ def name_of(source: Source) -> str:
 
 def _cache(key: str, name: str) -> Path:
     return Path(tempfile.gettempdir()) / "fks-fleet" / key[:16] / (name or "capture")
+
+
+def copy_key(source: Source) -> str | None:
+    """What names a worker's local copy of a capture (None for a plain path: nothing is copied)."""
+    if isinstance(source, Shipped):
+        return source.digest[:16]
+    return hashlib.sha1(source.encode()).hexdigest()[:16] if "://" in source else None
+
+
+def drop_copies(keys: list[str]) -> int:
+    """Remove the local copies of these captures (run on every worker when an audit ends): a day's fleet
+    would otherwise fill the disk. Returns how many were there."""
+    removed = 0
+    for key in keys:
+        folder = _cache(key, "x").parent
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def localise(source: Source) -> Path:
