@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from analyzer.fleet.tasks import copy_key
 from analyzer.sources import slices
 from peers.craft.synth import SynthOptions, synthesize
 from tests.reports import valid_report
@@ -146,6 +148,8 @@ def test_captures_and_a_sliced_capture_get_the_verdicts_of_one_process(
     assert there["captures"][4]["sip_messages"] > 2000 and len(there["captures"][4]["subscriptions"]) == 60
     assert run.proc.returncode == reference.proc.returncode == 2
     assert run.stderr.splitlines() == [f"fks: {captures[-1]}: no such file"] == reference.stderr.splitlines()
+    key = copy_key(captures[2])  # the copies the workers made of what a URL names go when the audit ends
+    assert key is not None and not (Path(tempfile.gettempdir()) / "fks-fleet" / key).exists()
 
 
 def test_a_worker_killed_during_the_run_changes_no_verdict(
