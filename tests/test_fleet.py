@@ -176,6 +176,10 @@ def test_a_worker_killed_during_the_run_changes_no_verdict(
         there = run.report()
     finally:
         victim.kill()
+    deadline = time.monotonic() + 30
+    while set(client.scheduler_info(n_workers=-1)["workers"]) != before:  # the other tests count two workers
+        assert time.monotonic() < deadline, "the scheduler still lists the killed worker"
+        time.sleep(0.02)
     assert busy, "the worker was killed while it held tasks"
     assert run.engine["kind"] == "dask"
     assert json.dumps(there, sort_keys=True) == json.dumps(reference.report(), sort_keys=True)
