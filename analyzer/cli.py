@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -163,11 +164,12 @@ def _audit_one(
     path: str, settings: AuditSettings, messages: bool = False, progress: Progress | None = None
 ) -> tuple[dict[str, Any], str | None]:
     """Audit one file in this process; an unusable file becomes an entry with its reason, never an exception."""
-    from analyzer.fleet.tasks import copy_key, drop_copies, localise
+    from analyzer.fleet.tasks import as_source, copy_key, drop_copies, localise
     from analyzer.sources import CaptureError
 
+    source = as_source(path, uuid.uuid4().hex)
     try:
-        local = localise(path)
+        local = localise(source)
         entry = audit_file(local, settings, messages, progress.watch if progress else None, lean=True)
         entry["file"] = path
         return entry, None
@@ -178,7 +180,7 @@ def _audit_one(
     finally:
         if progress is not None:
             progress.file_done()
-        key = copy_key(path)
+        key = copy_key(source)
         if key is not None:
             drop_copies([key])  # the local copy of a URL
     return unusable(path, reason), reason

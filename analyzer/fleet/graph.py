@@ -17,7 +17,6 @@ one process; the others go on.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -81,13 +80,15 @@ class _Run:
 
         self.client, self.shares = engine.client, engine.workers
         self.sources, self.settings, self.messages = sources, settings, messages
-        self.targets: list[Any] = [s if "://" in s else os.path.abspath(s) for s in sources]  # not the workers' cwd
+        self.audit = uuid.uuid4().hex  # names this audit's copies on the workers
+        self.targets: list[Any] = [tasks.as_source(s, self.audit) for s in sources]
+        self.targets = [os.path.abspath(t) if isinstance(t, str) else t for t in self.targets]  # not our cwd
+        self.copies = [k for k in map(tasks.copy_key, self.targets) if k is not None]
         self.progress, self.slice_records = progress, slice_records
         self.overlap = min(SLICE_OVERLAP, slice_records // 10)  # a tenth of a small slice (tests)
         self.outcomes: list[Outcome | None] = [None] * len(sources)
         self.sliced: dict[int, _Sliced] = {}
         self.roles: dict[str, tuple[str, int]] = {}
-        self.shipped: list[tasks.Shipped] = []
         self.pending = as_completed(loop=self.client.loop)
 
     def submit(self, role: str, i: int, function: Any, *args: Any, watch: bool = True) -> Any:
@@ -112,8 +113,8 @@ class _Run:
                 reason = f"cannot read: {exc.strerror}"
                 self.done(i, (unusable(path, reason), reason))
                 continue
-            shipped = tasks.Shipped(path, hashlib.sha1(data).hexdigest(), data)
-            self.shipped.append(tasks.Shipped(path, shipped.digest, b""))  # its name and key, for drop_copies
+            shipped = tasks.Shipped(path, self.audit, data)
+            self.copies.append(str(tasks.copy_key(shipped)))
             self.targets[i] = self.submit("", i, tasks.receive, shipped, watch=False)
 
     def run(self, ship: bool = False) -> list[Outcome]:
@@ -145,10 +146,9 @@ class _Run:
     def drop_copies(self) -> None:
         """The workers' local copies of URLs and shipped captures go when the audit ends (best effort: a
         worker that left keeps its temporary folder)."""
-        keys = [k for k in (tasks.copy_key(s) for s in [*self.sources, *self.shipped]) if k is not None]
-        if keys:
+        if self.copies:
             with contextlib.suppress(Exception):
-                self.client.run(tasks.drop_copies, keys)
+                self.client.run(tasks.drop_copies, self.copies)
 
     def lost(self, i: int) -> Outcome:
         reason = "internal error while auditing: the cluster gave no result"

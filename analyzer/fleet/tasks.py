@@ -30,15 +30,29 @@ _COPY = 4 << 20
 
 
 @dataclass(frozen=True)
+class Remote:
+    """A capture named by an fsspec URL, fetched by each worker that reads it. ``audit`` names the audit, so
+    that audits running at once on one machine keep their copies apart."""
+
+    url: str
+    audit: str
+
+
+@dataclass(frozen=True)
 class Shipped:
     """A capture's bytes sent by the command (``--send-captures``: workers without the shared storage)."""
 
     name: str
-    digest: str  # SHA-1 of ``data``: the worker's copy on disk is made once
+    audit: str
     data: bytes
 
 
-Source = str | Shipped
+Source = str | Remote | Shipped
+
+
+def as_source(name: str, audit: str) -> Source:
+    """A capture as the command line names it: a URL becomes a ``Remote`` of this audit, a path stays."""
+    return Remote(name, audit) if "://" in name else name
 
 
 def receive(shipped: Shipped) -> Shipped:
@@ -48,6 +62,8 @@ def receive(shipped: Shipped) -> Shipped:
 
 
 def name_of(source: Source) -> str:
+    if isinstance(source, Remote):
+        return source.url
     return source.name if isinstance(source, Shipped) else source
 
 
@@ -57,9 +73,9 @@ def _cache(key: str, name: str) -> Path:
 
 def copy_key(source: Source) -> str | None:
     """What names a worker's local copy of a capture (None for a plain path: nothing is copied)."""
-    if isinstance(source, Shipped):
-        return source.digest[:16]
-    return hashlib.sha1(source.encode()).hexdigest()[:16] if "://" in source else None
+    if isinstance(source, str):
+        return None
+    return hashlib.sha1(f"{source.audit}\0{name_of(source)}".encode()).hexdigest()[:16]
 
 
 def drop_copies(keys: list[str]) -> int:
@@ -75,39 +91,40 @@ def drop_copies(keys: list[str]) -> int:
 
 
 def localise(source: Source) -> Path:
-    """A local path to the capture: the path itself, or a copy of what an fsspec URL names (or of the bytes
-    shipped) in the worker's temporary folder, made once per worker."""
+    """A local path to the capture: the path itself, or a copy of what a URL names (or of the bytes shipped)
+    in the worker's temporary folder, made once per worker and audit (``drop_copies`` removes it)."""
+    if isinstance(source, str):
+        return Path(source)
+    key = copy_key(source)
+    assert key is not None
     if isinstance(source, Shipped):
-        local = _cache(source.digest, Path(source.name).name)
+        local = _cache(key, Path(source.name).name)
         if not local.exists():
             local.parent.mkdir(parents=True, exist_ok=True)
             partial = local.parent / f".{os.getpid()}.part"
             partial.write_bytes(source.data)
             partial.replace(local)
         return local
-    if "://" not in source:
-        return Path(source)
     import fsspec  # a dependency of dask
 
     try:
-        fs, path = fsspec.core.url_to_fs(source)
+        fs, path = fsspec.core.url_to_fs(source.url)
     except (ImportError, ValueError) as exc:
-        raise CaptureError(f"cannot open {source}: {exc}".splitlines()[0]) from None
+        raise CaptureError(f"cannot open {source.url}: {exc}".splitlines()[0]) from None
     protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
     if "file" in protocols or "local" in protocols:
         return Path(path)
-    local = _cache(hashlib.sha1(source.encode()).hexdigest(), Path(path).name)
+    local = _cache(key, Path(path).name)
     if local.exists():
         return local
-    folder = local.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{os.getpid()}.part"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    partial = local.parent / f".{os.getpid()}.part"
     try:
         fs.get_file(path, str(partial))
         partial.replace(local)
     except (OSError, ValueError) as exc:
         partial.unlink(missing_ok=True)
-        raise CaptureError(f"cannot fetch {source}: {exc}".splitlines()[0]) from None
+        raise CaptureError(f"cannot fetch {source.url}: {exc}".splitlines()[0]) from None
     return local
 
 
