@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from analyzer.fleet.tasks import copy_key
 from analyzer.sources import slices
 from peers.craft.synth import SynthOptions, synthesize
 from tests.reports import valid_report
@@ -148,8 +146,6 @@ def test_captures_and_a_sliced_capture_get_the_verdicts_of_one_process(
     assert there["captures"][4]["sip_messages"] > 2000 and len(there["captures"][4]["subscriptions"]) == 60
     assert run.proc.returncode == reference.proc.returncode == 2
     assert run.stderr.splitlines() == [f"fks: {captures[-1]}: no such file"] == reference.stderr.splitlines()
-    key = copy_key(captures[2])  # the copies the workers made of what a URL names go when the audit ends
-    assert key is not None and not (Path(tempfile.gettempdir()) / "fks-fleet" / key).exists()
 
 
 def test_a_worker_killed_during_the_run_changes_no_verdict(
@@ -188,36 +184,33 @@ def test_a_worker_killed_during_the_run_changes_no_verdict(
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2_within_10_s() -> None:
-    """Nothing listening (connection refused), and a socket that accepts but never answers."""
+    """Nothing listening (connection refused), and a socket that accepts but never answers: one after the
+    other, each timed from the command's start to its end."""
+    capture = ROOT / "captures" / "conforming_broadworks.pcap"
     with socket.socket() as closed, socket.socket() as silent:
         closed.bind(("127.0.0.1", 0))  # bound, not listening: refused
         silent.bind(("127.0.0.1", 0))
         silent.listen()  # the kernel completes connections nobody accepts
-        started = time.monotonic()
-        runs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "analyzer.cli",
-                    "audit",
-                    str(ROOT / "captures" / "conforming_broadworks.pcap"),
-                    "--scheduler",
-                    f"tcp://127.0.0.1:{sock.getsockname()[1]}",
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+        for sock in (closed, silent):
+            address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+            started = time.monotonic()
+            run = subprocess.run(
+                [sys.executable, "-m", "analyzer.cli", "audit", str(capture), "--scheduler", address],
+                capture_output=True,
                 text=True,
+                timeout=30,
             )
-            for sock in (closed, silent)
-        ]
-        results = [(r.communicate(timeout=30), r.returncode) for r in runs]
-        elapsed = time.monotonic() - started
-    for (stdout, stderr), code in results:
-        assert code == 2 and stdout == ""
-        (line,) = stderr.splitlines()
-        assert line.startswith("fks: error: cannot reach the Dask scheduler at tcp://127.0.0.1:"), line
-    assert elapsed < 10
+            elapsed = time.monotonic() - started
+            assert run.returncode == 2 and run.stdout == ""
+            assert run.stderr.splitlines() == [
+                f"fks: error: cannot reach the Dask scheduler at {address}: "
+                + (
+                    f"Timed out trying to connect to {address} after 2.5 s"
+                    if sock is closed
+                    else "no Dask handshake within 3 s"
+                )
+            ]
+            assert elapsed < 10, (address, elapsed)
 
 
 def test_the_embedded_default_starts_a_local_cluster_and_stops_it(captures: list[str], reference: Audit) -> None:
@@ -242,3 +235,19 @@ def test_the_embedded_default_starts_a_local_cluster_and_stops_it(captures: list
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_url_is_copied_to_local_disk_once_per_audit_and_removed_after() -> None:
+    """What fsspec fetches lands in the temporary folder under a name of its audit (two audits at once keep
+    their copies apart); a ``file://`` URL is read where it is; the copies go when the audit ends."""
+    from analyzer.fleet.tasks import as_source, copy_key, drop_copies, localise
+
+    capture = ROOT / "captures" / "conforming_broadworks.pcap"
+    assert localise(as_source(capture.as_uri(), "a")) == capture and copy_key(str(capture)) is None
+    first, second = (as_source("simplecache::" + capture.as_uri(), audit) for audit in ("a", "b"))
+    copies = [localise(first), localise(second)]
+    assert copies[0] != copies[1] and all(c.read_bytes() == capture.read_bytes() for c in copies)
+    assert localise(first) == copies[0]  # once per audit
+    assert drop_copies([str(copy_key(first))]) == 1
+    assert not copies[0].exists() and copies[1].exists()
+    drop_copies([str(copy_key(second))])
