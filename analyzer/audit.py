@@ -1,12 +1,11 @@
 """Audit a capture: read it (``capture``), rebuild its dialogs (``dialogs``), judge them (``rules``).
 
 The result is the plain-data form of the JSON report (``analyzer/schemas/audit.schema.json``), so it crosses
-process boundaries (``--jobs``) and every report format renders from the same thing.
+process boundaries (a Dask cluster's workers, ``analyzer/fleet``) and every report format renders from the same thing.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from analyzer import __version__
 from analyzer.dialogs import Subscription
 from analyzer.judging import AuditSettings, judge_stream
 from analyzer.observation import Observation
-from analyzer.partitions import judge_partitioned
 from analyzer.rules import CATALOGUE, Judgement
 from analyzer.rules.base import CATALOGUE_VERSION, Options
 from analyzer.schema import SCHEMA_ID
@@ -95,7 +93,7 @@ class SubscriptionEntry(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._KEYS)
 
-    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (--jobs, partitions) as it is
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (Dask workers) as it is
         return (_entry, (self._head, self._results))
 
 
@@ -139,14 +137,11 @@ def judgement_json(judgement: Judgement, messages: bool = False) -> tuple[list[d
     return subs, [r.to_json() for r in judgement.capture]
 
 
-PARTITION_BYTES = 32 << 20  # from this size on, a capture is judged on every core
-
-
-class _Convert:
+class Convert:
     """A judged subscription as the audit keeps it: a compact entry, or the dict (with messages for ladders)."""
 
     def __init__(self, lean: bool, messages: bool) -> None:
-        self.lean, self.messages = lean, messages
+        self.lean, self.messages = lean and not messages, messages
         self.shared = Shared()
 
     def __call__(self, sub: Subscription, results: tuple[Result, ...]) -> Mapping[str, Any]:
@@ -155,34 +150,18 @@ class _Convert:
         return subscription_json(sub, results, self.messages)
 
 
-def _workers() -> int:
-    """Judging processes for a large capture: two cores go to tshark (``fields_reader.FieldsReader`` runs two
-    slices at a time) and one to reading; the others judge, up to 4. On 2 cores one process judges (measured:
-    two there make the 100k benchmark capture 16.6 s instead of 15.6 s)."""
-    return max(1, min(4, (os.cpu_count() or 1) - 2))
-
-
-def _size(path: str | Path) -> int:
-    try:
-        return Path(path).stat().st_size
-    except OSError:
-        return 0  # the reader says what is wrong with it
-
-
 def audit_file(
     path: str | Path,
     settings: AuditSettings,
     messages: bool = False,
     watch: Callable[[Any], None] | None = None,
     lean: bool = False,
-    workers: int | None = None,
 ) -> dict[str, Any]:
     """Audit one capture file (``messages``: keep each subscription's messages, for ladders). Raises
     ``CaptureError`` when the file is unusable. ``watch`` gets the reader first (for a progress display).
     ``lean``: subscriptions as ``SubscriptionEntry`` mappings, not dicts (a report writer's choice: they
-    take a fraction of the memory but ``json`` needs ``report.to_json`` to write them). ``workers``: judging
-    processes (``partitions``); by default the cores tshark leaves (``_workers``) for captures of
-    ``PARTITION_BYTES`` or more, one otherwise."""
+    take a fraction of the memory but ``json`` needs ``report.to_json`` to write them). One process judges;
+    a Dask cluster judges a large capture in shares (``analyzer/fleet``)."""
     from analyzer.sources import CaptureReader, FieldsReader  # kept off the sans-IO import path
 
     reader: CaptureReader | FieldsReader
@@ -192,19 +171,14 @@ def audit_file(
         reader = FieldsReader(path, decode_as=settings.decode_as)
     if watch is not None:
         watch(reader)
-    convert = _Convert(lean and not messages, messages)
-    if workers is None:
-        workers = _workers() if _size(path) >= PARTITION_BYTES else 1
-    if workers > 1:
-        subs, capture = judge_partitioned(reader, settings, convert, workers)
-    else:
-        subs = []
+    convert = Convert(lean, messages)
+    subs: list[tuple[int, Mapping[str, Any]]] = []
 
-        def keep(sub: Subscription, results: tuple[Result, ...]) -> None:
-            subs.append((sub.first_index, convert(sub, results)))
+    def keep(sub: Subscription, results: tuple[Result, ...]) -> None:
+        subs.append((sub.first_index, convert(sub, results)))
 
-        capture, _ = judge_stream(reader, settings, keep)
-        subs.sort(key=lambda entry: entry[0])
+    capture, _ = judge_stream(reader, settings, keep)
+    subs.sort(key=lambda entry: entry[0])
     return {
         "file": str(path),
         "packets": reader.packets,
@@ -227,12 +201,15 @@ def unusable(path: str | Path, reason: str) -> dict[str, Any]:
     }
 
 
-def document(captures: list[dict[str, Any]]) -> dict[str, Any]:
-    """The whole JSON report (its schema: ``analyzer/schemas/audit.schema.json``), with the verdict summary."""
-    summary = dict.fromkeys(VERDICT_WORDS, 0)
+def document(captures: list[dict[str, Any]], engine: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The whole JSON report (its schema: ``analyzer/schemas/audit.schema.json``), with the verdict summary
+    and, given one, where the audit ran (``engine``: ``analyzer.fleet.cluster.Engine.describe``)."""
+    summary: dict[str, Any] = dict.fromkeys(VERDICT_WORDS, 0)
     for cap in captures:
         for v in verdicts_of(cap):
             summary[v["verdict"]] += 1
+    if engine is not None:
+        summary["engine"] = dict(engine)
     return {
         "tool": "fks",
         "version": __version__,

@@ -7,15 +7,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, NoReturn
 
 from analyzer import __version__
 from analyzer.audit import audit_file, document, unusable
 from analyzer.fac import DEFAULT_FACS, parse_facs
+from analyzer.fleet.cluster import cores
+from analyzer.fleet.graph import SLICE_RECORDS
 from analyzer.judging import AuditSettings
 from analyzer.progress import Progress
 from analyzer.provisioning import ProvisioningError, parse_provisioning
@@ -45,6 +48,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
     return value
 
 
@@ -85,7 +98,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="feature access codes, e.g. '*78=DND:on,*79=DND:off' (default: *78/*79 DND on/off, *72/*73 CFA, "
         "*90/*91 CFB, *92/*93 CFNA; see docs/protocol.md)",
     )
-    audit.add_argument("--jobs", type=int, default=1, metavar="N", help="audit N files in parallel")
+    audit.add_argument(
+        "--jobs",
+        type=_count,
+        default=cores(),
+        metavar="N",
+        help=f"worker processes of the local Dask cluster started for large work (default: the cores, {cores()})",
+    )
+    audit.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://host:8786 (README)"
+    )
+    audit.add_argument(
+        "--send-captures",
+        action="store_true",
+        help="send the captures' bytes to the Dask workers instead of their paths (no shared storage)",
+    )
+    audit.add_argument(
+        "--slice-records",
+        type=_count,
+        default=SLICE_RECORDS,
+        metavar="N",
+        help=f"records per slice of a large capture on a Dask cluster (default {SLICE_RECORDS:,})",
+    )
     audit.add_argument(
         "--reader",
         choices=["fields", "pyshark"],
@@ -129,11 +163,16 @@ def _settings(args: argparse.Namespace) -> AuditSettings:
 def _audit_one(
     path: str, settings: AuditSettings, messages: bool = False, progress: Progress | None = None
 ) -> tuple[dict[str, Any], str | None]:
-    """Audit one file; an unusable file becomes an entry with its reason, never an exception."""
+    """Audit one file in this process; an unusable file becomes an entry with its reason, never an exception."""
+    from analyzer.fleet.tasks import as_source, copy_key, drop_copies, localise
     from analyzer.sources import CaptureError
 
+    source = as_source(path, uuid.uuid4().hex)
     try:
-        return audit_file(path, settings, messages, progress.watch if progress else None, lean=True), None
+        local = localise(source)
+        entry = audit_file(local, settings, messages, progress.watch if progress else None, lean=True)
+        entry["file"] = path
+        return entry, None
     except CaptureError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else "unreadable capture"
     except Exception as exc:  # a defect of ours must not lose the other files' results
@@ -141,20 +180,50 @@ def _audit_one(
     finally:
         if progress is not None:
             progress.file_done()
+        key = copy_key(source)
+        if key is not None:
+            drop_copies([key])  # the local copy of a URL
     return unusable(path, reason), reason
+
+
+LOCAL_CLUSTER_BYTES = 32 << 20  # from this much capture on, a local Dask cluster pays for its start
+
+
+def _total_size(paths: list[str]) -> int:
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += Path(path).stat().st_size  # a URL counts nothing: the reader says what is wrong
+    return total
 
 
 def _audit_all(
     args: argparse.Namespace, settings: AuditSettings, messages: bool
-) -> list[tuple[dict[str, Any], str | None]]:
+) -> tuple[list[tuple[dict[str, Any], str | None]], dict[str, Any]]:
+    """Every file's entry (and reason, when unusable) and where they were audited: on the cluster of
+    ``--scheduler``, on a local Dask cluster of ``--jobs`` processes for large work, else in this process."""
+    from analyzer.fleet import cluster
+
     with Progress(len(args.pcaps)) as progress:
-        if args.jobs > 1 and len(args.pcaps) > 1:
-            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-                futures = [pool.submit(_audit_one, p, settings, messages) for p in args.pcaps]
-                for _ in as_completed(futures):
-                    progress.file_done()
-                return [f.result() for f in futures]
-        return [_audit_one(p, settings, messages, progress) for p in args.pcaps]
+        if not args.scheduler and (args.jobs < 2 or _total_size(args.pcaps) < LOCAL_CLUSTER_BYTES):
+            return [_audit_one(p, settings, messages, progress) for p in args.pcaps], dict(cluster.IN_PROCESS)
+        from analyzer.fleet.graph import audit_on
+
+        try:
+            engine = cluster.connect(args.scheduler) if args.scheduler else cluster.start_local(args.jobs)
+        except cluster.EngineError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            where = engine.describe()
+            link = engine.dashboard() if progress.enabled else None  # a terminal's user may open it
+            if link:
+                print(f"fks: Dask dashboard at {link}", file=sys.stderr)
+            outcomes = audit_on(
+                engine, args.pcaps, settings, messages, progress, args.slice_records, args.send_captures
+            )
+            return outcomes, where
+        finally:
+            engine.close()
 
 
 def audit(args: argparse.Namespace) -> int:
@@ -164,8 +233,8 @@ def audit(args: argparse.Namespace) -> int:
             raise UsageError(f"{path} is a directory, not a capture")
     if args.format == "allure" and not args.output:
         raise UsageError("--format allure needs --output DIR (the allure-results folder)")
-    outcomes = _audit_all(args, settings, messages=bool(args.html) or args.format == "allure")
-    doc = document([entry for entry, _ in outcomes])
+    outcomes, where = _audit_all(args, settings, messages=bool(args.html) or args.format == "allure")
+    doc = document([entry for entry, _ in outcomes], where)
     try:
         if args.html:
             with Path(args.html).open("wb") as page:

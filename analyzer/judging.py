@@ -1,6 +1,7 @@
 """Judging a stream of observations, sans-IO: at its end with every dialog in memory (``judge``), or as
 it goes, each subscription judged and forgotten once it has settled (``StreamJudge``, ``judge_stream``).
-The audit of a file (``audit``) and the partitioned audit of a large one (``partitions``) both build on it.
+The audit of a file (``audit``) and the shares of a large one judged on a Dask cluster (``shuffle``) both
+build on it.
 """
 
 from __future__ import annotations

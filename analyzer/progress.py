@@ -14,6 +14,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.files, self.done = files, 0
+        self.slices, self.slices_done = 0, 0  # a large capture's slices on a Dask cluster
         self.delay, self.interval = delay, interval
         self.reader: Any = None  # the CaptureReader being read (its sip_messages grow as it goes)
         self._stop = threading.Event()
@@ -41,10 +42,17 @@ class Progress:
         self.done += 1
         self.reader = None
 
+    def add_slices(self, count: int) -> None:
+        self.slices += count
+
+    def slice_done(self) -> None:
+        self.slices_done += 1
+
     def line(self) -> str:
         elapsed = time.monotonic() - self._start
         messages = f", {self.reader.sip_messages:,} SIP messages in this file" if self.reader is not None else ""
-        return f"fks audit: {self.done}/{self.files} file(s) done{messages}, {elapsed:.0f} s"
+        sliced = f", {self.slices_done}/{self.slices} slice(s) done" if self.slices else ""
+        return f"fks audit: {self.done}/{self.files} file(s) done{sliced}{messages}, {elapsed:.0f} s"
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -1,8 +1,9 @@
 """The byte peeks (``analyzer.sip.peek``) read what the parser reads, whatever the line ends.
 
-The partitioned audit sends a message to the worker of the user its peeks name, the engine skips what its
-peeks call irrelevant: a peek that disagrees with ``parse_message`` loses the message for its dialog. The
-expected value here is always the parser's, for generated messages written with CRLF, bare LF and a mix.
+A large capture's audit on a Dask cluster sends a message to the share of the user its peeks name
+(``analyzer.shuffle``), the engine skips what its peeks call irrelevant: a peek that disagrees with
+``parse_message`` loses the message for its dialog. The expected value here is always the parser's, for
+generated messages written with CRLF, bare LF and a mix.
 """
 
 from __future__ import annotations

@@ -38,3 +38,13 @@ def test_on_a_terminal_it_shows_files_and_messages_then_wipes_itself() -> None:
     text = stream.getvalue()
     assert "fks audit: 1/3 file(s) done, 1,234 SIP messages in this file" in text
     assert text.endswith("\r")  # the line is blanked at the end, so the report below starts clean
+
+
+def test_on_a_dask_cluster_it_counts_the_slices_done_too() -> None:
+    progress = Progress(2, stream=Terminal())
+    assert "slice" not in progress.line()  # nothing sliced: the line of a single machine
+    progress.add_slices(3)
+    progress.add_slices(2)
+    progress.slice_done()
+    progress.file_done()
+    assert progress.line().startswith("fks audit: 1/2 file(s) done, 1/5 slice(s) done, ")

@@ -188,15 +188,33 @@ class FieldsReader:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fks-convert-")))
         return to_pcapng(self.path, folder, self.tshark_path) or self.path
 
-    def _whole(self, source: Path, outcome: Outcome) -> Iterator[Observation]:
-        """One tshark over the whole file, streamed through a pipe."""
+    def read_slice(self, source: Path, part: slices.Slice, outcome: Outcome) -> Iterator[Observation]:
+        """The messages one slice answers for, its records copied into ``source`` elsewhere (a Dask worker's
+        task, ``analyzer/fleet``), with the frame numbers of the whole capture; ``outcome`` and this reader's
+        counters collect what ``conclude`` needs."""
+        if not self.tshark_path:
+            raise CaptureError("tshark not found (install the tshark package)")
+        yield from self._whole(source, outcome, part)
+
+    @property
+    def unread(self) -> Unread:
+        return self._unread
+
+    def conclude(self, outcome: Outcome, count: tuple[int | None, str | None], unread: Unread) -> None:
+        """The packet count and errors of a capture whose slices were read by ``read_slice`` (their outcomes
+        and ``Unread`` notes merged): what iterating the whole file here would have set."""
+        self._unread = unread
+        self._finish(outcome.last_frame, outcome.returncode, outcome.complaint, count)
+
+    def _whole(self, source: Path, outcome: Outcome, part: slices.Slice | None = None) -> Iterator[Observation]:
+        """One tshark over the whole file (or one slice's file), streamed through a pipe."""
         with (
             tempfile.TemporaryFile() as errors,
             subprocess.Popen(self._command(source), stdout=subprocess.PIPE, stderr=errors) as proc,
         ):
             assert proc.stdout is not None
             try:
-                yield from self._lines(proc.stdout, outcome, source)
+                yield from self._lines(proc.stdout, outcome, source, part)
             finally:
                 if proc.poll() is None:
                     proc.kill()

@@ -179,6 +179,14 @@ class Unread:
         self.carried[carrier] = self.carried.get(carrier, 0) + count
         self.carried_reason = self.carried_reason or reason
 
+    def merge(self, other: Unread) -> None:
+        """Add the notes of another reading of the same capture (a slice read elsewhere)."""
+        self.tls_records += other.tls_records
+        self.tls_ports |= other.tls_ports
+        for carrier, count in other.carried.items():
+            self.carried[carrier] = self.carried.get(carrier, 0) + count
+        self.carried_reason = self.carried_reason or other.carried_reason
+
     def errors(self, keylog: bool) -> list[str]:
         out = []
         if self.tls_records:
