@@ -1,7 +1,7 @@
 """The live exchange of a conformance scenario, recorded: what every lab shares (``peers.targets.labs`` has one
 class per set of ends we play: both, the base only, the AS only).
 
-A lab starts the AS emulator and/or the base emulator on real sockets (UDP, TCP, or the scapy UDP transport),
+A lab starts the AS emulator and/or the base emulator on real sockets (UDP, TCP, TLS or the scapy UDP transport),
 optionally through the impairment relay, and records the wire with scapy when this process may sniff. Its
 event loop runs in a thread of its own and every action is a blocking call that returns once the traffic it
 causes has settled (each waits for the messages it needs, bounded by a timeout), so synchronous callers such
@@ -9,6 +9,7 @@ as pytest-bdd steps drive a live exchange without sleeping.
 
 Two records come out of a run: ``observations`` (the base's message log) and ``capture()`` (a pcapng from the
 wire, or, without capture privileges, from the log and marked so). DESIGN.md asks that both be judged alike.
+A TLS run's capture carries the sessions' secrets (a Decryption Secrets Block), so it is audited as it is.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from typing import Any, TypeVar
 from analyzer.documents import FeatureDocument
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipMessage
+from peers.io.certs import LabTls
 from peers.io.impair import Impairment, UdpRelay
-from peers.io.recorder import Recorder, can_sniff, write_from_log
+from peers.io.recorder import Recorder, can_sniff, embed_secrets, write_from_log
+from peers.io.tls import tls_peer
 from peers.io.transport import ScapyUdpPeer, TcpPeer, UdpPeer
 from peers.sansio.broadworks import ApplicationServer
 from peers.sansio.features import FeatureState
@@ -35,7 +38,8 @@ from peers.sansio.outgoing import Outgoing
 from peers.sansio.profiles import PROFILES, Profile
 
 T = TypeVar("T")
-TRANSPORTS = ("udp", "tcp", "scapy")
+TRANSPORTS = ("udp", "tcp", "tls", "scapy")
+STREAMS = ("tcp", "tls")  # the transports over a connection
 
 
 class LabError(RuntimeError):
@@ -84,8 +88,11 @@ class Lab:
         self.config = config or LabConfig()
         if self.config.transport not in TRANSPORTS:
             raise ValueError(f"unknown transport {self.config.transport!r} (one of {', '.join(TRANSPORTS)})")
-        if self.config.impairment is not None and self.config.transport == "tcp":
+        if self.config.impairment is not None and self.config.transport in STREAMS:
             raise ValueError("the impairment relay carries UDP only")
+        # TLS: fresh certificates for loopback, and the sessions' key log that the capture will carry
+        self.tls = LabTls() if self.config.transport == "tls" else None
+        via = {"tcp": "TCP", "tls": "TLS"}.get(self.config.transport, "UDP")
         # handset-menu actions of a real base are made by a person (or, in tests, a command): it is told here
         # ``operator(instruction, action)``: ``action`` is the same as a ``fks base --menu`` line ("dnd 1001 on")
         self.operator: Callable[[str, str], None] = lambda instruction, action: print(f"OPERATOR: {instruction}")
@@ -98,7 +105,7 @@ class Lab:
             states=dict(self.config.states),
             profile=self.config.profile,
             algorithms=self.config.algorithms,
-            transport="TCP" if self.config.transport == "tcp" else "UDP",
+            transport=via,
         )
         if self.config.policy is not None:
             self.server.policy = self.config.policy
@@ -108,7 +115,7 @@ class Lab:
             Endpoint(self.config.host, 0),
             handsets,
             expires=self.config.expires,
-            transport="TCP" if self.config.transport == "tcp" else "UDP",
+            transport=via,
         )
         self.recorder: Recorder | None = None
         self._first = 0  # the log's first message of record (see _start)
@@ -152,8 +159,8 @@ class Lab:
             # One port selects the exchange. Over UDP the phone side's: playing the base, datagrams that
             # others send to the AS (garbage, a flood) are then in neither record. Over TCP the base connects
             # from an ephemeral port, so the AS's port, where every connection of the exchange ends.
-            ports = [self.as_address.port if cfg.transport == "tcp" else self.record_port]
-            self.recorder = Recorder(ports, tcp=cfg.transport == "tcp")
+            ports = [self.as_address.port if cfg.transport in STREAMS else self.record_port]
+            self.recorder = Recorder(ports, tcp=cfg.transport in STREAMS)
             await asyncio.to_thread(self.recorder.start)
         # The record starts now: what a real peer sent before the capture ran (a base retransmitting its boot
         # SUBSCRIBE to an AS that was not up yet) is in neither record, so both records stay alike.
@@ -183,6 +190,8 @@ class Lab:
 
     def _peer(self, handler: Callable[[bytes, Endpoint, float], list[Outgoing]], scapy: bool) -> UdpPeer | TcpPeer:
         t1 = self.config.t1
+        if self.tls is not None:
+            return tls_peer(handler, self.tls.options, t1=t1)
         if self.config.transport == "tcp":
             return TcpPeer(handler, t1=t1)
         return ScapyUdpPeer(handler, t1=t1) if scapy else UdpPeer(handler, t1=t1)
@@ -198,6 +207,8 @@ class Lab:
                 self.recorder.stop()
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+            if self.tls is not None:
+                self.tls.close()
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -208,8 +219,11 @@ class Lab:
     def decode_as(self) -> tuple[str, ...]:
         """What an audit of this lab's capture tells tshark: over TCP, SIP on every port. The record holds only
         this exchange, whose ephemeral ports may be ones tshark gives to another protocol (44818: EtherNet/IP),
-        and a stream is framed by the port's dissector; over UDP the analyzer's SIP heuristic finds them."""
-        return ("tcp.port==1-65535,sip",) if self.config.transport == "tcp" else ()
+        and a stream is framed by the port's dissector; over UDP the analyzer's SIP heuristic finds them. Over
+        TLS every port is TLS and TLS carries SIP (a capture written from the log is plain TCP)."""
+        if self.config.transport == "tls" and self.recorder is not None:
+            return ("tcp.port==1-65535,tls", "tls.port==1-65535,sip")
+        return ("tcp.port==1-65535,sip",) if self.config.transport in STREAMS else ()
 
     @property
     def observations(self) -> list[Observation]:
@@ -227,16 +241,18 @@ class Lab:
             return write_from_log(path, self.observations)
         # at least one packet with data per message (more for fragments or a message over several segments)
         log = self.observations
-        heads = tuple(o.data[:48] for o in log[-3:])
-        if not self.recorder.wait_for(len(log), 5.0, payload=True, since=self._since, heads=heads):
+        tls = self.tls is not None
+        heads = () if tls else tuple(o.data[:48] for o in log[-3:])  # TLS: the wire shows no message's start
+        if not self.recorder.wait_for(len(log), 5.0, payload=True, since=self._since, heads=heads, closed=tls):
             raise LabError("the capture holds fewer packets than the peers exchanged")
         # Both records begin with the log's first message: a stray datagram that reached the port while the
         # capture was starting (a long-running AS's NOTIFY to a port an earlier dialog used) is in neither.
         # (Over TCP the connection's handshake comes first and a stray packet has no connection to join.)
         since = self._since
-        if log and self.config.transport != "tcp":
+        if log and self.config.transport not in STREAMS:
             since = self.recorder.first_time(log[0].data[:48], since)
-        return self.recorder.write(path, until=ended, since=since)
+        written = self.recorder.write(path, until=ended, since=since)
+        return embed_secrets(written, self.tls.keylog) if self.tls is not None else written
 
     def restart_record(self) -> None:
         """The record begins now: what was exchanged so far (setting up a baseline) is in neither record."""
