@@ -13,7 +13,7 @@ OPTIONS = {
     "target": ("loopback", "where the scenarios run: loopback, as, base, pcap"),
     "as": ("", "HOST:PORT of the AS under test (target as)"),
     "listen": ("127.0.0.1:5070", "HOST:PORT where our AS waits for a real base (target base)"),
-    "transport": ("udp", "udp or tcp"),
+    "transport": ("udp", "udp, tcp or tls"),
     "provisioning": ("", "Gigaset provisioning file: the accounts and passwords our base uses (target as)"),
     "portal-cmd": ("", "command for a portal change; placeholders {user} {feature} {state} {target} {rings}"),
     "portal-url": ("", "Xsi-Actions base URL for portal changes (target as)"),

@@ -45,12 +45,13 @@ class Recorder:
         self._lock = threading.Condition()
         self._started = threading.Event()
         # The kernel filters first (BPF): a busy loopback must not overflow the capture socket's buffer
-        # with other traffic. IP fragments pass, since only the first carries the ports.
+        # with other traffic. Over UDP IP fragments pass, since only the first carries the ports; a TCP record
+        # takes none (another exchange's fragmented datagram on lo would be reassembled into this record).
         proto = "tcp" if tcp else "udp"
         ports = " or ".join(f"{proto} port {p}" for p in sorted(self.ports))
         self._sniffer = AsyncSniffer(
             iface=iface,
-            filter=f"({ports}) or (ip[6:2] & 0x3fff != 0)",
+            filter=f"({ports})" if tcp else f"({ports}) or (ip[6:2] & 0x3fff != 0)",
             lfilter=self._wanted,
             prn=self._keep,
             store=False,
@@ -60,7 +61,7 @@ class Recorder:
 
     def _wanted(self, pkt: Packet) -> bool:
         if IP in pkt and (pkt[IP].frag > 0 or pkt[IP].flags.MF):
-            return True  # a fragment: only the first carries the UDP header; tshark reassembles them
+            return self.layer is UDP  # a fragment: only the first carries the UDP header; tshark reassembles them
         layer = self.layer
         return layer in pkt and (pkt[layer].sport in self.ports or pkt[layer].dport in self.ports)
 

@@ -12,6 +12,7 @@ that tshark's ``tls.keylog_file`` reads), so a capture of the run can be decrypt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -117,6 +118,16 @@ class TlsPeer(TcpPeer):
     def _protocol(self) -> asyncio.StreamReaderProtocol:
         loop = asyncio.get_running_loop()
         return _PausedProtocol(asyncio.StreamReader(loop=loop), self._accepted, loop=loop)
+
+    async def hang_up(self) -> None:
+        """Close every connection, the listener stays: what is sent next begins with a new handshake (a
+        record that starts here must hold its connection's handshake to be decrypted)."""
+        writers = [c.writer for c in self._connections.values() if c.writer is not None]
+        for writer in writers:
+            writer.close()
+        for writer in writers:
+            with contextlib.suppress(OSError, TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), self.handshake_timeout)
 
     async def _open(self, remote: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self.client_ssl is None:

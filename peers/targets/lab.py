@@ -29,7 +29,7 @@ from analyzer.sip import SipMessage
 from peers.io.certs import LabTls
 from peers.io.impair import Impairment, UdpRelay
 from peers.io.recorder import Recorder, can_sniff, embed_secrets, write_from_log
-from peers.io.tls import tls_peer
+from peers.io.tls import TlsPeer, tls_peer
 from peers.io.transport import ScapyUdpPeer, TcpPeer, UdpPeer
 from peers.sansio.broadworks import ApplicationServer
 from peers.sansio.features import FeatureState
@@ -255,9 +255,22 @@ class Lab:
         return embed_secrets(written, self.tls.keylog) if self.tls is not None else written
 
     def restart_record(self) -> None:
-        """The record begins now: what was exchanged so far (setting up a baseline) is in neither record."""
+        """The record begins now: what was exchanged so far (setting up a baseline) is in neither record.
+        Over TLS the connections are closed first, so the record holds the handshakes it is decrypted with."""
+        if self.tls is not None:
+            self._hang_up()
         self._first = len(self._peer_of_record.observations)
         self._since = time.time()
+
+    def _hang_up(self) -> None:
+        async def hang_up() -> None:
+            for peer in (self._base_peer, self._as_peer):
+                if isinstance(peer, TlsPeer):
+                    await peer.hang_up()
+
+        self._run(hang_up())
+        if self.recorder is not None and not self.recorder.wait_for(0, 5.0, closed=True):
+            raise LabError("the TLS connections did not close")
 
     def halt(self) -> None:
         """Stop the peers (no message in or out any more); ``close`` still has to be called."""
