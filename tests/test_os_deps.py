@@ -58,7 +58,15 @@ def test_everything_present_asks_for_nothing(tmp_path: Path) -> None:
 def test_nothing_present_asks_for_the_whole_list(tmp_path: Path) -> None:
     run = dry_run(machine(tmp_path, (), venv=False), "--dry-run")
     assert run.returncode == 0, run.stderr
-    assert install_line(run) == ["tshark", "sip-tester", "stunnel4", "default-jre-headless", "chromium", "python3-venv", "npm"]
+    assert install_line(run) == [
+        "tshark",
+        "sip-tester",
+        "stunnel4",
+        "default-jre-headless",
+        "chromium",
+        "python3-venv",
+        "npm",
+    ]
 
 
 def test_chromium_browser_counts_as_chromium(tmp_path: Path) -> None:
