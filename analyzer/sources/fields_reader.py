@@ -58,6 +58,8 @@ _FIELDS = (
     "sctp.srcport",
     "sctp.dstport",
     "tls.record.content_type",
+    "tls.record.opaque_type",
+    "tls.record.length",
 )
 
 # tshark dissects SIP bodies (SDP, XML, multipart) and RTP for nothing here: the analyzer parses the body
@@ -100,6 +102,17 @@ def _tcp_messages(reassembled: bytes, payload: bytes, count: int) -> list[bytes]
 
 def _count(value: bytes) -> int:
     return len(value.split(b",")) if value else 0
+
+
+def _undecrypted(types: bytes, opaque: bytes, lengths: bytes) -> int:
+    """The encrypted TLS records of a frame that no key opened. TLS 1.2: application data records. TLS 1.3:
+    encrypted records show an outer (opaque) type, and a content type only once decrypted; the plaintext
+    ones before them (hellos, change cipher spec) show a content type and no opaque type."""
+    wrapped = _count(opaque)
+    if not wrapped:
+        return sum(1 for t in types.split(b",") if t.decode("ascii", "replace") == APPLICATION_DATA)
+    plaintext = _count(lengths) - wrapped
+    return max(0, wrapped - (_count(types) - plaintext))
 
 
 class FieldsReader:
@@ -278,8 +291,7 @@ class FieldsReader:
         count = _count(f[14]) + _count(f[15])
         if "sip" not in protocols:  # TLS on a SIP port, not decrypted
             if f[9]:
-                records = sum(1 for t in f[18].split(b",") if t.decode("ascii", "replace") == APPLICATION_DATA)
-                self._unread.tls(records, int(_last(f[9])), int(_last(f[10])))
+                self._unread.tls(_undecrypted(f[18], f[19], f[20]), int(_last(f[9])), int(_last(f[10])))
             return
         transport = carrier(protocols)
         if transport is not None:
