@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shutil
 import signal
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ import pytest
 from analyzer.audit import audit_file, worst_by_rule
 from analyzer.judging import AuditSettings
 from analyzer.observation import Endpoint
+from analyzer.sip.peek import peek_cseq_method
+from analyzer.sources import FieldsReader
 from analyzer.sources.slices import holds_secrets
 from peers.io.certs import make_certificates
 from peers.io.recorder import Recorder, can_sniff, embed_secrets
@@ -170,9 +174,53 @@ def test_fks_base_against_fks_as_over_tls_capture_carries_its_secrets(tmp_path: 
     assert holds_secrets(pcap.read_bytes())
     audit = audit_file(pcap, AuditSettings(decode_as=decode_as(server.port)))
     assert audit["errors"] == [] and audit["sip_messages"] == len(logged), (audit["sip_messages"], logged)
+    wire = [start_line(o.data) for o in FieldsReader(pcap, decode_as=decode_as(server.port))]
+    assert wire == [re.sub(r" \[\w+\]$", "", line) for line in logged]  # the same messages, in the same order
     assert len(audit["subscriptions"]) == 1
     worst = worst_by_rule(audit)
     assert "fail" not in worst.values() and worst["FKS-TRM-1"] == "pass", worst
+
+
+def start_line(data: bytes) -> str:
+    """A message as an ``fks`` log line names it: the method, or the status with its CSeq method."""
+    first = data.split(b"\r\n", 1)[0].decode("latin-1")
+    if first.startswith("SIP/2.0 "):
+        return f"{first[8:]} ({peek_cseq_method(data)})"
+    return first.split(" ", 1)[0]
+
+
+def test_fks_base_checks_the_as_certificate_unless_insecure(tmp_path: Path) -> None:
+    """``fks base`` refuses an AS whose certificate its --ca does not vouch for (one line each side, no
+    subscription); with --insecure it goes ahead and says in its log that nothing is checked."""
+    from tests.test_rules import provisioning
+
+    certs, other = make_certificates(tmp_path, prefix="as-"), make_certificates(tmp_path, prefix="other-")
+    proc, server = start_as("--cert", str(certs.cert), "--key", str(certs.key))
+    prov = tmp_path / "n870.xml"
+    prov.write_bytes(provisioning(("00001", "1001", "1")))
+    common = ("base", "--as", str(server), "--provisioning", str(prov), "--model", "N870", "--transport", "tls")
+    wary = subprocess.Popen(  # its log lines and its warnings in one stream, read as they come
+        [sys.executable, "-m", "peers.cli", *common, "--ca", str(other.ca), "--no-register"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    trusting = None
+    try:
+        failed = read_until(wary, r"cannot connect")[-1]
+        assert "TLS handshake failed: unable to get local issuer certificate" in failed, failed
+        assert _stop(wary)[0] == 0 and "Traceback" not in "".join(_LINES[wary.pid].rest())
+        trusting = _start(*common, "--insecure", "--no-register")
+        assert "--insecure: the AS's certificate is NOT checked" in read_until(trusting, "NOT checked")[-1]
+        read_until(proc, r"<- .* 200 OK \(NOTIFY\)")  # subscribed, notified, answered
+    finally:
+        _stop(wary)
+        if trusting is not None:
+            _stop(trusting)
+        code, err = _stop(proc)
+    refused = [line for line in err.splitlines() if "TLS handshake failed" in line]
+    assert code == 0 and len(refused) == 1, err  # the AS's side of the refused handshake: one line
 
 
 def test_tls_usage_errors_are_one_line(tmp_path: Path) -> None:
@@ -269,7 +317,8 @@ def test_the_documented_flows_run_over_tls(tmp_path: Path) -> None:
     areas = "subscription or notify or portal or fac or handset or termination"
     again = "portal_switches_feature_state and (CFA or CFB or CFNA)"  # DND-on is the portal flow over TLS
     command = [sys.executable, "-m", "pytest", "steps", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-    command += ["-n", "0", "--fks-transport", "tls", "-m", areas, "-k", f"not ({again})"]
+    # two workers: the scenarios mostly wait (a portal change keeps T_notify of quiet first), not compute
+    command += ["-n", "2", "--fks-transport", "tls", "-m", areas, "-k", f"not ({again})"]
     command += ["--fks-reports", str(tmp_path / "reports"), "--junitxml", str(tmp_path / "tls.xml")]
     root = Path(__file__).resolve().parents[1]
     run = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600, env=dict(os.environ))
