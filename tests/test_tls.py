@@ -21,6 +21,7 @@ import pytest
 from analyzer.audit import audit_file, worst_by_rule
 from analyzer.judging import AuditSettings
 from analyzer.observation import Endpoint
+from analyzer.provisioning import build_provisioning
 from analyzer.sip.peek import peek_cseq_method
 from analyzer.sources import FieldsReader
 from analyzer.sources.slices import holds_secrets
@@ -373,3 +374,28 @@ def without_secrets(data: bytes) -> bytes:
             out.append(data[offset : offset + length])
         offset += length
     return b"".join(out)
+
+
+def test_target_as_over_tls_against_fks_as(tmp_path: Path) -> None:
+    """The suite's target ``as`` over TLS: our base checks a real AS's certificate against --fks-tls-ca. The
+    subscription scenarios pass (or skip with their reason) against ``fks as --transport tls``."""
+    from tests.test_targets import counts, skips, suite
+
+    certs = make_certificates(tmp_path)
+    proc, server = start_as("--cert", str(certs.cert), "--key", str(certs.key))
+    prov = tmp_path / "accounts.xml"
+    prov.write_bytes(build_provisioning([("00001", "1001", "1", "pw-1001")]))
+    try:
+        run = suite(
+            "--fks-target=as", f"--fks-as={server}", "--fks-transport=tls", f"--fks-tls-ca={certs.ca}",
+            f"--fks-provisioning={prov}", "--fks-notify-timeout=1", f"--fks-reports={tmp_path / 'reports'}",
+            "-m", "subscription",
+        )  # fmt: skip
+    finally:
+        _stop(proc)
+    got = counts(run)
+    assert run.returncode == 0 and "failed" not in got and got.get("passed", 0) >= 3, run.stdout[-3000:]
+    assert all(re.match(r"SKIPPED \[\d+\] \S+: \S.{20,}", line) for line in skips(run)), skips(run)
+    captures = list((tmp_path / "reports" / "captures").glob("*.pcapng"))
+    if can_sniff():
+        assert captures and all(holds_secrets(p.read_bytes()) for p in captures if "over_transport" not in p.name)

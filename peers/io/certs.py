@@ -34,21 +34,33 @@ def make_certificates(folder: str | Path, names: tuple[str, ...] = LOOPBACK_NAME
     return paths
 
 
-class LabTls:
-    """A lab's TLS material in a temporary folder: fresh certificates and the key log of its sessions. Both
-    ends show the lab certificate and check the other's against the lab CA (mutual TLS, as an operator that
-    provisions its bases with certificates runs it). ``close`` removes the folder."""
+@dataclass(frozen=True)
+class TlsFiles:
+    """TLS files given for a real device (``--fks-tls-*``): our certificate and key, the CA of theirs."""
 
-    def __init__(self) -> None:
+    cert: str | None = None
+    key: str | None = None
+    ca: str | None = None
+
+
+class LabTls:
+    """A lab's TLS material in a temporary folder: fresh certificates and the key log of its sessions. On
+    loopback both ends show the lab certificate and check the other's against the lab CA (mutual TLS, as an
+    operator that provisions its bases with certificates runs it); ``given`` files replace the lab's, for a
+    real device. ``close`` removes the folder."""
+
+    def __init__(self, given: TlsFiles | None = None) -> None:
         import tempfile
 
         from peers.io.tls import TlsOptions
 
+        given = given or TlsFiles()
         self._folder = tempfile.TemporaryDirectory(prefix="fks-tls-")
         self.certificates = make_certificates(self._folder.name)
         self.keylog = Path(self._folder.name) / "keys.txt"
         c = self.certificates
-        self.options = TlsOptions(str(c.cert), str(c.key), str(c.ca), keylog=str(self.keylog))
+        cert, key = (given.cert, given.key) if given.cert else (str(c.cert), str(c.key))
+        self.options = TlsOptions(cert, key, given.ca or str(c.ca), keylog=str(self.keylog))
 
     def close(self) -> None:
         self._folder.cleanup()

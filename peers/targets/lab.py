@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from analyzer.documents import FeatureDocument
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipMessage
-from peers.io.certs import LabTls
+from peers.io.certs import LabTls, TlsFiles
 from peers.io.impair import Impairment, UdpRelay
 from peers.io.recorder import Recorder, can_sniff, embed_secrets, write_from_log
 from peers.io.tls import TlsPeer, tls_peer
@@ -70,6 +70,7 @@ class LabConfig:
     policy: Callable[[str, FeatureDocument], FeatureDocument | int | None] | None = None  # the AS's last word
     strict: bool = True  # a missing NOTIFY (or grant) raises LabError; off: the rules judge the absence
     follow_timeout: float = 5.0  # how long a real peer gets to send what a step brings about (T_notify)
+    tls: TlsFiles = field(default_factory=TlsFiles)  # TLS files for a real device (the lab makes the rest)
 
 
 class Unsupported(LabError):
@@ -91,7 +92,7 @@ class Lab:
         if self.config.impairment is not None and self.config.transport in STREAMS:
             raise ValueError("the impairment relay carries UDP only")
         # TLS: fresh certificates for loopback, and the sessions' key log that the capture will carry
-        self.tls = LabTls() if self.config.transport == "tls" else None
+        self.tls = LabTls(self.config.tls) if self.config.transport == "tls" else None
         via = {"tcp": "TCP", "tls": "TLS"}.get(self.config.transport, "UDP")
         # handset-menu actions of a real base are made by a person (or, in tests, a command): it is told here
         # ``operator(instruction, action)``: ``action`` is the same as a ``fks base --menu`` line ("dnd 1001 on")

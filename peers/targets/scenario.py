@@ -26,6 +26,7 @@ from analyzer.rules import Judgement
 from analyzer.rules.base import Options
 from analyzer.sip import SipError, SipMessage, parse_message
 from analyzer.vocab import PACKAGE
+from peers.io.certs import TlsFiles
 from peers.io.impair import Impairment
 from peers.sansio.features import FeatureState, Forward, state_document
 from peers.sansio.gigaset import Handset, accounts_from
@@ -48,6 +49,7 @@ class TargetOptions:
     remote: Endpoint | None = None  # --fks-as: the AS under test
     listen: Endpoint | None = None  # --fks-listen: where our AS waits for a real base
     transport: str = "udp"
+    tls: TlsFiles = field(default_factory=TlsFiles)  # --fks-tls-*: TLS files given for a real device
     provisioning: str | None = None  # --fks-provisioning: the accounts (and passwords) of the base
     portal_cmd: str | None = None  # e.g. "curl -X PUT ... {user} {feature} {state} {target}"
     portal_url: str | None = None  # an Xsi-Actions base URL
@@ -312,6 +314,7 @@ class Scenario:
             timeout=10.0,
             remote=opts.remote,
             listen=opts.listen if not self.emulates_base else None,
+            tls=opts.tls,
             strict=False,
             follow_timeout=self.t_notify,
             impairment=self.impairment,
