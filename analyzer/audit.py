@@ -165,10 +165,10 @@ def audit_file(
     from analyzer.sources import CaptureReader, FieldsReader  # kept off the sans-IO import path
 
     reader: CaptureReader | FieldsReader
-    if settings.keylog or settings.reader == "pyshark":
+    if settings.reader == "pyshark":
         reader = CaptureReader(path, decode_as=settings.decode_as, keylog=settings.keylog)
     else:
-        reader = FieldsReader(path, decode_as=settings.decode_as)
+        reader = FieldsReader(path, decode_as=settings.decode_as, keylog=settings.keylog)
     if watch is not None:
         watch(reader)
     convert = Convert(lean, messages)

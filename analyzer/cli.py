@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--reader",
         choices=["fields", "pyshark"],
         default="fields",
-        help="how tshark's dissection is read: its fields (fast, default) or pyshark's JSON (TLS with --keylog)",
+        help="how tshark's dissection is read: its fields (fast, default) or pyshark's JSON",
     )
     rules = commands.add_parser("rules", help="print the conformance catalogue, or one rule in full")
     rules.add_argument("rule", nargs="?", metavar="ID", help="a rule ID, e.g. FKS-NTF-2: its requirement in full")

@@ -25,7 +25,7 @@ class AuditSettings:
     provisioning: Provisioning | None = None
     decode_as: tuple[str, ...] = ()
     keylog: str | None = None
-    reader: str = "fields"  # "fields": tshark -T fields (fast); "pyshark": pyshark's JSON (needed for TLS)
+    reader: str = "fields"  # "fields": tshark -T fields (fast, TLS too); "pyshark": pyshark's JSON
 
 
 def judge(observations: Iterable[Observation], settings: AuditSettings) -> tuple[Judgement, int]:

@@ -51,6 +51,7 @@ Feature: Subscription - the base subscribes per handset and the AS grants it
       | transport |
       | udp       |
       | tcp       |
+      | tls       |
 
   @FKS-SUB-5
   Rule: A subscription is refreshed before its expiry, or ended

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from analyzer import __version__
 from analyzer import cli as audit_cli
 from analyzer.cli import EXIT_FAIL, EXIT_OK, Parser, UsageError, guarded, on_off
 from analyzer.observation import Endpoint
 from peers.sansio.profiles import PROFILES
+
+if TYPE_CHECKING:
+    from peers.io.tls import TlsOptions
 
 AUDIT_COMMANDS = ("audit", "rules")  # parsed and run by analyzer.cli
 MODELS = ["N610", "N670", "N870", "N870E"]
@@ -35,13 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("audit", help="judge captures against the conformance catalogue", add_help=False)
     commands.add_parser("rules", help="print the conformance catalogue, or one rule in full", add_help=False)
     server = commands.add_parser("as", help="run the BroadWorks-like AS emulator (UDP) until Ctrl-C")
-    server.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 5070), metavar="HOST:PORT")
+    server.add_argument("--listen", type=_endpoint, metavar="HOST:PORT", help="default 127.0.0.1:5070 (TLS: 5061)")
     server.add_argument("--users", metavar="FILE", help="JSON users file: passwords (enables digest) and states")
     server.add_argument("--max-expires", type=int, default=3600, metavar="S", help="cap on granted Expires")
     server.add_argument("--profile", default="broadworks", choices=sorted(PROFILES), help="server behaviour to play")
     server.add_argument("--portal", type=_endpoint, metavar="HOST:PORT", help="serve the Xsi-style portal here")
     server.add_argument("--portal-token", metavar="TOKEN", help="bearer token (required beyond loopback)")
-    server.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    server.add_argument("--transport", choices=["udp", "tcp", "tls"], default="udp")
+    _tls_arguments(server, server_side=True)
     server.add_argument(
         "--digest", default="MD5", metavar="ALGS", help="digest algorithms offered, preferred first (MD5,SHA-256)"
     )
@@ -64,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--listen", type=_endpoint, default=Endpoint("127.0.0.1", 0), metavar="HOST:PORT")
     base.add_argument("--model", choices=MODELS, help="base model")
     base.add_argument("--internal-telephony", type=on_off, metavar="on|off", help="internal telephony setting")
-    base.add_argument("--transport", choices=["udp", "tcp"], default="udp")
+    base.add_argument("--transport", choices=["udp", "tcp", "tls"], default="udp")
+    _tls_arguments(base, server_side=False)
     base.add_argument("--expires", type=int, default=3600, metavar="S", help="Expires the handsets ask for")
     base.add_argument(
         "--no-register", dest="register", action="store_false", help="subscribe without registering first"
@@ -73,14 +79,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tls_arguments(parser: argparse.ArgumentParser, server_side: bool) -> None:
+    tls = parser.add_argument_group("TLS (--transport tls)")
+    mine = "our certificate (PEM)" if server_side else "a client certificate to present (PEM)"
+    tls.add_argument("--cert", metavar="FILE", help=mine + (", required" if server_side else ""))
+    tls.add_argument("--key", metavar="FILE", help="the certificate's private key (PEM; default: in --cert)")
+    checked = "the client's certificate (asked for when given)" if server_side else "the AS's certificate"
+    tls.add_argument("--ca", metavar="FILE", help=f"CA certificates {checked} must chain to")
+    if not server_side:
+        tls.add_argument("--insecure", action="store_true", help="do not check the AS's certificate (logged)")
+    tls.add_argument("--keylog", metavar="FILE", help="append the TLS session secrets here (SSLKEYLOGFILE format)")
+
+
+def _tls(args: argparse.Namespace, server_side: bool) -> TlsOptions | None:
+    """The TLS options, or None when the transport is not TLS (where giving them is a usage error)."""
+    from peers.io.tls import TlsOptions
+
+    given = [f"--{n}" for n in ("cert", "key", "ca", "insecure", "keylog") if getattr(args, n, None)]
+    if args.transport != "tls":
+        if given:
+            raise UsageError(f"{', '.join(given)}: only with --transport tls")
+        return None
+    if server_side and not args.cert:
+        raise UsageError("--transport tls needs --cert FILE (and --key FILE unless the key is in it)")
+    if args.key and not args.cert:
+        raise UsageError("--key needs --cert")
+    return TlsOptions(args.cert, args.key, args.ca, getattr(args, "insecure", False), args.keylog)
+
+
 def run_as(args: argparse.Namespace) -> int:
     from peers.io.serve import AsOptions, run_as
 
     digest = tuple(a.strip().upper() for a in args.digest.split(","))
     if not set(digest) <= {"MD5", "SHA-256"}:
         raise UsageError(f"--digest: unknown algorithm in {args.digest!r} (MD5, SHA-256)")
+    tls = _tls(args, server_side=True)
+    listen = args.listen or Endpoint("127.0.0.1", 5061 if tls else 5070)
     options = AsOptions(
-        args.listen,
+        listen,
         args.users,
         args.max_expires,
         PROFILES[args.profile],
@@ -88,6 +124,7 @@ def run_as(args: argparse.Namespace) -> int:
         args.portal_token,
         args.transport,
         digest,
+        tls,
     )
     return run_as(options)
 
@@ -96,9 +133,12 @@ def run_base(args: argparse.Namespace) -> int:
     from peers.io.serve import BaseOptions, run_base
 
     if args.storm is not None:
+        if args.transport != "udp":
+            raise UsageError("--storm runs over UDP only")
         return run_storm(args)
     if not args.provisioning:
         raise UsageError("fks base needs --provisioning FILE (or --storm N)")
+    tls = _tls(args, server_side=False)
     options = BaseOptions(
         args.server,
         args.provisioning,
@@ -109,6 +149,7 @@ def run_base(args: argparse.Namespace) -> int:
         args.register,
         args.expires,
         args.menu,
+        tls,
     )
     return run_base(options)
 

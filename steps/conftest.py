@@ -28,6 +28,7 @@ from analyzer.report.evidence import Evidence, from_log, verdict_table
 from analyzer.report.ladder import ladder_svg
 from analyzer.rules import CATALOGUE
 from analyzer.sip import SipError, parse_message
+from peers.io.certs import TlsFiles
 from peers.io.downgrade import PRIVILEGES, TSHARK, ci_refusal, dropped_checks
 from peers.targets.outcomes import ProductDefect, RecordsDisagree
 from peers.targets.scenario import TARGETS, Scenario, TargetOptions, Unsupported, scenario_for
@@ -59,6 +60,9 @@ def target_options(config: pytest.Config) -> TargetOptions:
         remote=_endpoint(_option(config, "as")),
         listen=_endpoint(_option(config, "listen")),
         transport=_option(config, "transport"),
+        tls=TlsFiles(
+            _option(config, "tls-cert") or None, _option(config, "tls-key") or None, _option(config, "tls-ca") or None
+        ),
         provisioning=_option(config, "provisioning") or None,
         portal_cmd=_option(config, "portal-cmd") or None,
         portal_url=_option(config, "portal-url") or None,

@@ -1,4 +1,4 @@
-"""Every flow of PROTOCOL.md between the two emulators over UDP and TCP on loopback, both records judged alike.
+"""Every flow of PROTOCOL.md between the two emulators over UDP, TCP and TLS on loopback, both records judged alike.
 
 The lab plays both ends over real sockets (``peers/targets/lab``); the base's message log and the wire capture go
 through the same audit and must give the same worst verdict for every rule (DESIGN.md).
@@ -64,7 +64,7 @@ def lab_config(transport: str, **extra: object) -> LabConfig:
     )
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
 def test_every_flow_between_the_emulators_and_both_records_agree(transport: str, tmp_path: Path) -> None:
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed")
@@ -90,7 +90,7 @@ def test_every_flow_between_the_emulators_and_both_records_agree(transport: str,
         assert not Path(str(pcap) + ".from-log").exists()
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
 def test_an_as_on_a_port_tshark_gives_to_another_protocol_is_audited(transport: str, tmp_path: Path) -> None:
     """44818 is EtherNet/IP's to tshark and lies in the ephemeral range: a lab's AS or relay may get it."""
     if shutil.which("tshark") is None or not can_sniff():

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tools" / "os-deps.sh"
 BASH = shutil.which("bash") or "/bin/bash"
-EVERY = ("tshark", "capinfos", "sipp", "java", "chromium", "npm", "node")
+EVERY = ("tshark", "capinfos", "sipp", "stunnel4", "java", "chromium", "npm", "node")
 
 
 def machine(tmp_path: Path, commands: tuple[str, ...], venv: bool = True) -> dict[str, str]:
@@ -58,7 +58,15 @@ def test_everything_present_asks_for_nothing(tmp_path: Path) -> None:
 def test_nothing_present_asks_for_the_whole_list(tmp_path: Path) -> None:
     run = dry_run(machine(tmp_path, (), venv=False), "--dry-run")
     assert run.returncode == 0, run.stderr
-    assert install_line(run) == ["tshark", "sip-tester", "default-jre-headless", "chromium", "python3-venv", "npm"]
+    assert install_line(run) == [
+        "tshark",
+        "sip-tester",
+        "stunnel4",
+        "default-jre-headless",
+        "chromium",
+        "python3-venv",
+        "npm",
+    ]
 
 
 def test_chromium_browser_counts_as_chromium(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ need() { # need COMMAND PACKAGE [ALTERNATIVE-COMMAND]: ask for PACKAGE when no c
 need tshark tshark
 need capinfos tshark
 need sipp sip-tester
+need stunnel4 stunnel4 stunnel  # the TLS in front of SIPp (Debian's SIPp is built without TLS)
 need java default-jre-headless
 need chromium chromium chromium-browser
 if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then

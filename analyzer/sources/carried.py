@@ -1,8 +1,9 @@
-"""SIP carried where tshark's ``-T fields`` cannot print its bytes: inside SCTP DATA chunks and WebSocket
-frames (RFC 7118, client frames masked). tshark dissects SIP there (reassembled, unmasked) but no field
-holds those bytes; its JSON does (``sip_raw``). So a second tshark over the same file prints only such frames
-as JSON lines (``-T ek -x``), started at the first frame asked for and read along with the fields reader's
-own tshark (both go in frame order): a capture without such SIP never pays for it.
+"""SIP carried where tshark's ``-T fields`` cannot print its bytes: inside SCTP DATA chunks, WebSocket
+frames (RFC 7118, client frames masked) and TLS records tshark decrypted (RFC 3261 section 26.2). tshark
+dissects SIP there (reassembled, unmasked) but no field holds those bytes; its JSON does (``sip_raw``). So a
+second tshark over the same file prints only such frames as JSON lines (``-T ek -x``), started at the first
+frame asked for and read along with the fields reader's own tshark (both go in frame order): a capture
+without such SIP never pays for it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from collections.abc import Iterator
 from typing import Any
 
 # The layers before "sip" in frame.protocols that put SIP where the fields reader has no bytes for it.
-CARRIERS = {"sctp": "sctp", "websocket": "ws"}
-FILTER = "sip && (sctp || websocket)"
+CARRIERS = {"sctp": "sctp", "websocket": "ws", "tls": "tls"}
+FILTER = "sip && (sctp || websocket || tls)"
 
 
 def carrier(protocols: list[str]) -> str | None:
-    """The transport of a SIP frame whose bytes only the JSON holds ("sctp", "ws"), or None."""
+    """The transport of a SIP frame whose bytes only the JSON holds ("sctp", "ws", "tls"), or None."""
     try:
         below = protocols[: protocols.index("sip")]
     except ValueError:

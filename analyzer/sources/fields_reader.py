@@ -3,8 +3,10 @@ times faster than pyshark's JSON objects (``analyzer/sources/pyshark.py``), with
 
 tshark dissects (reassembly, IP fragments, tunnels, decode-as); this reader cuts the payload bytes of SIP
 frames into messages (TCP: tshark's reassembled PDU, then Content-Length framing of the segment). SIP inside
-SCTP chunks or WebSocket frames has no payload field: those frames come from ``carried``. TLS on SIP ports
-without keys is counted, so the report says why its SIP is missing. A long capture is read in slices
+SCTP chunks, WebSocket frames or decrypted TLS records has no payload field: those frames come from
+``carried``. TLS is decrypted with a key log (``keylog``, tshark's ``tls.keylog_file``) or with the secrets a
+pcapng carries (a Decryption Secrets Block, as ``editcap --inject-secrets`` writes); TLS on SIP ports without
+keys is counted, so the report says why its SIP is missing. A long capture is read in slices
 (``tshark_runs``); one in a format the slicer does not follow is first copied into pcapng by editcap.
 """
 
@@ -56,6 +58,8 @@ _FIELDS = (
     "sctp.srcport",
     "sctp.dstport",
     "tls.record.content_type",
+    "tls.record.opaque_type",
+    "tls.record.length",
 )
 
 # tshark dissects SIP bodies (SDP, XML, multipart) and RTP for nothing here: the analyzer parses the body
@@ -100,6 +104,17 @@ def _count(value: bytes) -> int:
     return len(value.split(b",")) if value else 0
 
 
+def _undecrypted(types: bytes, opaque: bytes, lengths: bytes) -> int:
+    """The encrypted TLS records of a frame that no key opened. TLS 1.2: application data records. TLS 1.3:
+    encrypted records show an outer (opaque) type, and a content type only once decrypted; the plaintext
+    ones before them (hellos, change cipher spec) show a content type and no opaque type."""
+    wrapped = _count(opaque)
+    if not wrapped:
+        return sum(1 for t in types.split(b",") if t.decode("ascii", "replace") == APPLICATION_DATA)
+    plaintext = _count(lengths) - wrapped
+    return max(0, wrapped - (_count(types) - plaintext))
+
+
 class FieldsReader:
     """Iterate the SIP messages of a capture as ``Observation``s, in capture order, like ``CaptureReader``
     (same counters and errors). ``slices``: how many slices the file was read in (0: read whole)."""
@@ -114,8 +129,10 @@ class FieldsReader:
         overlap: int = SLICE_OVERLAP,
         jobs: int | None = None,
         convert_bytes: int = CONVERT_BYTES,
+        keylog: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.keylog = keylog
         self.decode_as = parse_decode_as(decode_as)
         self.tshark_path = tshark_path or shutil.which("tshark")
         self.slice_size, self.overlap, self.convert_bytes = slice_size, overlap, convert_bytes
@@ -144,6 +161,8 @@ class FieldsReader:
             command += ["-d", f"{selector},{protocol}"]
         for pref, value in PREFS.items():
             command += ["-o", f"{pref}:{value}"]
+        if self.keylog:
+            command += ["-o", f"tls.keylog_file:{Path(self.keylog).resolve()}"]
         for name in _UNUSED_DISSECTORS:
             command += ["--disable-protocol", name]
         return command
@@ -159,6 +178,8 @@ class FieldsReader:
         if not self.tshark_path:
             raise CaptureError("tshark not found (install the tshark package)")
         check_file(self.path)
+        if self.keylog and not Path(self.keylog).is_file():
+            raise CaptureError(f"key log file {self.keylog} not found")
         counter = FrameCount(self.path, self.tshark_path)
         outcome = Outcome()
         with contextlib.ExitStack() as stack:
@@ -166,7 +187,13 @@ class FieldsReader:
             buffer = map_file(stack.enter_context(source.open("rb")))
             if buffer is not None:
                 stack.callback(buffer.close)
-            plan = slices.plan(buffer, self.slice_size, self.overlap, lambda _: forget(buffer)) if buffer else None
+            # a TLS record is decrypted only by a tshark that saw its connection's handshake: not sliced
+            whole = self.keylog is not None or (buffer is not None and slices.holds_secrets(buffer))
+            plan = (
+                slices.plan(buffer, self.slice_size, self.overlap, lambda _: forget(buffer))
+                if buffer and not whole
+                else None
+            )
             if buffer is None or plan is None:
                 yield from self._whole(source, outcome)
             else:
@@ -282,8 +309,7 @@ class FieldsReader:
         count = _count(f[14]) + _count(f[15])
         if "sip" not in protocols:  # TLS on a SIP port, not decrypted
             if f[9]:
-                records = sum(1 for t in f[18].split(b",") if t.decode("ascii", "replace") == APPLICATION_DATA)
-                self._unread.tls(records, int(_last(f[9])), int(_last(f[10])))
+                self._unread.tls(_undecrypted(f[18], f[19], f[20]), int(_last(f[9])), int(_last(f[10])))
             return
         transport = carrier(protocols)
         if transport is not None:
@@ -324,4 +350,4 @@ class FieldsReader:
             self.errors.append("could not count the frames of the capture (capinfos failed)")
         if not self.errors and last_frame == 0 and self.packets == 0 and self.path.stat().st_size > 64:
             self.errors.append("capture holds no readable frame")
-        self.errors += self._unread.errors(keylog=False)
+        self.errors += self._unread.errors(keylog=self.keylog is not None)

@@ -28,7 +28,8 @@ _PCAP_MAGICS = {
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _PCAPNG_PACKETS = (2, 3, 6)  # packet block (obsolete), simple packet block, enhanced packet block
-_PCAPNG_PREAMBLE = (1, 10)  # interface description, decryption secrets: every slice needs those seen so far
+_SECRETS = 10  # the pcapng Decryption Secrets Block
+_PCAPNG_PREAMBLE = (1, _SECRETS)  # interface description, decryption secrets: every slice needs those seen so far
 _MAX_RECORD = 1 << 28  # a record length beyond this is damage, not a packet
 
 
@@ -96,6 +97,22 @@ def follows(head: bytes) -> bool:
     """Whether a file starting with ``head`` (its first 4 bytes) is in a framing this module follows: pcap
     (either byte order, micro- or nanoseconds) or pcapng. Other formats tshark reads are not sliced."""
     return head[:4] in _PCAP_MAGICS or head[:4] == _PCAPNG_SHB
+
+
+def holds_secrets(buffer: bytes | memoryview) -> bool:
+    """Whether a pcapng's preamble holds a Decryption Secrets Block: its TLS is decrypted only by a tshark
+    that reads each connection from its handshake, so such a file is read whole, not in slices."""
+    walked = _walk(buffer) if bytes(buffer[:4]) == _PCAPNG_SHB else None
+    if walked is None:
+        return False
+    order = "<" if bytes(buffer[8:12]) == b"\x4d\x3c\x2b\x1a" else ">"
+    unpack = struct.Struct(order + "I").unpack_from
+    offset = 0
+    while offset + 8 <= walked[0]:
+        if unpack(buffer, offset)[0] == _SECRETS:
+            return True
+        offset += unpack(buffer, offset + 4)[0]
+    return False
 
 
 def _walk(buffer: bytes | memoryview) -> tuple[int, Iterator[int]] | None:

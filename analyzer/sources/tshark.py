@@ -29,8 +29,10 @@ PREFS = {"udp.try_heuristic_first": "TRUE"}
 # key log tshark sees only records, which the readers count so that the report says why no SIP was read.
 SIP_TLS_PORTS = (5060, 5099)
 APPLICATION_DATA = "23"  # the TLS record content type that carries the SIP messages
+# TLS 1.3 shows every encrypted record as application data in its outer (opaque) type; the real type is inside
+_SIP_TLS = f"tcp.port in {{{SIP_TLS_PORTS[0]}..{SIP_TLS_PORTS[1]}}}"
 TLS_FILTER = (
-    f"(tls.record.content_type == {APPLICATION_DATA} && tcp.port in {{{SIP_TLS_PORTS[0]}..{SIP_TLS_PORTS[1]}}})"
+    f"((tls.record.content_type == {APPLICATION_DATA} || tls.record.opaque_type == {APPLICATION_DATA}) && {_SIP_TLS})"
 )
 DISPLAY_FILTER = f"sip || {TLS_FILTER}"
 

@@ -43,12 +43,13 @@ class Recorder:
         self._lock = threading.Condition()
         self._started = threading.Event()
         # The kernel filters first (BPF): a busy loopback must not overflow the capture socket's buffer
-        # with other traffic. IP fragments pass, since only the first carries the ports.
+        # with other traffic. Over UDP IP fragments pass, since only the first carries the ports; a TCP record
+        # takes none (another exchange's fragmented datagram on lo would be reassembled into this record).
         proto = "tcp" if tcp else "udp"
         ports = " or ".join(f"{proto} port {p}" for p in sorted(self.ports))
         self._sniffer = AsyncSniffer(
             iface=iface,
-            filter=f"({ports}) or (ip[6:2] & 0x3fff != 0)",
+            filter=f"({ports})" if tcp else f"({ports}) or (ip[6:2] & 0x3fff != 0)",
             lfilter=self._wanted,
             prn=self._keep,
             store=False,
@@ -58,7 +59,7 @@ class Recorder:
 
     def _wanted(self, pkt: Packet) -> bool:
         if IP in pkt and (pkt[IP].frag > 0 or pkt[IP].flags.MF):
-            return True  # a fragment: only the first carries the UDP header; tshark reassembles them
+            return self.layer is UDP  # a fragment: only the first carries the UDP header; tshark reassembles them
         layer = self.layer
         return layer in pkt and (pkt[layer].sport in self.ports or pkt[layer].dport in self.ports)
 
@@ -79,17 +80,20 @@ class Recorder:
         payload: bool = False,
         since: float | None = None,
         heads: tuple[bytes, ...] = (),
+        closed: bool = False,
     ) -> bool:
         """Wait until ``count`` packets were captured (the peers' log says how many went on the wire);
         ``payload``: count only packets that carry data (TCP's handshake and bare ACKs vary in number);
         ``since``: only packets captured from then on (epoch seconds); ``heads``: the packets must include
         these starts of messages (the log's last ones: a real peer's other traffic can make up the count
-        while the sniffer has not yet read our last message)."""
+        while the sniffer has not yet read our last message); ``closed``: every TCP connection seen has ended
+        (a FIN or RST seen: over TLS, where no message's start shows, the end of each connection proves that
+        the sniffer has read all it carried)."""
 
         def enough() -> bool:
             packets = [p for p in self.packets if since is None or float(p.time) >= since]
             packets = [p for p in packets if Raw in p] if payload or heads else packets
-            if len(packets) < count:
+            if len(packets) < count or (closed and not _all_closed(self.packets, since)):
                 return False
             loads = [bytes(p[Raw].load) for p in packets] if heads else []
             return all(any(head in load for load in loads) for head in heads)
@@ -145,6 +149,35 @@ def _datagram(pkt: Packet) -> int | None:
     return None
 
 
+def _all_closed(packets: list[Packet], since: float | None) -> bool:
+    """Every TCP connection in ``packets`` (from ``since`` on) shows a FIN or an RST."""
+    flows: dict[frozenset[tuple[str, int]], bool] = {}
+    for p in packets:
+        if TCP in p and IP in p and (since is None or float(p.time) >= since):
+            key = frozenset({(p[IP].src, p[TCP].sport), (p[IP].dst, p[TCP].dport)})
+            flows[key] = flows.get(key, False) or bool(int(p[TCP].flags) & 0x05)  # FIN or RST
+    return all(flows.values())
+
+
+def embed_secrets(path: Path, keylog: Path) -> Path:
+    """Put the TLS session secrets into the pcapng (``editcap --inject-secrets``: a Decryption Secrets
+    Block), so the one file holds the evidence and opens without a key log. Left as it is without secrets."""
+    import shutil
+    import subprocess
+
+    editcap = shutil.which("editcap")
+    if editcap is None or not keylog.is_file() or keylog.stat().st_size == 0:
+        return path
+    with_keys = path.with_name(path.name + ".keys")
+    done = subprocess.run(
+        [editcap, "--inject-secrets", f"tls,{keylog}", str(path), str(with_keys)], capture_output=True, timeout=60
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"editcap could not embed the TLS secrets: {done.stderr.decode(errors='replace')[:200]}")
+    with_keys.replace(path)
+    return path
+
+
 def _roomy_l2socket() -> type:
     """scapy's ``L2Socket`` (one copy per packet on ``lo``) with a large receive buffer: under load a burst of
     packets, or one 60 kB datagram, must not be dropped before the sniffer thread reads it."""
@@ -168,8 +201,10 @@ def _roomy_l2socket() -> type:
 
 def write_from_log(path: str | Path, observations: Iterable[Observation]) -> Path:
     """The fallback without capture privileges: the message log as a capture (same bytes, crafted framing)."""
-    messages = [
-        WireMessage(o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data, o.transport)
+    messages = [  # TLS is written as the plain TCP it carries: the log holds no records to encrypt
+        WireMessage(
+            o.time, (o.src.host, o.src.port), (o.dst.host, o.dst.port), o.data, o.transport.replace("tls", "tcp")
+        )
         for o in observations
     ]
     path = write_capture(path, messages)

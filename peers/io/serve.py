@@ -1,4 +1,4 @@
-"""``fks as`` and ``fks base``: the emulators as long-running processes (UDP or TCP), one log line per message.
+"""``fks as`` and ``fks base``: the emulators as long-running processes (UDP, TCP or TLS), one log line per message.
 
 The users file (``--users``) is JSON: ``{"1001": {"password": "...", "dnd": false,
 "forwards": {"CFNA": {"target": "1002", "rings": 4}}}}``. With it, requests are challenged with digest and the
@@ -26,6 +26,7 @@ from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.sip.peek import peek_cseq_method, peek_from_user
 from peers.io import loops
 from peers.io.portal import Portal, serve_portal
+from peers.io.tls import TlsOptions, TlsSetupError, describe, tls_peer
 from peers.io.transport import Handler, TcpPeer, UdpPeer
 from peers.sansio.broadworks import ApplicationServer
 from peers.sansio.features import FeatureState, Forward
@@ -114,6 +115,7 @@ class AsOptions:
     portal_token: str | None = None
     transport: str = "udp"
     digest: tuple[str, ...] = ("MD5",)
+    tls: TlsOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,13 @@ class BaseOptions:
     register: bool = True
     expires: int = 3600
     menu: str | None = None  # a file or FIFO of handset-menu commands (peers/sansio/menu)
+    tls: TlsOptions | None = None
 
 
-def _transport(name: str, handler: Handler) -> UdpPeer | TcpPeer:
+def _transport(name: str, handler: Handler, tls: TlsOptions | None = None) -> UdpPeer | TcpPeer:
     """A long-running peer: every message is logged as a line, none is kept (memory stays flat)."""
+    if name == "tls":
+        return tls_peer(handler, tls or TlsOptions(), on_message=log_line, keep_log=False)
     if name == "tcp":
         return TcpPeer(handler, on_message=log_line, keep_log=False)
     return UdpPeer(handler, on_message=log_line, keep_log=False)
@@ -160,7 +165,7 @@ async def serve_as(opts: AsOptions) -> None:
         algorithms=opts.digest,
         transport=opts.transport.upper(),
     )
-    peer = _transport(opts.transport, server.receive)
+    peer = _transport(opts.transport, server.receive, opts.tls)
     local = await peer.start(opts.listen.host, opts.listen.port)
     server.local = local
     mode = (
@@ -169,6 +174,8 @@ async def serve_as(opts: AsOptions) -> None:
         else "open lab AS, no authentication"
     )
     print(f"fks as: listening on {opts.transport} {local} ({mode}; profile {opts.profile.name})", flush=True)
+    if opts.tls is not None:
+        print(f"fks as: {describe(opts.tls, server_side=True)}", flush=True)
     loop = asyncio.get_running_loop()
     httpd = None
     if opts.portal is not None:
@@ -190,13 +197,13 @@ async def serve_as(opts: AsOptions) -> None:
 
 
 def run_as(opts: AsOptions) -> int:
-    return _run(serve_as(opts), opts.listen)
+    return _run(serve_as(opts), opts.listen, opts.transport)
 
 
-def _run(main: Coroutine[Any, Any, None], listen: Endpoint) -> int:
+def _run(main: Coroutine[Any, Any, None], listen: Endpoint, transport: str) -> int:
     try:
-        loops.run(main)
-    except UsersError as exc:
+        loops.run(main, fast=transport != "tls")  # TLS: the standard loop (peers/io/loops.py says why)
+    except (UsersError, TlsSetupError) as exc:
         print(f"fks: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -217,7 +224,7 @@ async def serve_base(opts: BaseOptions) -> None:
     accounts = accounts_from(prov, model=opts.model, internal_telephony=opts.internal_telephony, include_disabled=True)
     handsets = {h.user: h for h in accounts}
     base = Base(opts.listen, opts.server, handsets, expires=opts.expires, transport=opts.transport.upper())
-    peer = _transport(opts.transport, lambda data, src, now: base.receive(data, src, now))
+    peer = _transport(opts.transport, lambda data, src, now: base.receive(data, src, now), opts.tls)
     base.local = await peer.start(opts.listen.host, opts.listen.port)
     enabled = [hs for hs in handsets.values() if hs.feature_sync]
     print(
@@ -225,6 +232,8 @@ async def serve_base(opts: BaseOptions) -> None:
         f"{len(enabled)} handset(s) with feature sync",
         flush=True,
     )
+    if opts.tls is not None:
+        print(f"fks base: {describe(opts.tls, server_side=False)}", flush=True)
     subscribed: set[str] = set()
 
     def tick() -> None:
@@ -286,4 +295,4 @@ def _read_menu(path: str, base: Base, peer: UdpPeer | TcpPeer, loop: asyncio.Abs
 
 
 def run_base(opts: BaseOptions) -> int:
-    return _run(serve_base(opts), opts.listen)
+    return _run(serve_base(opts), opts.listen, opts.transport)

@@ -227,6 +227,7 @@ class TcpPeer(_Peer):
     """
 
     t1: float = T1
+    wire: str = "tcp"  # the transport the message log names ("tls" for TlsPeer)
     idle_timeout: float = 120.0  # a connection that delivers no complete message for this long is closed
     max_connections: int = 1024  # beyond this, new connections are refused (a flood of half-open ones)
     _server: asyncio.AbstractServer | None = None
@@ -235,10 +236,15 @@ class TcpPeer(_Peer):
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         self._changed = Signal()
-        self._server = await asyncio.start_server(self._accepted, host, port)
+        self._server = await asyncio.get_running_loop().create_server(self._protocol, host, port)
         sockname = self._server.sockets[0].getsockname()
         self.local = Endpoint(sockname[0], sockname[1])
         return self.local
+
+    def _protocol(self) -> asyncio.StreamReaderProtocol:
+        """An accepted connection's protocol (``asyncio.start_server``'s; TlsPeer pauses it for the handshake)."""
+        loop = asyncio.get_running_loop()
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), self._accepted, loop=loop)
 
     def close(self) -> None:
         for timer in self._pending.values():
@@ -286,17 +292,25 @@ class TcpPeer(_Peer):
     def _write(self, conn: _Connection, data: bytes) -> None:
         assert conn.writer is not None
         conn.writer.write(data)
-        self._record("send", conn.local, conn.remote, data, "tcp")
+        self._record("send", conn.local, conn.remote, data, self.wire)
 
     def _timeout(self, branch: str) -> None:
         if self._pending.pop(branch, None) is not None:
             self._wake()  # Timer F: the transaction failed; the rules will say so
 
+    async def _open(self, remote: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to ``remote`` (TlsPeer: with its handshake done)."""
+        return await asyncio.open_connection(remote.host, remote.port)
+
+    async def _secure(self, writer: asyncio.StreamWriter) -> bool:
+        """What an accepted connection goes through before its first message (TlsPeer: the handshake)."""
+        return True
+
     async def _connect(self, conn: _Connection) -> None:
         try:
-            reader, writer = await asyncio.open_connection(conn.remote.host, conn.remote.port)
-        except OSError as exc:
-            _log.warning("cannot connect to %s: %s", conn.remote, exc)
+            reader, writer = await self._open(conn.remote)
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+            _log.warning("cannot connect to %s: %s", conn.remote, exc or type(exc).__name__)
             self._connections.pop(conn.remote, None)
             return
         sockname = writer.get_extra_info("sockname")
@@ -309,6 +323,9 @@ class TcpPeer(_Peer):
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._connections) >= self.max_connections:
             writer.close()  # bounded state: a flood of connections must not take the peer down
+            return
+        if not await self._secure(writer):
+            writer.close()
             return
         peername = writer.get_extra_info("peername")
         conn = _Connection(self.local, Endpoint(peername[0], peername[1]), writer)
@@ -341,7 +358,7 @@ class TcpPeer(_Peer):
                 conn.writer.close()
 
     def _received(self, conn: _Connection, data: bytes) -> None:
-        self._record("recv", conn.remote, conn.local, data, "tcp")
+        self._record("recv", conn.remote, conn.local, data, self.wire)
         if data[:8] == b"SIP/2.0 " and not data.startswith(b"SIP/2.0 1"):
             timer = self._pending.pop(_branch(data) or "", None)
             if timer is not None:

@@ -77,7 +77,7 @@ class ApplicationServer:
     policy: Callable[[str, FeatureDocument], FeatureDocument | int | None] = lambda user, doc: None
     algorithms: tuple[str, ...] = ("MD5",)  # digest algorithms offered, preferred first (RFC 8760)
     nonce_ttl: float = 300.0
-    transport: str = "UDP"  # for the Via of the AS's own requests
+    transport: str = "UDP"  # for the Via of the AS's own requests (and, over TLS, the sips: Contact)
     states: dict[str, FeatureState] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], ServedSubscription] = field(default_factory=dict)
     # request key -> (when, response): kept for Timer F (32 s) to answer retransmissions, never longer
@@ -287,7 +287,7 @@ class ApplicationServer:
             ("To", f"<sip:{sub.user}@{self.realm}>;tag={sub.remote_tag}"),
             ("Call-ID", sub.call_id),
             ("CSeq", f"{sub.cseq} NOTIFY"),
-            ("Contact", f"<sip:{self.local}>"),
+            ("Contact", f"<{'sips' if self.transport == 'TLS' else 'sip'}:{self.local}>"),
             ("Event", PACKAGE + (f";id={sub.event_id}" if sub.event_id else "")),
             ("Subscription-State", state),
         ]

@@ -136,7 +136,7 @@ class Base:
     handsets: dict[str, Handset]
     expires: int = 3600
     user_agent: str = "fks Gigaset-like base"
-    transport: str = "UDP"  # for the Via
+    transport: str = "UDP"  # for the Via (and, over TLS, the sips: Contact)
     track_view: bool = True  # read NOTIFY bodies into each handset's view (a storm has no use for it)
     _sent: dict[str, Sent] = field(default_factory=dict)  # branch -> request awaiting its final response
     _acks: dict[str, Outgoing] = field(default_factory=dict)  # INVITE branch -> its ACK, for retransmissions
@@ -358,10 +358,15 @@ class Base:
     # -- building messages ---------------------------------------------------------------------------------
     def _via(self) -> list[tuple[str, str]]:
         branch = f"z9hG4bK-b{next(self._counter)}"
-        return [("Via", f"SIP/2.0/{self.transport} {self.local};branch={branch}"), ("Max-Forwards", "70")]
+        # over TLS: requests for us come back on this connection (RFC 5923 alias, RFC 3581 rport), since a
+        # base behind NAT cannot be reached at the address its Via names
+        reuse = ";rport;alias" if self.transport == "TLS" else ""
+        via = f"SIP/2.0/{self.transport} {self.local};branch={branch}{reuse}"
+        return [("Via", via), ("Max-Forwards", "70")]
 
     def _contact(self, hs: Handset) -> list[tuple[str, str]]:
-        return [("Contact", f"<sip:{hs.user}@{self.local}>"), ("User-Agent", self.user_agent)]
+        scheme = "sips" if self.transport == "TLS" else "sip"  # RFC 5630: reach me over TLS only
+        return [("Contact", f"<{scheme}:{hs.user}@{self.local}>"), ("User-Agent", self.user_agent)]
 
     def _send(self, hs: Handset, data: bytes, *, authenticated: bool) -> Outgoing:
         """Remember the request by its branch, to answer a challenge and to know what a response is for."""

@@ -1,7 +1,7 @@
 """The live exchange of a conformance scenario, recorded: what every lab shares (``peers.targets.labs`` has one
 class per set of ends we play: both, the base only, the AS only).
 
-A lab starts the AS emulator and/or the base emulator on real sockets (UDP, TCP, or the scapy UDP transport),
+A lab starts the AS emulator and/or the base emulator on real sockets (UDP, TCP, TLS or the scapy UDP transport),
 optionally through the impairment relay, and records the wire with scapy when this process may sniff. Its
 event loop runs in a thread of its own and every action is a blocking call that returns once the traffic it
 causes has settled (each waits for the messages it needs, bounded by a timeout), so synchronous callers such
@@ -9,6 +9,7 @@ as pytest-bdd steps drive a live exchange without sleeping.
 
 Two records come out of a run: ``observations`` (the base's message log) and ``capture()`` (a pcapng from the
 wire, or, without capture privileges, from the log and marked so). DESIGN.md asks that both be judged alike.
+A TLS run's capture carries the sessions' secrets (a Decryption Secrets Block), so it is audited as it is.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from analyzer.documents import FeatureDocument
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipMessage
 from peers.craft.packets import WirePlan
+from peers.io.certs import LabTls, TlsFiles
 from peers.io.impair import Impairment, UdpRelay
 from peers.io.rawudp import ScapyUdpPeer, Shipped
-from peers.io.recorder import Recorder, can_sniff, write_from_log
+from peers.io.recorder import Recorder, can_sniff, embed_secrets, write_from_log
+from peers.io.tls import TlsPeer, tls_peer
 from peers.io.transport import TcpPeer, UdpPeer
 from peers.sansio.broadworks import ApplicationServer
 from peers.sansio.features import FeatureState
@@ -39,7 +42,8 @@ from peers.sansio.profiles import PROFILES, Profile
 
 T = TypeVar("T")
 IP_ID = struct.Struct("!H")  # the identification field of an IPv4 header, at byte 4
-TRANSPORTS = ("udp", "tcp", "scapy")
+TRANSPORTS = ("udp", "tcp", "tls", "scapy")
+STREAMS = ("tcp", "tls")  # the transports over a connection
 
 
 class LabError(RuntimeError):
@@ -71,6 +75,7 @@ class LabConfig:
     policy: Callable[[str, FeatureDocument], FeatureDocument | int | None] | None = None  # the AS's last word
     strict: bool = True  # a missing NOTIFY (or grant) raises LabError; off: the rules judge the absence
     follow_timeout: float = 5.0  # how long a real peer gets to send what a step brings about (T_notify)
+    tls: TlsFiles = field(default_factory=TlsFiles)  # TLS files for a real device (the lab makes the rest)
 
 
 class Unsupported(LabError):
@@ -89,8 +94,11 @@ class Lab:
         self.config = config or LabConfig()
         if self.config.transport not in TRANSPORTS:
             raise ValueError(f"unknown transport {self.config.transport!r} (one of {', '.join(TRANSPORTS)})")
-        if self.config.impairment is not None and self.config.transport == "tcp":
+        if self.config.impairment is not None and self.config.transport in STREAMS:
             raise ValueError("the impairment relay carries UDP only")
+        # TLS: fresh certificates for loopback, and the sessions' key log that the capture will carry
+        self.tls = LabTls(self.config.tls) if self.config.transport == "tls" else None
+        via = {"tcp": "TCP", "tls": "TLS"}.get(self.config.transport, "UDP")
         # handset-menu actions of a real base are made by a person (or, in tests, a command): it is told here
         # ``operator(instruction, action)``: ``action`` is the same as a ``fks base --menu`` line ("dnd 1001 on")
         self.operator: Callable[[str, str], None] = lambda instruction, action: print(f"OPERATOR: {instruction}")
@@ -103,7 +111,7 @@ class Lab:
             states=dict(self.config.states),
             profile=self.config.profile,
             algorithms=self.config.algorithms,
-            transport="TCP" if self.config.transport == "tcp" else "UDP",
+            transport=via,
         )
         if self.config.policy is not None:
             self.server.policy = self.config.policy
@@ -113,7 +121,7 @@ class Lab:
             Endpoint(self.config.host, 0),
             handsets,
             expires=self.config.expires,
-            transport="TCP" if self.config.transport == "tcp" else "UDP",
+            transport=via,
         )
         self.recorder: Recorder | None = None
         self._first = 0  # the log's first message of record (see _start)
@@ -157,8 +165,8 @@ class Lab:
             # One port selects the exchange. Over UDP the phone side's: playing the base, datagrams that
             # others send to the AS (garbage, a flood) are then in neither record. Over TCP the base connects
             # from an ephemeral port, so the AS's port, where every connection of the exchange ends.
-            ports = [self.as_address.port if cfg.transport == "tcp" else self.record_port]
-            self.recorder = Recorder(ports, tcp=cfg.transport == "tcp")
+            ports = [self.as_address.port if cfg.transport in STREAMS else self.record_port]
+            self.recorder = Recorder(ports, tcp=cfg.transport in STREAMS)
             await asyncio.to_thread(self.recorder.start)
         # The record starts now: what a real peer sent before the capture ran (a base retransmitting its boot
         # SUBSCRIBE to an AS that was not up yet) is in neither record, so both records stay alike.
@@ -188,6 +196,8 @@ class Lab:
 
     def _peer(self, handler: Callable[[bytes, Endpoint, float], list[Outgoing]], scapy: bool) -> UdpPeer | TcpPeer:
         t1 = self.config.t1
+        if self.tls is not None:
+            return tls_peer(handler, self.tls.options, t1=t1)
         if self.config.transport == "tcp":
             return TcpPeer(handler, t1=t1)
         return ScapyUdpPeer(handler, t1=t1, plan=self.config.wire) if scapy else UdpPeer(handler, t1=t1)
@@ -203,6 +213,8 @@ class Lab:
                 self.recorder.stop()
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+            if self.tls is not None:
+                self.tls.close()
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
@@ -213,8 +225,11 @@ class Lab:
     def decode_as(self) -> tuple[str, ...]:
         """What an audit of this lab's capture tells tshark: over TCP, SIP on every port. The record holds only
         this exchange, whose ephemeral ports may be ones tshark gives to another protocol (44818: EtherNet/IP),
-        and a stream is framed by the port's dissector; over UDP the analyzer's SIP heuristic finds them."""
-        return ("tcp.port==1-65535,sip",) if self.config.transport == "tcp" else ()
+        and a stream is framed by the port's dissector; over UDP the analyzer's SIP heuristic finds them. Over
+        TLS every port is TLS and TLS carries SIP (a capture written from the log is plain TCP)."""
+        if self.config.transport == "tls" and self.recorder is not None:
+            return ("tcp.port==1-65535,tls", "tls.port==1-65535,sip")
+        return ("tcp.port==1-65535,sip",) if self.config.transport in STREAMS else ()
 
     @property
     def observations(self) -> list[Observation]:
@@ -232,17 +247,19 @@ class Lab:
             return write_from_log(path, self.observations)
         # at least one packet with data per message (more for fragments or a message over several segments)
         log = self.observations
-        heads = tuple(o.data[:48] for o in log[-3:])
-        if not self.recorder.wait_for(len(log), 5.0, payload=True, since=self._since, heads=heads):
+        tls = self.tls is not None
+        heads = () if tls else tuple(o.data[:48] for o in log[-3:])  # TLS: the wire shows no message's start
+        if not self.recorder.wait_for(len(log), 5.0, payload=True, since=self._since, heads=heads, closed=tls):
             raise LabError("the capture holds fewer packets than the peers exchanged")
         # Both records begin with the log's first message: a stray datagram that reached the port while the
         # capture was starting (a long-running AS's NOTIFY to a port an earlier dialog used) is in neither.
         # (Over TCP the connection's handshake comes first and a stray packet has no connection to join.)
         since = self._since
-        if log and self.config.transport != "tcp":
+        if log and self.config.transport not in STREAMS:
             since = self.recorder.first_time(log[0].data[:48], since)
         ours = {IP_ID.unpack_from(p, 4)[0] for s in self.shipments for p in s.shipment.packets}
-        return self.recorder.write(path, until=ended, since=since, ours=ours)
+        written = self.recorder.write(path, until=ended, since=since, ours=ours)
+        return embed_secrets(written, self.tls.keylog) if self.tls is not None else written
 
     @property
     def shipments(self) -> list[Shipped]:
@@ -261,9 +278,22 @@ class Lab:
         return [o for o in seen if self._since is None or o.time >= self._since]
 
     def restart_record(self) -> None:
-        """The record begins now: what was exchanged so far (setting up a baseline) is in neither record."""
+        """The record begins now: what was exchanged so far (setting up a baseline) is in neither record.
+        Over TLS the connections are closed first, so the record holds the handshakes it is decrypted with."""
+        if self.tls is not None:
+            self._hang_up()
         self._first = len(self._peer_of_record.observations)
         self._since = time.time()
+
+    def _hang_up(self) -> None:
+        async def hang_up() -> None:
+            for peer in (self._base_peer, self._as_peer):
+                if isinstance(peer, TlsPeer):
+                    await peer.hang_up()
+
+        self._run(hang_up())
+        if self.recorder is not None and not self.recorder.wait_for(0, 5.0, closed=True):
+            raise LabError("the TLS connections did not close")
 
     def halt(self) -> None:
         """Stop the peers (no message in or out any more); ``close`` still has to be called."""

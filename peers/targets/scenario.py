@@ -28,6 +28,7 @@ from analyzer.rules.base import Options
 from analyzer.sip import SipError, SipMessage, parse_message
 from analyzer.vocab import PACKAGE
 from peers.craft.packets import WirePlan
+from peers.io.certs import TlsFiles
 from peers.io.impair import Impairment
 from peers.io.rawudp import can_send_raw
 from peers.sansio.features import FeatureState, Forward, state_document
@@ -51,6 +52,7 @@ class TargetOptions:
     remote: Endpoint | None = None  # --fks-as: the AS under test
     listen: Endpoint | None = None  # --fks-listen: where our AS waits for a real base
     transport: str = "udp"
+    tls: TlsFiles = field(default_factory=TlsFiles)  # --fks-tls-*: TLS files given for a real device
     provisioning: str | None = None  # --fks-provisioning: the accounts (and passwords) of the base
     portal_cmd: str | None = None  # e.g. "curl -X PUT ... {user} {feature} {state} {target}"
     portal_url: str | None = None  # an Xsi-Actions base URL
@@ -333,6 +335,7 @@ class Scenario:
             timeout=10.0,
             remote=opts.remote,
             listen=opts.listen if not self.emulates_base else None,
+            tls=opts.tls,
             strict=False,
             follow_timeout=self.t_notify,
             impairment=self.impairment,
