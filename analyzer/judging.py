@@ -60,6 +60,16 @@ class StreamJudge:
             for sub in self.engine.settle(obs.time):
                 self._judge(sub)
 
+    def tick(self, now: float) -> None:
+        """Time passes without traffic (a live source): the recording runs on to ``now``, so what waits for
+        a timer is judged once it has passed, and subscriptions settle though no message comes."""
+        trace = self.engine.trace
+        if trace.end_time is None or now > trace.end_time:
+            trace.end_time = now
+        if self.engine.due(now):
+            for sub in self.engine.settle(now):
+                self._judge(sub)
+
     def finish(self, end_time: float | None = None) -> Trace:
         trace = self.engine.finish(end_time)
         for sub in sorted(trace.subscriptions, key=lambda s: s.first_index):
