@@ -191,8 +191,10 @@ async def _live(opts: MonitorOptions) -> None:
             await asyncio.sleep(0)  # the batches the reader handed over while stopping
         session.finish()
         print(f"fks monitor: stopped after {session.monitor.messages} message(s)", file=sys.stderr, flush=True)
-    if opts.linger > 0 and opts.metrics is not None:
-        await asyncio.sleep(opts.linger)  # /metrics still answers: a last scrape sees the final verdicts
+    if opts.linger > 0 and opts.metrics is not None:  # /metrics still answers: a last scrape sees the end
+        stop.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), opts.linger)  # a second signal ends it early
     if failure:
         raise OSError(failure[0])
 
