@@ -45,7 +45,7 @@ class Monitor:
     """Judges a live stream; every call returns the records it completed (see the module)."""
 
     def __init__(self, settings: AuditSettings, window: float | None = None, reorder: float = 0.0) -> None:
-        self.judging = StreamJudge(settings, self._settled)
+        self.judging = StreamJudge(settings, self._settled, compact=True)
         self.window = window
         self.reorder = reorder
         self.horizon = horizon(settings.options)
@@ -55,6 +55,7 @@ class Monitor:
         self._pending: list[tuple[float, int, Observation]] = []
         self._seq = itertools.count()
         self._newest = float("-inf")
+        self.judged_time: float | None = None  # capture time of the latest message handed to the engine
         self._window_start: float | None = None
         self._out: list[Record] = []
 
@@ -74,7 +75,7 @@ class Monitor:
         return self._take()
 
     def tick(self, now: float) -> list[Record]:
-        until = now - self.reorder
+        until = max(now, self._newest) - self.reorder  # an agent whose clock runs ahead is not held back
         self._release(until)
         self.judging.tick(until)
         self._close_window(until)
@@ -93,6 +94,7 @@ class Monitor:
             if self._window_start is None:
                 self._window_start = obs.time
             self.messages += 1
+            self.judged_time = obs.time
             self.judging.feed(obs)
             self._close_window(obs.time)
 

@@ -177,3 +177,56 @@ def test_output_rotates_by_size_and_keeps_n_files(tmp_path: Path) -> None:
         for r in read_lines(tmp_path / name)
     ]
     assert numbers == sorted(numbers) and numbers[-1] == 19
+
+
+def _notify(cseq: int) -> bytes:
+    head = (
+        f"Via: SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bKn{cseq}\nFrom: <sip:1001@example.test>;tag=as1\n"
+        f"To: <sip:1001@example.test>;tag=b1\nCall-ID: live-1\nCSeq: {cseq} NOTIFY\n"
+    )
+    notify = _message(
+        f"NOTIFY sip:1001@192.0.2.10 SIP/2.0\n{head}Max-Forwards: 70\nEvent: as-feature-event\n"
+        "Subscription-State: active;expires=10\nContact: <sip:as@198.51.100.20>\nContent-Length: 0\n\n"
+    )
+    return notify, _message(f"SIP/2.0 200 OK\n{head}Content-Length: 0\n\n")
+
+
+def long_dialog(cycles: int, silent: int) -> list[Observation]:
+    """One dialog refreshed every 8 s for ``cycles`` refreshes; refresh number ``silent`` gets no NOTIFY."""
+    out: list[Observation] = []
+    t = 1796000000.0
+    for n in range(cycles):
+        to_tag = "" if n == 0 else ";tag=as1"
+        notify, ok = _notify(n + 1)
+        steps = [(_subscribe(10, f"s{n}", n + 1, to_tag), BASE, AS), (_ok(f"s{n}", n + 1, 10), AS, BASE)]
+        if n != silent:
+            steps += [(notify, AS, BASE), (ok, BASE, AS)]
+        for data, src, dst in steps:
+            out.append(Observation(len(out) + 1, t, src, dst, "udp", data))
+            t += 0.01
+        t += 8
+    return out
+
+
+def test_a_long_lived_dialog_is_compacted_and_keeps_the_verdicts_of_the_whole() -> None:
+    """300 refreshes (40 minutes) of one dialog: the monitor keeps a bounded part of it, yet every rule's
+    verdict is what judging the whole dialog at once gives, the missing NOTIFY of refresh 50 included."""
+    from analyzer.judging import judge_stream
+
+    observations = long_dialog(300, silent=50)
+    settings = AuditSettings(Options())
+    whole: list = []
+    judge_stream(observations, settings, lambda sub, results: whole.append(results))
+    monitor = Monitor(settings, window=None, reorder=0.0)
+    largest = 0
+    for obs in observations:
+        monitor.feed(obs)
+        for sub in monitor.judging.engine.trace.subscriptions:
+            largest = max(largest, len(sub.subscribes) + len(sub.notifies))
+    (record,) = [r for r in monitor.finish() if r["scope"] == "subscription"]
+    assert largest < 100  # of 599 transactions
+    assert {v["rule"]: v["verdict"] for v in record["verdicts"]} == {r.rule: r.verdict.value for r in whole[0]}
+    ntf_1 = next(v for v in record["verdicts"] if v["rule"] == "FKS-NTF-1")
+    silent_subscribe = 50 * 4 + 1  # frames of refreshes 0..49 (4 each), then refresh 50's SUBSCRIBE
+    assert ntf_1["verdict"] == "fail" and silent_subscribe + 1 in ntf_1["frames"]  # its 2xx is cited
+    assert record["window"]["start"] == observations[0].time

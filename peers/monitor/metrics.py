@@ -38,7 +38,7 @@ class Metrics:
         self.malformed = Counter("fks_monitor_hep_malformed", "HEP packets that could not be decoded", registry=r)
         self.lag = Gauge(
             "fks_monitor_engine_lag_seconds",
-            "Wall-clock time at judging minus the capture time of the newest message judged",
+            "Wall-clock time at judging minus the capture time of the message judged (reordering delay included)",
             registry=r,
         )
         self._recent: deque[tuple[float, int]] = deque()

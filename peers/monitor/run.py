@@ -54,7 +54,6 @@ class Session:
         self.index = 0
         self.fails = 0
         self._counted_messages = 0
-        self._newest = float("-inf")
         self._logged_at = float("-inf")
         self._unlogged = 0
 
@@ -69,7 +68,6 @@ class Session:
     def observe(self, batch: Iterable[Observation]) -> None:
         records: list[Record] = []
         for obs in batch:
-            self._newest = max(self._newest, obs.time)
             records += self.monitor.feed(obs)
         self._publish(records)
 
@@ -104,14 +102,14 @@ class Session:
             for v in record["verdicts"]:
                 metrics.verdicts.labels(v["rule"], v["verdict"]).inc()
         judged = self.monitor.messages
+        wall = time.time()
+        if judged > self._counted_messages and self.monitor.judged_time is not None:
+            metrics.lag.set(max(0.0, wall - self.monitor.judged_time))
         metrics.messages.inc(judged - self._counted_messages)
         self._counted_messages = judged
         metrics.open.set(self.monitor.open_subscriptions)
-        wall = time.time()
         if now is not None:
             metrics.count_messages(judged, wall)
-        if self._newest > float("-inf"):
-            metrics.lag.set(max(0.0, wall - self._newest))
 
 
 def _lines(opts: MonitorOptions) -> Lines:
