@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from analyzer.audit import audit_file, expected_settings
 from analyzer.observation import Observation
 from analyzer.sources import FieldsReader
+from peers.craft import kamailio
 from peers.craft.hep import hep3
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,53 +145,6 @@ def counted(records: list[dict]) -> dict[tuple[str, str], float]:
     return out
 
 
-KAMAILIO_CFG = """#!KAMAILIO
-# A stateless proxy between the base and the AS. siptrace mirrors the base's leg (what the base sends and
-# receives, as a capture at the base would show it): requests from the base as they arrive, replies from the
-# base as they arrive, and whatever the proxy sends to the base (onsend_route, replies included).
-debug=2
-log_stderror=yes
-children=1
-disable_tcp=yes
-auto_aliases=no
-onsend_route_reply=yes
-listen=udp:127.0.0.1:{proxy}
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "sip:127.0.0.1:{hep}")
-modparam("siptrace", "hep_mode_on", 1)
-modparam("siptrace", "hep_version", 3)
-modparam("siptrace", "hep_capture_id", 2001)
-modparam("siptrace", "trace_to_database", 0)
-modparam("siptrace", "trace_on", 1)
-
-request_route {{
-    if ($sp == {as_port}) {{
-        forward();
-    }} else {{
-        sip_trace();
-        $du = "sip:127.0.0.1:{as_port}";
-        forward();
-    }}
-    exit;
-}}
-
-onreply_route {{
-    if ($sp != {as_port}) {{
-        sip_trace();
-    }}
-}}
-
-onsend_route {{
-    if ($snd(port) != {as_port}) {{
-        sip_trace();
-    }}
-}}
-"""
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[list[Process]]:
     """The processes a test starts, stopped (by PID) whatever happens."""
@@ -228,10 +182,10 @@ def test_kamailio_siptrace_to_the_monitor_agrees_with_the_audit_of_a_capture(
     lab.append(watcher)
     watcher.wait_for(r"capturing on lo")
     config = tmp_path / "kamailio.cfg"
-    config.write_text(KAMAILIO_CFG.format(proxy=proxy, hep=hep_port, as_port=as_port))
-    kamailio = Process(["kamailio", "-DD", "-E", "-f", str(config), "-Y", str(tmp_path), "-m", "32", "-M", "4"])
-    lab.append(kamailio)
-    kamailio.wait_for(r"SO_RCVBUF is finally")  # its UDP socket is bound: datagrams wait there
+    config.write_text(kamailio.proxy_config(proxy, hep_port, as_port))
+    proxy_process = Process(kamailio.command(str(config), str(tmp_path)))
+    lab.append(proxy_process)
+    proxy_process.wait_for(kamailio.READY)  # its UDP socket is bound: datagrams wait there
     base = Process(
         fks(
             "base",
@@ -254,7 +208,7 @@ def test_kamailio_siptrace_to_the_monitor_agrees_with_the_audit_of_a_capture(
     sip_messages = sum(1 for _ in FieldsReader(pcap))
     assert sip_messages >= 10  # REGISTERs, SUBSCRIBEs, NOTIFYs and their answers, each through the proxy
     wait_metric(metrics_url, "fks_monitor_messages_total", sip_messages)
-    assert kamailio.stop() == 0
+    assert proxy_process.stop() == 0
     assert watcher.stop() == 0
     monitor.proc.send_signal(signal.SIGTERM)
     monitor.wait_for(r"stopped after (\d+) message")
