@@ -132,6 +132,8 @@ def run_monitor(args: argparse.Namespace) -> int:
         if args.once:
             return run_once(args.once, opts)
         return run_monitor(opts)
+    except BrokenPipeError:
+        raise  # a reader that went away (| head): a quiet end, as for every fks command
     except OSError as exc:
         raise UsageError(f"cannot write {exc.filename or 'the output'}: {exc.strerror}") from None
 

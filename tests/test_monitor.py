@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.audit import audit_file, expected_settings
 from analyzer.judging import AuditSettings
 from analyzer.monitor import Monitor
 from analyzer.observation import Endpoint, Observation
 from analyzer.rules.base import Options
 from peers.cli import main
 from peers.monitor.output import Lines
-from tests.test_corpus import EXPECTED, capture_for
+from tests.test_corpus import EXPECTED, audited, capture_for
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
@@ -50,9 +49,8 @@ def by_subscription(subscriptions: list[dict]) -> list[tuple]:
 @needs_tshark
 @pytest.mark.parametrize("expected", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
 def test_once_replays_a_capture_to_the_verdicts_of_the_audit(expected: Path, tmp_path: Path) -> None:
-    spec = json.loads(expected.read_text())
+    spec, audit = audited(expected)  # shared with test_corpus when the same process ran it
     capture = capture_for(expected)
-    audit = audit_file(capture, expected_settings(spec, CAPTURES))
     out = tmp_path / "monitor.jsonl"
     status = main(["monitor", "--once", str(capture), *cli_options(spec), "--output", str(out)])
     records = read_lines(out)
