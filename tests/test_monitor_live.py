@@ -278,3 +278,12 @@ def test_hep_over_udp_and_tcp_with_malformed_packets_between(tmp_path: Path, lab
     expected = verdict_map([*audit["subscriptions"], {"scope": "capture", "verdicts": audit["verdicts"]}])
     assert verdict_map(records) == expected
     assert metric_verdicts(metrics) == counted(records)
+
+
+@needs_tshark
+def test_an_interface_that_does_not_exist_is_one_line_and_status_2() -> None:
+    run = subprocess.run(fks("monitor", "-i", "fks-no-such-if", "--duration", "30"), capture_output=True, text=True)
+    assert run.returncode == 2
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("fks: error: dumpcap") and "fks-no-such-if" in last
+    assert "Traceback" not in run.stderr

@@ -21,6 +21,7 @@ from analyzer.observation import Observation
 from analyzer.sources import CaptureError, FieldsReader
 
 BatchSink = Callable[[list[Observation]], None]
+STARTUP_LINES = 20  # dumpcap says "Capturing on ..." first, or why it cannot
 
 
 class InterfaceCapture:
@@ -55,8 +56,24 @@ class InterfaceCapture:
         if self.capture_filter:
             command += ["-f", self.capture_filter]
         self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._started()
         self._thread = threading.Thread(target=self._pump, args=(loop,), name="fks-monitor-ring", daemon=True)
         self._thread.start()
+
+    def _started(self) -> None:
+        """Wait until dumpcap says it captures (what comes before is not missed), or say why it stopped."""
+        proc = self._proc
+        assert proc is not None and proc.stderr is not None
+        said = []
+        for _ in range(STARTUP_LINES):
+            line = proc.stderr.readline()
+            if not line:
+                break
+            if line.startswith("Capturing on"):
+                return
+            said.append(line.strip())
+        proc.wait()
+        raise OSError(f"dumpcap did not start: {next((x for x in said if x), 'no reason given')}")
 
     def _pump(self, loop: asyncio.AbstractEventLoop) -> None:
         proc = self._proc
