@@ -9,8 +9,8 @@ rule aggregates the kept findings with those of the remaining dialog (``judge``)
 dropped message comes from the judgement of the whole dialog, every other one from the final judgement.
 
 Of the dropped part's findings a rule keeps only the worst ones (what its verdict is made of), at most
-``KEPT`` of them and a count of the others: the verdict and the "(+N more)" of the detail are those of the
-whole dialog, the frames cited from the dropped part are the first ``KEPT`` findings' only.
+``KEPT`` of them (one when they pass) and a count of the others: the verdict and the "(+N more)" of the
+detail are those of the whole dialog, the frames cited from the dropped part are the kept findings' only.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from analyzer.dialogs import Subscription
 from analyzer.dialogs.state import Kind, SubscribeTx, Transaction
 from analyzer.rules import CATALOGUE
 from analyzer.rules.base import Context, Finding, Rule
-from analyzer.verdicts import Result
+from analyzer.verdicts import Result, Verdict
 
 COMPACT_AT = 8  # transactions older than the horizon before a dialog is compacted
-KEPT = 4  # worst findings kept per rule from what a compaction drops (the others are counted)
+KEPT = 4  # worst findings kept per rule from what a compaction drops, one when they pass (others are counted)
 
 
 @dataclass
@@ -41,7 +41,8 @@ class _Kept:
         if self.findings and self.findings[0].verdict.severity < top:
             self.more = 0
         worst = [f for f in findings if f.verdict.severity == top]
-        self.findings, self.more = worst[:KEPT], self.more + max(0, len(worst) - KEPT)
+        limit = KEPT if top > Verdict.PASS.severity else 1  # a pass needs no more evidence than its first
+        self.findings, self.more = worst[:limit], self.more + max(0, len(worst) - limit)
 
     def judge(self, rule: Rule, findings: list[Finding]) -> Result:
         result = rule.aggregate(self.findings + findings)
