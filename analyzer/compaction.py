@@ -23,7 +23,7 @@ from analyzer.rules import CATALOGUE
 from analyzer.rules.base import Context, Finding, Rule
 from analyzer.verdicts import Result, Verdict
 
-COMPACT_AT = 8  # transactions older than the horizon before a dialog is compacted
+COMPACT_AT = 4  # transactions older than the horizon before a dialog is compacted
 KEPT = 4  # worst findings kept per rule from what a compaction drops, one when they pass (others are counted)
 
 
