@@ -117,6 +117,18 @@ def wait_metric(url: str, name: str, at_least: float) -> dict:
         time.sleep(0.2)  # polling a condition (bounded by WAIT), not standing in for one
 
 
+def captured(pcap: Path) -> int:
+    run = subprocess.run(["capinfos", "-c", "-M", str(pcap)], capture_output=True, text=True, timeout=WAIT)
+    found = re.search(r"Number of packets:\s+(\d+)", run.stdout)
+    return int(found.group(1)) if found else 0
+
+
+def wait_captured(pcap: Path, count: float) -> None:
+    deadline = time.monotonic() + WAIT
+    while captured(pcap) < count and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling a condition (bounded by WAIT), not standing in for one
+
+
 def verdict_map(records: list[dict]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """Per Call-ID, rule -> verdict; and the capture-scope rule -> verdict."""
     subs = {r["call_id"]: {v["rule"]: v["verdict"] for v in r["verdicts"]} for r in records if "call_id" in r}
@@ -204,6 +216,8 @@ def test_kamailio_siptrace_to_the_monitor_agrees_with_the_audit_of_a_capture(
     assert base.stop(signal.SIGINT) == 0  # it unsubscribes on the way out
     assert any("SUBSCRIBE [1001]" in line for line in base.seen)
 
+    mirrored = scrape(metrics_url)[("fks_monitor_hep_packets_total", ())]
+    wait_captured(pcap, mirrored)  # dumpcap writes in blocks: stopping it at once could lose the last ones
     assert recorder.stop(signal.SIGINT) == 0
     sip_messages = sum(1 for _ in FieldsReader(pcap))
     assert sip_messages >= 10  # REGISTERs, SUBSCRIBEs, NOTIFYs and their answers, each through the proxy
