@@ -69,35 +69,46 @@ def on_off(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected on or off, not {text!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="fks", description="Feature Key Synchronization (as-feature-event) conformance kit")
-    parser.add_argument("--version", action="version", version=f"fks {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    audit = commands.add_parser("audit", help="judge captures against the conformance catalogue")
-    audit.add_argument("pcaps", nargs="+", metavar="PCAP", help="pcap or pcapng files")
-    audit.add_argument("--provisioning", metavar="FILE", help="Gigaset provisioning file (enables FKS-PRV-*)")
-    audit.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model, if not in the file")
-    audit.add_argument("--internal-telephony", type=on_off, metavar="on|off", help="internal telephony setting")
-    audit.add_argument(
+def add_judging_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say how traffic is read and judged, shared by ``fks audit`` and ``fks monitor``."""
+    parser.add_argument("--provisioning", metavar="FILE", help="Gigaset provisioning file (enables FKS-PRV-*)")
+    parser.add_argument("--model", choices=["N610", "N670", "N870", "N870E"], help="base model, if not in the file")
+    parser.add_argument("--internal-telephony", type=on_off, metavar="on|off", help="internal telephony setting")
+    parser.add_argument(
         "--decode-as",
         action="append",
         default=[],
         metavar="SPEC",
         help="tshark decode-as, e.g. udp.port==5072,sip",
     )
-    audit.add_argument("--keylog", metavar="FILE", help="TLS key log file for SIP over TLS")
-    audit.add_argument("--format", choices=[*sorted(RENDERERS), "allure"], default="text")
-    audit.add_argument("--output", metavar="FILE", help="write the report here instead of stdout (allure: a folder)")
-    audit.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with ladder diagrams")
-    audit.add_argument("--notify-timeout", type=_positive, default=5.0, metavar="S", help="T_notify (default 5)")
-    audit.add_argument("--subscribe-timeout", type=_positive, default=5.0, metavar="S", help="T_subscribe (default 5)")
-    audit.add_argument("--final-timeout", type=_positive, default=32.0, metavar="S", help="T_final (default 32)")
-    audit.add_argument(
+    parser.add_argument("--keylog", metavar="FILE", help="TLS key log file for SIP over TLS")
+    parser.add_argument("--notify-timeout", type=_positive, default=5.0, metavar="S", help="T_notify (default 5)")
+    parser.add_argument("--subscribe-timeout", type=_positive, default=5.0, metavar="S", help="T_subscribe (default 5)")
+    parser.add_argument("--final-timeout", type=_positive, default=32.0, metavar="S", help="T_final (default 32)")
+    parser.add_argument(
         "--fac",
         metavar="TABLE",
         help="feature access codes, e.g. '*78=DND:on,*79=DND:off' (default: *78/*79 DND on/off, *72/*73 CFA, "
         "*90/*91 CFB, *92/*93 CFNA; see docs/protocol.md)",
     )
+    parser.add_argument(
+        "--reader",
+        choices=["fields", "pyshark"],
+        default="fields",
+        help="how tshark's dissection is read: its fields (fast, default) or pyshark's JSON",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="fks", description="Feature Key Synchronization (as-feature-event) conformance kit")
+    parser.add_argument("--version", action="version", version=f"fks {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    audit = commands.add_parser("audit", help="judge captures against the conformance catalogue")
+    audit.add_argument("pcaps", nargs="+", metavar="PCAP", help="pcap or pcapng files")
+    add_judging_options(audit)
+    audit.add_argument("--format", choices=[*sorted(RENDERERS), "allure"], default="text")
+    audit.add_argument("--output", metavar="FILE", help="write the report here instead of stdout (allure: a folder)")
+    audit.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with ladder diagrams")
     audit.add_argument(
         "--jobs",
         type=_count,
@@ -120,19 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"records per slice of a large capture on a Dask cluster (default {SLICE_RECORDS:,})",
     )
-    audit.add_argument(
-        "--reader",
-        choices=["fields", "pyshark"],
-        default="fields",
-        help="how tshark's dissection is read: its fields (fast, default) or pyshark's JSON",
-    )
     rules = commands.add_parser("rules", help="print the conformance catalogue, or one rule in full")
     rules.add_argument("rule", nargs="?", metavar="ID", help="a rule ID, e.g. FKS-NTF-2: its requirement in full")
     rules.add_argument("--markdown", action="store_true", help="the whole rulebook as Markdown (docs/rules.md)")
     return parser
 
 
-def _settings(args: argparse.Namespace) -> AuditSettings:
+def settings_of(args: argparse.Namespace) -> AuditSettings:
     try:
         facs = parse_facs(args.fac) if args.fac else dict(DEFAULT_FACS)
     except ValueError as exc:
@@ -227,7 +232,7 @@ def _audit_all(
 
 
 def audit(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_of(args)
     for path in args.pcaps:
         if Path(path).is_dir():
             raise UsageError(f"{path} is a directory, not a capture")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from analyzer.compaction import Compactor
 from analyzer.dialogs import Engine, Subscription, Trace
 from analyzer.observation import Observation
 from analyzer.provisioning import Provisioning
@@ -50,16 +51,39 @@ class StreamJudge:
     forgotten, so memory follows the open subscriptions. Feed observations in capture order, then
     ``finish``."""
 
-    def __init__(self, settings: AuditSettings, keep: Callable[[Subscription, tuple[Result, ...]], None]) -> None:
+    def __init__(
+        self,
+        settings: AuditSettings,
+        keep: Callable[[Subscription, tuple[Result, ...]], None],
+        compact: bool = False,
+    ) -> None:
         self.engine = Engine(horizon(settings.options))
         self.context = Context(self.engine.trace, settings.options, settings.provisioning)
         self._keep = keep
+        # ``compact``: long-lived dialogs shed their old part as they go (``compaction``), for a monitor that
+        # never reaches the end of its traffic
+        self._compactor = Compactor() if compact else None
 
     def feed(self, obs: Observation) -> None:
         self.engine.feed(obs)
         if self.engine.due(obs.time):
-            for sub in self.engine.settle(obs.time):
-                self._judge(sub)
+            self._settle(obs.time)
+
+    def _settle(self, now: float) -> None:
+        for sub in self.engine.settle(now):
+            self._judge(sub)
+        if self._compactor is not None and self.engine.horizon is not None:
+            for sub in self.engine.trace.subscriptions:
+                self._compactor.compact(sub, self.context, now - self.engine.horizon)
+
+    def tick(self, now: float) -> None:
+        """Time passes without traffic (a live source): the recording runs on to ``now``, so what waits for
+        a timer is judged once it has passed, and subscriptions settle though no message comes."""
+        trace = self.engine.trace
+        if trace.end_time is None or now > trace.end_time:
+            trace.end_time = now
+        if self.engine.due(now):
+            self._settle(now)
 
     def finish(self, end_time: float | None = None) -> Trace:
         trace = self.engine.finish(end_time)
@@ -68,7 +92,8 @@ class StreamJudge:
         return trace
 
     def _judge(self, sub: Subscription) -> None:
-        self._keep(sub, judge_subscription(sub, self.context))
+        results = self._compactor.judge(sub, self.context) if self._compactor is not None else None
+        self._keep(sub, results if results is not None else judge_subscription(sub, self.context))
         for judged in (sub, *self.engine.trace.by_aor(sub.aor)):  # FKS-HS-4 read the user's other dialogs
             judged.release()
 

@@ -1,7 +1,8 @@
 """The ``fks`` command line: the emulators and generators here, the audit delegated to ``analyzer.cli``.
 
 ``fks audit`` and ``fks rules`` are the analyzer's own commands (options, help and exit status are its);
-``fks as``, ``fks base`` (``--storm`` for a subscription storm) and ``fks synth`` run the peers. Exit status:
+``fks as``, ``fks base`` (``--storm`` for a subscription storm) and ``fks synth`` run the peers; ``fks monitor``
+judges live traffic (``peers.monitor``). Exit status:
 0 = fine, 1 = a failure (the storm lost subscriptions), 2 = unusable arguments (one line on stderr).
 """
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from analyzer import __version__
 from analyzer import cli as audit_cli
-from analyzer.cli import EXIT_FAIL, EXIT_OK, Parser, UsageError, guarded, on_off
+from analyzer.cli import EXIT_FAIL, EXIT_OK, Parser, UsageError, add_judging_options, guarded, on_off
 from analyzer.observation import Endpoint
 from peers.sansio.profiles import PROFILES
 
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-register", dest="register", action="store_false", help="subscribe without registering first"
     )
     base.add_argument("--menu", metavar="FILE", help="file or FIFO of handset-menu commands (e.g. 'dnd 1001 on')")
+    _monitor_parser(commands)
     return parser
 
 
@@ -105,6 +107,68 @@ def _tls(args: argparse.Namespace, server_side: bool) -> TlsOptions | None:
     if args.key and not args.cert:
         raise UsageError("--key needs --cert")
     return TlsOptions(args.cert, args.key, args.ca, getattr(args, "insecure", False), args.keylog)
+
+
+def _monitor_parser(commands: argparse._SubParsersAction[Parser]) -> None:
+    monitor = commands.add_parser("monitor", help="judge live traffic (HEP or an interface) as subscriptions settle")
+    source = monitor.add_mutually_exclusive_group(required=True)
+    source.add_argument("--hep", type=_endpoint, metavar="HOST:PORT", help="receive HEPv2/v3 over UDP and TCP here")
+    source.add_argument("-i", dest="iface", metavar="IFACE", help="capture on this interface (dumpcap ring buffer)")
+    source.add_argument("--once", metavar="PCAP", help="replay a capture through the monitor path, then exit")
+    monitor.add_argument("--filter", metavar="BPF", help="capture filter for -i, e.g. 'port 5060'")
+    add_judging_options(monitor)
+    monitor.add_argument("--output", metavar="FILE", help="JSON lines to this file (rotated) instead of stdout")
+    monitor.add_argument("--rotate-mb", type=float, default=50.0, metavar="MB", help="rotate --output at this size")
+    monitor.add_argument("--keep", type=int, default=5, metavar="N", help="rotated files kept (FILE.1 .. FILE.N)")
+    monitor.add_argument("--metrics", type=_endpoint, metavar="HOST:PORT", help="serve Prometheus /metrics here")
+    monitor.add_argument(
+        "--window",
+        type=float,
+        metavar="S",
+        help="capture-scope rules' window (default 300 live, the whole --once file)",
+    )
+    monitor.add_argument(
+        "--reorder", type=float, default=0.5, metavar="S", help="hold messages this long to restore time order"
+    )
+    monitor.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: at SIGINT/TERM)")
+    monitor.add_argument(
+        "--linger", type=float, default=0.0, metavar="S", help="keep serving --metrics S seconds after stopping"
+    )
+
+
+def run_monitor(args: argparse.Namespace) -> int:
+    from peers.monitor.run import MonitorOptions, run_monitor, run_once
+
+    if args.filter and not args.iface:
+        raise UsageError("--filter is a capture filter for -i IFACE")
+    for name in ("window", "duration", "rotate_mb"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive")
+    if args.reorder < 0 or args.keep < 0 or args.linger < 0:
+        raise UsageError("--reorder, --keep and --linger must not be negative")
+    opts = MonitorOptions(
+        audit_cli.settings_of(args),
+        hep=args.hep,
+        iface=args.iface,
+        capture_filter=args.filter,
+        output=args.output,
+        metrics=args.metrics,
+        window=args.window,
+        reorder=args.reorder,
+        duration=args.duration,
+        rotate_bytes=int(args.rotate_mb * (1 << 20)),
+        keep=args.keep,
+        linger=args.linger,
+    )
+    try:
+        if args.once:
+            return run_once(args.once, opts)
+        return run_monitor(opts)
+    except BrokenPipeError:
+        raise  # a reader that went away (| head): a quiet end, as for every fks command
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or 'the output'}: {exc.strerror}") from None
 
 
 def run_as(args: argparse.Namespace) -> int:
@@ -189,7 +253,7 @@ def synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"as": run_as, "base": run_base, "synth": synth}
+COMMANDS = {"as": run_as, "base": run_base, "synth": synth, "monitor": run_monitor}
 
 
 def main(argv: list[str] | None = None) -> int:

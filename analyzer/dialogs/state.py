@@ -132,6 +132,7 @@ class Subscription:
     subscribes: list[SubscribeTx] = field(default_factory=list)
     notifies: list[NotifyTx] = field(default_factory=list)
     last_seen: float = 0.0  # time of the latest message filed to the dialog
+    earliest: tuple[float, int] | None = None  # (time, index) of its first message, once compacted away
 
     @property
     def user(self) -> str | None:
@@ -155,10 +156,14 @@ class Subscription:
 
     @property
     def first_time(self) -> float:
+        if self.earliest is not None:
+            return self.earliest[0]
         return min(tx.time for tx in [*self.subscribes, *self.notifies])
 
     @property
     def first_index(self) -> int:
+        if self.earliest is not None:
+            return self.earliest[1]
         return min(tx.index for tx in [*self.subscribes, *self.notifies])
 
     # -- timeline questions the rules ask ---------------------------------------------------------------

@@ -155,7 +155,7 @@ class Rule:
     def judge_subscription(self, sub: Subscription, ctx: Context) -> Result | None:
         if self.subscription_check is None:
             return None
-        return self._aggregate(self.subscription_check(sub, ctx))
+        return self.aggregate(self.subscription_check(sub, ctx))
 
     def judge_capture(self, ctx: Context) -> Result | None:
         if self.capture_check is None:
@@ -163,9 +163,10 @@ class Rule:
         findings = self.capture_check(ctx)
         if not findings and self.subscription_check is not None:
             return None  # nothing at capture level: the per-subscription results speak
-        return self._aggregate(findings)
+        return self.aggregate(findings)
 
-    def _aggregate(self, findings: list[Finding]) -> Result:
+    def aggregate(self, findings: list[Finding]) -> Result:
+        """One verdict from findings: the worst, with the frames of every finding that has it."""
         if not findings:
             return Result(self.id, Verdict.NOT_APPLICABLE, self.idle, expected=self.expectation)
         for f in findings:
