@@ -112,3 +112,27 @@ def test_a_ttl_too_small_for_the_emulated_path_dies_on_the_way(ttl: int, hops: i
 def test_a_plan_that_cannot_be_is_refused_with_a_reason(plan: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         WirePlan(**plan)  # type: ignore[arg-type]
+
+
+def _first_idents(shapers: int, datagrams: int) -> list[set[int]]:
+    lots = [Shaper(WirePlan(mtu=576)) for _ in range(shapers)]
+    return [{int(IP(s.shape(NOTIFY, SRC, DST).packets[0]).id) for _ in range(datagrams)} for s in lots]
+
+
+def test_shapers_of_one_process_never_share_an_ip_identification() -> None:
+    """The base's and the AS's shapers of one lab send between the same loopback addresses: a shared
+    identification would let the kernel join one's fragments to the other's datagram."""
+    one, two = _first_idents(2, 200)
+    assert len(one) == len(two) == 200 and not one & two
+
+
+def test_two_processes_start_their_ip_identifications_apart() -> None:
+    """The suite's parallel workers craft fragments between 127.0.0.1 and 127.0.0.1 at the same moment;
+    with one fixed start their identifications coincide and a capture (or the kernel) reassembles a
+    datagram from two scenarios' fragments (a lost fragment of one "found" in the other)."""
+    import subprocess
+    import sys
+
+    code = "from peers.craft.packets import Shaper; print(Shaper().ident)"
+    starts = {int(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(3)}
+    assert len(starts) > 1  # 3 random starts of 65,536 all equal: once in 4 billion runs

@@ -16,6 +16,7 @@ would drop it), so a loopback run shows what a routed path does. No sockets here
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 from collections.abc import Callable
@@ -27,6 +28,18 @@ from scapy.packet import Raw
 ORDERS = ("in order", "reversed", "one duplicated")
 COPIES = ("first", "every")
 IP_HEADER = 20
+# Where this process's IP identifications start: a fixed start would give two processes on one machine
+# (the suite's parallel workers) the same identifications between the same loopback addresses, and the
+# receiver's kernel, like a capture's reassembly, would join one exchange's fragments to another's.
+_FIRST_IDENT = random.SystemRandom().randrange(0x10000)
+_shapers = 0
+
+
+def _fresh_ident() -> int:
+    """A start for one more shaper of this process, 4,096 identifications from the previous one's."""
+    global _shapers
+    _shapers += 1
+    return (_FIRST_IDENT + _shapers * 0x1000) & 0xFFFF
 
 
 def _initial_notify(data: bytes) -> bool:
@@ -117,7 +130,7 @@ class Shaper:
     joins the reassembly of the next."""
 
     plan: WirePlan | None = None
-    ident: int = 0x4000
+    ident: int = field(default_factory=_fresh_ident)
     _copies: dict[bytes, int] = field(default_factory=dict)
 
     def shape(self, data: bytes, src: tuple[str, int], dst: tuple[str, int]) -> Shipment:
