@@ -90,6 +90,11 @@ class SubscriptionEntry(Mapping[str, Any]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._KEYS)
 
+    @property
+    def results(self) -> tuple[Result, ...]:
+        """The verdicts as ``Result``s (what the JSON writer reads, without the dicts)."""
+        return self._results
+
     def __len__(self) -> int:
         return len(self._KEYS)
 
@@ -206,7 +211,14 @@ def document(captures: list[dict[str, Any]], engine: Mapping[str, Any] | None = 
     and, given one, where the audit ran (``engine``: ``analyzer.fleet.cluster.Engine.describe``)."""
     summary: dict[str, Any] = dict.fromkeys(VERDICT_WORDS, 0)
     for cap in captures:
-        for v in verdicts_of(cap):
+        for sub in cap["subscriptions"]:
+            if isinstance(sub, SubscriptionEntry):  # counted from its Results, no dicts made
+                for r in sub.results:
+                    summary[r.verdict.value] += 1
+            else:
+                for v in sub["verdicts"]:
+                    summary[v["verdict"]] += 1
+        for v in cap["verdicts"]:
             summary[v["verdict"]] += 1
     if engine is not None:
         summary["engine"] = dict(engine)

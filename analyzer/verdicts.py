@@ -17,7 +17,7 @@ class Verdict(str, Enum):
 
     @property
     def severity(self) -> int:
-        return _SEVERITY[self]
+        return SEVERITY[self]
 
     def __str__(self) -> str:
         return self.value
@@ -27,7 +27,7 @@ class Verdict(str, Enum):
 PASS, WARN, FAIL = Verdict.PASS, Verdict.WARN, Verdict.FAIL
 INCONCLUSIVE, NOT_APPLICABLE = Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE
 
-_SEVERITY = {
+SEVERITY = {  # a dict lookup: the property costs an Enum descriptor call
     Verdict.NOT_APPLICABLE: 0,
     Verdict.PASS: 1,
     Verdict.INCONCLUSIVE: 2,

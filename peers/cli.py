@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--rtp", type=int, default=20, metavar="N", help="RTP packets per call")
     synth.add_argument("--tcp-share", type=float, default=0.2, metavar="F", help="share of bases on TCP")
     synth.add_argument("--seed", type=int, default=1)
+    synth.add_argument(
+        "--shape",
+        choices=["site", "dense"],
+        default="site",
+        help="site: feature sync among calls, RTP and other SIP; dense: only SUBSCRIBE/200/NOTIFY/200 over UDP",
+    )
     synth.add_argument("--output", required=True, metavar="FILE", help="the pcap to write")
     base = commands.add_parser("base", help="run the Gigaset-like base emulator (UDP) until Ctrl-C")
     base.add_argument("--as", dest="server", type=_endpoint, required=True, metavar="HOST:PORT")
@@ -234,14 +240,15 @@ def run_storm(args: argparse.Namespace) -> int:
 
 
 def synth(args: argparse.Namespace) -> int:
-    from peers.craft.synth import SynthOptions, synthesize
+    from peers.craft.synth import SHAPES, SynthOptions, synthesize
 
     if args.subscriptions < 1 or (args.messages is not None and args.messages < 1) or args.noise < 0:
         raise UsageError("--subscriptions, --messages and --noise must be positive")
     subscriptions = args.subscriptions
-    if args.messages is not None:  # about 18 feature-sync messages per account, plus the noise around them
-        subscriptions = max(1, round(args.messages / (18 * (1 + args.noise))))
-    opts = SynthOptions(subscriptions, args.bases, args.noise, args.rtp, args.tcp_share, args.seed)
+    if args.messages is not None:  # so many feature-sync messages per account, plus the noise around them
+        noise = args.noise if args.shape == "site" else 0.0
+        subscriptions = max(1, round(args.messages / (SHAPES[args.shape] * (1 + noise))))
+    opts = SynthOptions(subscriptions, args.bases, args.noise, args.rtp, args.tcp_share, args.seed, shape=args.shape)
     try:
         stats = synthesize(args.output, opts)
     except OSError as exc:

@@ -20,6 +20,8 @@ The engine knows nothing of sockets, files, clocks or which side is the device u
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
 from collections.abc import Iterable
 
@@ -69,6 +71,12 @@ class Engine:
         self._registers: deque[tuple[Transaction, str]] = deque()
         self._owners: dict[int, Subscription] = {}  # id(transaction) -> its dialog, while it can see traffic
         self._ends: dict[int, tuple[float, float | None]] = {}  # id(sub) -> (last_seen, ends_at) cached
+        # What ``settle`` reads instead of every open dialog: the dialogs that saw traffic since it last ran
+        # (their end may have moved), a heap of the known ends, and each dialog's place in ``trace``.
+        self._dirty: dict[int, Subscription] = {}
+        self._heap: list[tuple[float, int, Subscription]] = []
+        self._born: dict[int, int] = {}
+        self._count = itertools.count()
         self._settled_at = float("-inf")
 
     def finish(self, end_time: float | None = None) -> Trace:
@@ -116,16 +124,25 @@ class Engine:
                 if not same:
                     del self._by_branch[(key[0], key[1])]
         self._register_outcomes(before)
-        ends = {id(sub): self._end(sub) for sub in self.trace.subscriptions}
-        over = {i for i, end in ends.items() if end is not None and end < before}
+        heap = self._heap
+        for key, sub in self._dirty.items():
+            if key not in self._born:
+                continue  # settled already: late traffic of its transactions changes nothing now
+            end = self._end(sub)
+            if end is not None:
+                heapq.heappush(heap, (end, next(self._count), sub))
+        self._dirty.clear()
+        over: dict[int, tuple[float, Subscription]] = {}
+        while heap and heap[0][0] < before:
+            end, _, sub = heapq.heappop(heap)
+            cached = self._ends.get(id(sub))
+            if cached is not None and cached[1] == end:  # else forgotten, or its end moved (pushed again)
+                over[id(sub)] = (end, sub)
         done = []
-        for sub in self.trace.subscriptions:
-            if id(sub) not in over:
-                continue
-            end = ends[id(sub)]
-            assert end is not None
+        for end, sub in sorted(over.values(), key=lambda item: self._born[id(item[1])]):
             # A rule comparing dialogs of one user (FKS-HS-4) needs every dialog that overlaps this one.
             if any(id(o) not in over and o.first_time <= end + self.horizon for o in self.trace.aors.get(sub.aor, ())):
+                heapq.heappush(heap, (end, next(self._count), sub))  # over, but held back: asked again next time
                 continue
             done.append(sub)
         for sub in done:
@@ -146,8 +163,14 @@ class Engine:
         self._ends[id(sub)] = (sub.last_seen, value)
         return value
 
+    def _add(self, sub: Subscription) -> None:
+        self.trace.add(sub)
+        self._born[id(sub)] = next(self._count)
+        self._dirty[id(sub)] = sub
+
     def _forget(self, sub: Subscription) -> None:
         self._ends.pop(id(sub), None)
+        self._born.pop(id(sub), None)
         key = (sub.call_id, sub.subscriber_tag)
         if self._dialogs.get(key) is sub:
             del self._dialogs[key]
@@ -247,7 +270,7 @@ class Engine:
             )
             self._dialogs[dkey] = sub
             self._by_call_id.setdefault(call_id, []).append(sub)
-            self.trace.add(sub)
+            self._add(sub)
         body = read_body(sip) if sip.body.strip() else None
         # A body makes a change request when it is ours; any other body leaves the SUBSCRIBE what its
         # headers say it is, and FKS-SUB-4 warns about the stray body.
@@ -263,6 +286,7 @@ class Engine:
         sub.subscribes.append(tx)
         self._owners[id(tx)] = sub
         sub.last_seen = max(sub.last_seen, msg.time)
+        self._dirty[id(sub)] = sub
         self.trace.subscribes.setdefault(sub.user, []).append((msg.time, msg.index))
         return tx
 
@@ -284,13 +308,14 @@ class Engine:
             )
             self._dialogs[(call_id, sip.to_tag)] = sub
             self._by_call_id.setdefault(call_id, []).append(sub)
-            self.trace.add(sub)
+            self._add(sub)
         raw_state = sip.headers.get("Subscription-State")
         state = parse_subscription_state(raw_state) if raw_state is not None else None
         tx = NotifyTx(msg, state=state, body=read_body(sip))
         sub.notifies.append(tx)
         self._owners[id(tx)] = sub
         sub.last_seen = max(sub.last_seen, msg.time)
+        self._dirty[id(sub)] = sub
         return tx
 
     def _call(self, msg: Message) -> None:
@@ -322,6 +347,7 @@ class Engine:
         owner = self._owners.get(id(tx))
         if owner is not None and msg.time > owner.last_seen:
             owner.last_seen = msg.time
+            self._dirty[id(owner)] = owner
 
 
 def build_trace(observations: Iterable[Observation], end_time: float | None = None) -> Trace:

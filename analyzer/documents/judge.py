@@ -32,11 +32,13 @@ def parse_document(data: bytes, *, max_bytes: int = 1_000_000) -> FeatureDocumen
     return _judge(root, had_dtd)
 
 
+@lru_cache(maxsize=4096)  # a handful of tags, asked about a dozen times a document
 def _local(tag: object) -> str:
     """Local name of an element tag ("" for anything that is not an element)."""
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+@lru_cache(maxsize=4096)
 def _namespace(tag: object) -> str | None:
     if not isinstance(tag, str) or not tag.startswith("{"):
         return None
@@ -105,7 +107,11 @@ def _children(root: Element, shape: Shape, problems: list[Problem], blamed: set[
 
 
 def _value(el: Element | None) -> str | None:
-    return None if el is None else "".join(el.itertext()).strip(XML_SPACE)
+    if el is None:
+        return None
+    if len(el) == 0:  # a leaf (most values): its text is all ``itertext`` would give
+        return (el.text or "").strip(XML_SPACE)
+    return "".join(el.itertext()).strip(XML_SPACE)
 
 
 def _device(el: Element | None) -> str | None:

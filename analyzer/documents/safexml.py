@@ -4,6 +4,7 @@ DTD cut out of the prolog before libxml2 sees the bytes, so nothing is ever expa
 from __future__ import annotations
 
 import re
+import threading
 
 from lxml import etree
 
@@ -44,6 +45,18 @@ def hardened_parser() -> etree.XMLParser:
         remove_comments=True,
         remove_pis=True,
     )
+
+
+_PARSERS = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """This thread's hardened parser, made once: a parser per document cost as much as the parse itself, and
+    a parser keeps no state from one document to the next."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = hardened_parser()
+    return parser
 
 
 def text_codec(data: bytes) -> str:
@@ -156,7 +169,7 @@ def parse_xml(data: bytes, *, max_bytes: int) -> tuple[Element, bool]:
         if stripped is not None:
             data, had_dtd = stripped, True
     try:
-        root = etree.fromstring(data, hardened_parser())
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         raise DocumentError(_syntax_reason(exc)) from None
     except (ValueError, etree.LxmlError) as exc:

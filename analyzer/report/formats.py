@@ -10,11 +10,11 @@ string in memory.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from analyzer.audit import VERDICT_WORDS
+from analyzer.report.json_text import iter_document
 from analyzer.report.junit import to_junit
 from analyzer.report.rulebook import flag, requirements_section
 from analyzer.report.text import frames_text
@@ -64,15 +64,10 @@ def to_text(doc: dict[str, Any]) -> Iterator[str]:
 
 
 def to_json(doc: dict[str, Any]) -> Iterator[str]:
-    """The document in pieces (a large audit is never one string in memory)."""
-    yield from json.JSONEncoder(indent=2, default=_plain).iterencode(doc)
+    """The document in pieces (a large audit is never one string in memory), as ``json.dumps(doc,
+    indent=2)`` writes it (``json_text``)."""
+    yield from iter_document(doc)
     yield "\n"
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, Mapping):  # audit.SubscriptionEntry
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 RENDERERS = {"text": to_text, "json": to_json, "junit": to_junit}

@@ -20,7 +20,7 @@ import tomllib
 from analyzer.dialogs import Subscription, Trace
 from analyzer.fac import DEFAULT_FACS, Fac
 from analyzer.provisioning import Provisioning
-from analyzer.verdicts import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, WARN, Result, Verdict
+from analyzer.verdicts import FAIL, INCONCLUSIVE, NOT_APPLICABLE, PASS, SEVERITY, WARN, Result, Verdict
 
 # The version of the conformance catalogue these rules implement; reports and the rulebook name it.
 CATALOGUE_VERSION = "1.1"
@@ -168,16 +168,25 @@ class Rule:
     def aggregate(self, findings: list[Finding]) -> Result:
         """One verdict from findings: the worst, with the frames of every finding that has it."""
         if not findings:
-            return Result(self.id, Verdict.NOT_APPLICABLE, self.idle, expected=self.expectation)
+            key = (self.id, self.idle, self.expectation)
+            idle = _IDLE_RESULTS.get(key)  # the same for every subscription the rule does not concern
+            if idle is None:
+                idle = Result(self.id, Verdict.NOT_APPLICABLE, self.idle, expected=self.expectation)
+                if len(_IDLE_RESULTS) < 4096:
+                    _IDLE_RESULTS[key] = idle
+            return idle
+        allowed = self.verdicts
         for f in findings:
-            if f.verdict not in self.verdicts and f.verdict not in GENERAL:
+            if f.verdict not in allowed and f.verdict not in GENERAL:
                 raise RuleError(f"{self.id} produced {f.verdict.value}, outside {sorted(self.verdicts)}")
-        top = max(f.verdict.severity for f in findings)
-        worst = [f for f in findings if f.verdict.severity == top]
+        top = max(SEVERITY[f.verdict] for f in findings)
+        worst = [f for f in findings if SEVERITY[f.verdict] == top]
         detail = worst[0].detail
         if len(worst) > 1:
             detail += f" (+{len(worst) - 1} more)"
-        frames = tuple(sorted({n for f in worst for n in f.frames}))
+            frames = tuple(sorted({n for f in worst for n in f.frames}))
+        else:
+            frames = worst[0].frames  # ``finding`` made them sorted and distinct
         return Result(
             self.id,
             worst[0].verdict,
@@ -186,6 +195,9 @@ class Rule:
             expected=worst[0].expected or self.expectation,
             observed=worst[0].observed,
         )
+
+
+_IDLE_RESULTS: dict[tuple[str, str, str], Result] = {}  # Results are frozen: one not_applicable per rule serves all
 
 
 _VERDICT_WORDS = {v.value: v for v in Verdict}

@@ -186,7 +186,7 @@ def parse_message(data: bytes) -> SipMessage:
             continue
         name, colon, value = line.partition(":")
         name = name.strip()
-        if not colon or not HEADER_NAME.match(name):
+        if not colon or (name not in _GOOD_NAMES and not _good_name(name)):
             problems.append(f"malformed header line {line[:60]!r}")
             continue
         items.append((name, value.strip()))
@@ -194,6 +194,17 @@ def parse_message(data: bytes) -> SipMessage:
     msg.body = _check_body(msg, body, problems)
     _check_mandatory(msg, problems)
     return msg
+
+
+_GOOD_NAMES: set[str] = set()  # header names seen well-formed (a site writes few spellings)
+
+
+def _good_name(name: str) -> bool:
+    if not HEADER_NAME.match(name):
+        return False
+    if len(_GOOD_NAMES) < 4096:  # garbage with ever new names must not grow it
+        _GOOD_NAMES.add(name)
+    return True
 
 
 def split_head(data: bytes) -> tuple[bytes, bytes, bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ def parse_multipart(body: bytes, boundary: str) -> list[Part]:
     if not boundary or len(boundary) > 70:
         raise SipError(f"invalid multipart boundary {boundary!r}")
     delimiter = b"--" + boundary.encode("latin-1", "replace")
-    pieces = re.split(b"(?:\r?\n)?" + re.escape(delimiter), body)
+    pieces = _split(body, delimiter)
     if len(pieces) < 2:
         raise SipError(f"boundary {boundary!r} not found in the body")
     parts: list[Part] = []
@@ -56,6 +55,19 @@ def parse_multipart(body: bytes, boundary: str) -> list[Part]:
     if not closed:
         raise SipError(f"multipart body has no closing delimiter --{boundary}--")
     return parts
+
+
+def _split(body: bytes, delimiter: bytes) -> list[bytes]:
+    """``body`` cut at each ``delimiter``, the line end before a delimiter belonging to it (what
+    ``re.split(b"(?:\\r?\\n)?" + delimiter)`` does, without a regular expression tried at every byte)."""
+    pieces = body.split(delimiter)
+    for n in range(len(pieces) - 1):
+        piece = pieces[n]
+        if piece.endswith(b"\r\n"):
+            pieces[n] = piece[:-2]
+        elif piece.endswith(b"\n"):
+            pieces[n] = piece[:-1]
+    return pieces
 
 
 def _part_headers(head: bytes) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from analyzer.vocab import NS as VOCAB_NS
 from peers.craft.flows import FULL_STATE, MEDIA, Flow, merge
-from peers.craft.synth import _PcapWriter
+from peers.craft.pcapfile import PcapWriter
 from peers.craft.wire import WireMessage, corrupt, truncate, write_capture
 
 NS = VOCAB_NS.encode()
@@ -147,7 +147,7 @@ def haystack(path: Path, packets: int) -> Path:
     middle = packets // 2
     needles = {middle: 0, middle + 1: 1, middle + 2: 2}  # a millisecond apart, like a real exchange
     with path.open("wb") as fh:
-        writer = _PcapWriter(fh)
+        writer = PcapWriter(fh)
         rtp = struct.pack("!BBHII", 0x80, 8, 0, 0, 1) + bytes(160)
         for i in range(packets):
             if i in needles:

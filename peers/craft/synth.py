@@ -8,6 +8,10 @@ rest of a site's SIP: calls (INVITE ... BYE) with RTP, OPTIONS keep-alives, othe
 (presence, message-summary). A share of the bases talk TCP (one connection per base, handshake included),
 the others UDP.
 
+The ``dense`` shape is the other extreme, where every message counts: each account only subscribes over UDP
+(SUBSCRIBE, 200, the multipart NOTIFY of its full state, 200), no noise, no RTP; what an AS sees in a
+subscription storm, and the audit's worst case per byte.
+
 Packets are written straight to a pcap (Ethernet/IPv4/UDP or TCP built with ``struct``; scapy would take
 minutes for a million packets), flows are generated lazily and merged by time, so memory stays small
 whatever the size.
@@ -21,12 +25,13 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from analyzer.vocab import MEDIA_TYPE, NS, PACKAGE
+from peers.craft.pcapfile import PcapWriter
 
 AS_ADDRESS = ("198.51.100.20", 5060)
 MEDIA = MEDIA_TYPE
+SHAPES = {"site": 18, "dense": 4}  # feature-sync messages per account in each shape
 Packet = tuple[float, int, tuple[str, int], tuple[str, int], str, bytes]  # time, order, src, dst, proto, payload
 
 
@@ -39,6 +44,7 @@ class SynthOptions:
     tcp_share: float = 0.2  # share of bases on TCP
     seed: int = 1
     duration: float = 3600.0  # seconds the accounts' start times are spread over
+    shape: str = "site"  # "site": a site's whole life and traffic; "dense": feature sync only (SHAPES)
 
 
 @dataclass
@@ -235,6 +241,26 @@ class _Flows:
         cseq += 1
         yield from self._notify(acc, t + 0.010, call_id, (ttag, htag), cseq, [], "terminated;reason=timeout")
 
+    def dense(
+        self, acc: _Account, t: float
+    ) -> Iterator[tuple[float, tuple[str, int], tuple[str, int], str, bytes, str]]:
+        """The dense shape's account: SUBSCRIBE, 200, the multipart NOTIFY of the full state, 200."""
+        user, base, p = acc.user, acc.base, acc.proto
+        tag = f"{acc.rng.getrandbits(64):016x}"
+        call_id, htag, ttag = f"fks-{user}-{tag[:8]}@{base[0]}", f"h{tag[:8]}", f"b{tag[8:14]}"
+        headers = [
+            ("Contact", f"<sip:{user}@{base[0]}:{base[1]}>"),
+            ("User-Agent", "Gigaset N870 IP PRO/83.V2.42.0"),
+            ("Event", PACKAGE),
+            ("Accept", MEDIA),
+            ("Expires", "3600"),
+        ]
+        s = self._request(acc, "SUBSCRIBE", f"sip:{user}@example.test", call_id, 1, (htag, None), headers)
+        yield t, base, AS_ADDRESS, p, s, "fks"
+        yield t + 0.004, AS_ADDRESS, base, p, self._response(s, "200 OK", ttag, [("Expires", "3600")]), "fks"
+        docs = _state_docs(user, acc.rng)
+        yield from self._notify(acc, t + 0.010, call_id, (ttag, htag), 1, docs, "active;expires=3600")
+
     def _notify(
         self, acc: _Account, t: float, call_id: str, tags: tuple[str, str], cseq: int, docs: list[str], state: str
     ) -> Iterator[tuple[float, tuple[str, int], tuple[str, int], str, bytes, str]]:
@@ -338,55 +364,6 @@ class _Flows:
                 made += 4
 
 
-class _PcapWriter:
-    """Ethernet/IPv4/UDP|TCP frames straight into a pcap; TCP streams numbered, one handshake each."""
-
-    def __init__(self, fh: BinaryIO) -> None:
-        self.fh = fh
-        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        self.ip_id = 0
-        self.tcp: dict[tuple[tuple[str, int], tuple[str, int]], int] = {}
-        self.packets = 0
-
-    def write(self, when: float, src: tuple[str, int], dst: tuple[str, int], proto: str, payload: bytes) -> None:
-        if proto == "tcp":
-            key = (src, dst)
-            if key not in self.tcp and (dst, src) not in self.tcp:
-                self._handshake(when - 0.001, src, dst)
-            seq = self.tcp[key]
-            ack = self.tcp[(dst, src)]
-            self._frame(
-                when,
-                src,
-                dst,
-                6,
-                struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, 0x50, 0x18, 65535, 0, 0) + payload,
-            )
-            self.tcp[key] = (seq + len(payload)) & 0xFFFFFFFF
-        else:
-            self._frame(when, src, dst, 17, struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0) + payload)
-
-    def _handshake(self, when: float, a: tuple[str, int], b: tuple[str, int]) -> None:
-        self.tcp[(a, b)], self.tcp[(b, a)] = 1000, 5000
-        for src, dst, seq, ack, flags in ((a, b, 999, 0, 0x02), (b, a, 4999, 1000, 0x12), (a, b, 1000, 5000, 0x10)):
-            self._frame(
-                when, src, dst, 6, struct.pack("!HHIIBBHHH", src[1], dst[1], seq, ack, 0x50, flags, 65535, 0, 0)
-            )
-
-    def _frame(self, when: float, src: tuple[str, int], dst: tuple[str, int], proto: int, l4: bytes) -> None:
-        self.ip_id = (self.ip_id + 1) & 0xFFFF
-        s, d = bytes(map(int, src[0].split("."))), bytes(map(int, dst[0].split(".")))
-        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), self.ip_id, 0, 64, proto, 0, s, d)
-        total = sum(struct.unpack("!10H", header))
-        total = (total & 0xFFFF) + (total >> 16)
-        total = (total & 0xFFFF) + (total >> 16)
-        header = header[:10] + struct.pack("!H", ~total & 0xFFFF) + header[12:]
-        frame = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + header + l4
-        sec = int(when)
-        self.fh.write(struct.pack("<IIII", sec, int((when - sec) * 1_000_000), len(frame), len(frame)) + frame)
-        self.packets += 1
-
-
 def synthesize(path: str | Path, opts: SynthOptions) -> Stats:
     """Write the capture; returns what it holds."""
     n = max(1, opts.subscriptions)
@@ -397,18 +374,19 @@ def synthesize(path: str | Path, opts: SynthOptions) -> Stats:
     for i in range(n):
         b = i % bases
         rng = random.Random(opts.seed * 1_000_003 + i)
-        proto = "tcp" if b < round(bases * opts.tcp_share) else "udp"
+        dense = opts.shape == "dense"
+        proto = "tcp" if b < round(bases * opts.tcp_share) and not dense else "udp"
         base = (f"10.{(b >> 8) & 255}.{b & 255}.10", 5060 + (i // bases) if proto == "udp" else 5060)
         acc = _Account(f"{100000 + i}", base, proto, rng)
         t = start + rng.random() * opts.duration
-        generators.append(flows.subscription(acc, t))
-        if opts.noise > 0:
+        generators.append(flows.dense(acc, t) if dense else flows.subscription(acc, t))
+        if opts.noise > 0 and not dense:
             generators.append(flows.noise(acc, t, round(18 * opts.noise)))
     stats = Stats(subscriptions=n)
     order = iter(range(1 << 62))
     merged = heapq.merge(*(((e[0], next(order), *e[1:]) for e in g) for g in generators))
     with Path(path).open("wb") as fh:
-        writer = _PcapWriter(fh)
+        writer = PcapWriter(fh)
         for when, _, src, dst, proto, payload, kind in merged:
             writer.write(when, src, dst, proto, payload)
             stats.by_kind[kind] = stats.by_kind.get(kind, 0) + 1
