@@ -77,9 +77,7 @@ def crossed_in_fragments(world: Scenario, mtu: int) -> None:
     assert all(len(p) <= mtu for p in sent), [len(p) for p in sent]
     recorder = world.lab.recorder
     assert recorder is not None, "no capture: crafting packets needs the same privilege as capturing them"
-    idents = {p["IP"].id for p in sent}
-    fragments = [p for p in recorder.packets if p.haslayer("IP") and (p["IP"].flags.MF or p["IP"].frag)]
-    captured = [p for p in fragments if p["IP"].id in idents]
+    captured = recorder.fragments({p[IP].id for p in sent}, len(sent))
     assert len(captured) >= len(sent) and all(len(p["IP"]) <= mtu for p in captured), (len(captured), len(sent))
 
 

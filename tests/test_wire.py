@@ -105,3 +105,30 @@ def test_the_capture_keeps_our_fragments_and_leaves_another_exchanges_out(tmp_pa
     written = rdpcap(str(recorder.write(tmp_path / "shared.pcapng", ours={201})))
     kept = sorted({int(p[IP].id) for p in written})
     assert kept == [101, 201] and len(written) == len(mine.packets) + len(lost_head.packets)
+
+
+def test_the_fragment_check_waits_for_the_sniffer_to_read_the_last_fragment() -> None:
+    """A reversed datagram's first fragment leaves last: the receiver's answer can be in the log before the
+    sniffer's thread has read it, and a check that looked at once found one fragment of two."""
+    import threading
+
+    from scapy.layers.inet import IP
+
+    from peers.craft.packets import Shaper, WirePlan
+    from peers.io.recorder import Recorder
+
+    notify = b"NOTIFY sip:1001@h SIP/2.0\r\nContent-Type: multipart/mixed;boundary=b\r\n\r\n" + b"x" * 1500
+    sent = [
+        IP(p)
+        for p in Shaper(WirePlan(mtu=1280, order="reversed"))
+        .shape(notify, ("127.0.0.1", 5060), ("127.0.0.1", 5062))
+        .packets
+    ]
+    recorder = Recorder([5062])
+    recorder._keep(sent[0])
+    late = threading.Thread(target=recorder._keep, args=(sent[1],))
+    late.start()  # the sniffer's thread, reading the last fragment while the check runs
+    captured = recorder.fragments({int(p.id) for p in sent}, len(sent))
+    late.join()
+    assert sorted(int(p.frag) for p in captured) == sorted(int(p.frag) for p in sent)
+    assert len(recorder.fragments({int(sent[0].id) ^ 1}, 1, timeout=0.1)) == 0  # another datagram's: none

@@ -109,6 +109,19 @@ class Recorder:
                     return float(p.time)
         return since
 
+    def fragments(self, idents: Iterable[int], count: int, timeout: float = 5.0) -> list[Packet]:
+        """The captured fragments of these IP identifications, once ``count`` of them are in (or when ``timeout``
+        passes): the peers' log can show the receiver's answer while the sniffer's thread is still reading the
+        last fragment sent (a reversed datagram's first fragment leaves last)."""
+        wanted = set(idents)
+
+        def ours() -> list[Packet]:
+            return [p for p in self.packets if _datagram(p) in wanted]
+
+        with self._lock:
+            self._lock.wait_for(lambda: len(ours()) >= count, timeout)
+            return ours()
+
     def stop(self) -> None:
         if self._sniffer.running:
             self._sniffer.stop()
