@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/storm.py [--accounts 6000] [--rates 500,1000,2000]
 
-For each rate, ``fks as`` is started as its own process, then one client runs the storm against it (each
+For each rate (and each ``--workers`` value: ``fks as --workers N``, N processes behind one port), ``fks as``
+is started as its own process, then one client runs the storm against it (each
 account: SUBSCRIBE, 200, initial NOTIFY, 200): SIPp (``tests/sipp/storm.xml``, ``-r RATE -m ACCOUNTS``) or
 the base emulator (``fks base --storm ACCOUNTS --rate RATE``, which then refreshes once). Printed per run:
 subscriptions per second achieved, failed ones, p50/p99 SUBSCRIBE -> initial NOTIFY (SIPp: from its
@@ -26,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def start_as() -> tuple[subprocess.Popen[str], str]:
+def start_as(workers: int = 1) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--workers", str(workers)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -41,11 +42,17 @@ def start_as() -> tuple[subprocess.Popen[str], str]:
 
 
 def usage(pid: int) -> tuple[float, float]:
-    """CPU seconds so far and peak RSS (MB) of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICK
-    hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
-    return cpu, int(hwm.split()[1]) / 1024
+    """CPU seconds so far of a process and its children (fks as --workers: the shares), and the largest peak
+    RSS (MB) among them, from /proc."""
+    pids = [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    cpu, peak = 0.0, 0.0
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu += (int(fields[11]) + int(fields[12])) / TICK
+        status = Path(f"/proc/{each}/status").read_text().splitlines()
+        hwm = next(line for line in status if line.startswith("VmHWM"))
+        peak = max(peak, int(hwm.split()[1]) / 1024)
+    return cpu, peak
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -61,7 +68,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
 
 
-def with_sipp(address: str, accounts: int, rate: int, folder: Path) -> str:
+def with_sipp(address: str, accounts: int, rate: int, folder: Path, sockets: str = "u1") -> str:
     start = time.perf_counter()
     run = subprocess.run(
         [
@@ -77,6 +84,12 @@ def with_sipp(address: str, accounts: int, rate: int, folder: Path) -> str:
             "-p",
             "0",
             "-nostdin",
+            "-t",
+            sockets,
+            "-max_socket",
+            str(min(accounts + 100, 60000)),
+            "-buff_size",
+            str(4 * 1024 * 1024),  # SIPp's default socket buffers overflow at 5,000/s: its losses, not the AS's
             "-timeout",
             "120s",
             "-trace_stat",
@@ -127,6 +140,13 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=6000)
     parser.add_argument("--rates", default="500,1000,2000")
     parser.add_argument("--clients", default="sipp,fks-base", help="which clients drive the AS, in order")
+    parser.add_argument("--workers", default="1", help="fks as --workers values to run, e.g. 1,2")
+    parser.add_argument(
+        "--sipp-sockets",
+        choices=["u1", "un"],
+        default="u1",
+        help="SIPp's -t: u1 one socket for every account (one base), un one socket per account (many bases)",
+    )
     args = parser.parse_args()
     clients = [c for c in args.clients.split(",") if c != "sipp" or shutil.which("sipp")]
     if unknown := set(clients) - {"sipp", "fks-base"}:
@@ -136,22 +156,24 @@ def main() -> int:
 
     print(f"machine cpus={os.cpu_count()} python={sys.version.split()[0]} loop={loops.name()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="fks-storm-") as tmp:
-        for rate in (int(r) for r in args.rates.split(",")):
-            for client in clients:
-                proc, address = start_as()
-                try:
-                    if client == "sipp":
-                        result = with_sipp(address, args.accounts, rate, Path(tmp))
-                    else:
-                        result = with_base(address, args.accounts, rate)
-                    cpu, rss = usage(proc.pid)
-                finally:
-                    stop(proc)
-                print(
-                    f"client={client} accounts={args.accounts} rate={rate} {result} as_cpu_s={cpu:.1f} "
-                    f"as_peak_rss_mb={rss:.0f}",
-                    flush=True,
-                )
+        for rate, workers, client in (
+            (int(r), int(w), c) for r in args.rates.split(",") for w in args.workers.split(",") for c in clients
+        ):
+            proc, address = start_as(workers)
+            try:
+                if client == "sipp":
+                    result = with_sipp(address, args.accounts, rate, Path(tmp), args.sipp_sockets)
+                else:
+                    result = with_base(address, args.accounts, rate)
+                cpu, rss = usage(proc.pid)
+            finally:
+                stop(proc)
+            print(
+                f"client={client} workers={workers} sockets={args.sipp_sockets if client == 'sipp' else '-'} "
+                f"accounts={args.accounts} rate={rate} {result} "
+                f"as_cpu_s={cpu:.1f} as_peak_rss_mb={rss:.0f}",
+                flush=True,
+            )
     return 0
 
 

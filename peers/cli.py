@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--portal", type=_endpoint, metavar="HOST:PORT", help="serve the Xsi-style portal here")
     server.add_argument("--portal-token", metavar="TOKEN", help="bearer token (required beyond loopback)")
     server.add_argument("--transport", choices=["udp", "tcp", "tls"], default="udp")
+    server.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="N processes share the UDP port, each holding some users"
+    )
     _tls_arguments(server, server_side=True)
     server.add_argument(
         "--digest", default="MD5", metavar="ALGS", help="digest algorithms offered, preferred first (MD5,SHA-256)"
@@ -196,6 +199,12 @@ def run_as(args: argparse.Namespace) -> int:
         digest,
         tls,
     )
+    if not 1 <= args.workers <= 64:
+        raise UsageError("--workers: 1 to 64 processes")
+    if args.workers > 1:
+        from peers.io.workers import run_as_workers
+
+        return run_as_workers(options, args.workers)
     return run_as(options)
 
 

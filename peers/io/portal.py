@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 
 from lxml import etree
 
@@ -60,6 +61,18 @@ def body_length(headers: Message) -> tuple[int, tuple[int, bytes] | None]:
     if len(value.lstrip("0")) > len(str(MAX_BODY)) or int(value) > MAX_BODY:  # never int() of 5000 digits
         return 0, (413, b"body too large\n")
     return int(value), None
+
+
+def path_user(path: str) -> str | None:
+    """The user a portal path is about (None: not a service path)."""
+    m = _PATH.match(path)
+    return m.group(1) if m else None
+
+
+class Handles(Protocol):
+    """What the HTTP side asks of a portal: ``Portal`` itself, or ``fks as --workers``' relay to it."""
+
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes, list[Outgoing]]: ...
 
 
 @dataclass
@@ -121,14 +134,15 @@ class Portal:
 
 
 def serve_portal(
-    portal: Portal,
+    portal: Handles,
     send: Callable[[list[Outgoing]], None],
-    loop: asyncio.AbstractEventLoop,
+    loop: asyncio.AbstractEventLoop | None,
     host: str = "127.0.0.1",
     port: int = 0,
     token: str | None = None,
 ) -> ThreadingHTTPServer:
-    """Start the portal in a daemon thread; NOTIFYs are sent from ``loop`` (the AS's event loop)."""
+    """Start the portal in a daemon thread; NOTIFYs are sent from ``loop`` (the AS's event loop; None: the
+    portal sends none itself, a relay's AS process does)."""
     if not ipaddress.ip_address(host).is_loopback and not token:
         raise ValueError("the portal needs a token (--portal-token) when bound beyond loopback")
 
@@ -155,7 +169,7 @@ def serve_portal(
                 self._reply(400, b"body shorter than its Content-Length\n")
                 return
             status, payload, notifies = portal.handle(self.command, self.path, body)
-            if notifies:
+            if notifies and loop is not None:
                 loop.call_soon_threadsafe(send, notifies)
             self._reply(status, payload)
 

@@ -141,7 +141,7 @@ def _transport(name: str, handler: Handler, tls: TlsOptions | None = None) -> Ud
     return UdpPeer(handler, on_message=log_line, keep_log=False)
 
 
-async def _until_stopped(tick: Callable[[], None] | None = None) -> None:
+async def until_stopped(tick: Callable[[], None] | None = None) -> None:
     """Run until SIGINT/SIGTERM; ``tick`` runs once a second (the peers' timers: refresh, expiry)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -154,9 +154,10 @@ async def _until_stopped(tick: Callable[[], None] | None = None) -> None:
             await asyncio.wait_for(stop.wait(), 1.0)  # the timers' tick, not a synchronisation
 
 
-async def serve_as(opts: AsOptions) -> None:
+def application_server(opts: AsOptions) -> ApplicationServer:
+    """The sans-IO AS that ``opts`` describe (its users file read: a ``UsersError`` says what is wrong with it)."""
     passwords, states = load_users(opts.users) if opts.users else ({}, {})
-    server = ApplicationServer(
+    return ApplicationServer(
         opts.listen,
         passwords=passwords,
         max_expires=opts.max_expires,
@@ -165,15 +166,20 @@ async def serve_as(opts: AsOptions) -> None:
         algorithms=opts.digest,
         transport=opts.transport.upper(),
     )
+
+
+def describe_mode(opts: AsOptions, server: ApplicationServer) -> str:
+    users = server.passwords
+    auth = f"digest {'/'.join(opts.digest)} for {len(users)} user(s)" if users else "open lab AS, no authentication"
+    return f"{auth}; profile {opts.profile.name}"
+
+
+async def serve_as(opts: AsOptions) -> None:
+    server = application_server(opts)
     peer = _transport(opts.transport, server.receive, opts.tls)
     local = await peer.start(opts.listen.host, opts.listen.port)
     server.local = local
-    mode = (
-        f"digest {'/'.join(opts.digest)} for {len(passwords)} user(s)"
-        if passwords
-        else "open lab AS, no authentication"
-    )
-    print(f"fks as: listening on {opts.transport} {local} ({mode}; profile {opts.profile.name})", flush=True)
+    print(f"fks as: listening on {opts.transport} {local} ({describe_mode(opts, server)})", flush=True)
     if opts.tls is not None:
         print(f"fks as: {describe(opts.tls, server_side=True)}", flush=True)
     loop = asyncio.get_running_loop()
@@ -188,7 +194,7 @@ async def serve_as(opts: AsOptions) -> None:
             raise UsersError(str(exc)) from None
         print(f"fks as: portal on http://{opts.portal.host}:{httpd.server_address[1]}", flush=True)
     try:
-        await _until_stopped(lambda: peer.send(server.due(time.time())))
+        await until_stopped(lambda: peer.send(server.due(time.time())))
     finally:
         if httpd is not None:
             httpd.shutdown()
@@ -257,7 +263,7 @@ async def serve_base(opts: BaseOptions) -> None:
                 await peer.wait_until(
                     lambda: all(h.registration.registered for h in handsets.values()) or peer.idle, 5.0
                 )
-        await _until_stopped(tick)
+        await until_stopped(tick)
         active = [hs for hs in enabled if hs.dialog.remote_tag]
         for hs in active:
             peer.send(base.unsubscribe(hs.user))

@@ -122,13 +122,16 @@ class _Peer:
 @dataclass
 class UdpPeer(_Peer, asyncio.DatagramProtocol):
     t1: float = T1
+    reuse_port: bool = False  # SO_REUSEPORT: several processes share the port (fks as --workers)
     _transport: asyncio.DatagramTransport | None = None
     _pending: dict[str, _Pending] = field(default_factory=dict)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         loop = asyncio.get_running_loop()
         self._changed = Signal()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: self, local_addr=(host, port), reuse_port=self.reuse_port or None
+        )
         self._transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
         with contextlib.suppress(OSError):  # a base of 250 handsets restarting is a burst: room for it
