@@ -31,19 +31,13 @@ def _float(value: float) -> str:
 
 
 def _key(key: object) -> str:
+    """A mapping key as ``json`` writes it: a string as is, a number, bool or None as its text, quoted."""
     if isinstance(key, str):
         return _string(key)
-    if key is True:
-        return '"true"'
-    if key is False:
-        return '"false"'
-    if key is None:
-        return '"null"'
-    if isinstance(key, float):
-        return _string(_float(key))
-    if isinstance(key, int):
-        return _string(int.__repr__(key))
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+    text = _scalar(key) if key is None or isinstance(key, int | float) else None
+    if text is None:
+        raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+    return f'"{text}"'
 
 
 def _scalar(value: object) -> str | None:
