@@ -169,8 +169,10 @@ class Lab:
             self.recorder = Recorder(ports, tcp=cfg.transport in STREAMS)
             await asyncio.to_thread(self.recorder.start)
         # The record starts now: what a real peer sent before the capture ran (a base retransmitting its boot
-        # SUBSCRIBE to an AS that was not up yet) is in neither record, so both records stay alike.
+        # SUBSCRIBE to an AS that was not up yet, and what our AS answered it) is in neither record, nor among
+        # the shipments a wire step counts, so both records stay alike.
         self._first = len(self._peer_of_record.observations)
+        self._since = time.time()
 
     async def _start_as(self) -> Endpoint:
         """Start our AS (if we play it); the address the base is to send to."""
