@@ -170,3 +170,13 @@ def test_a_share_that_dies_stops_the_as_with_one_line() -> None:
     code, err = _stop(proc, interrupt=False)
     assert code == 1 and re.search(r"AS process fks-as-\d ended \(exit -9\): stopping", err), err
     assert not Path(f"/proc/{children[0]}").exists()  # the other share was stopped with it, and reaped
+
+
+def test_a_port_held_by_another_as_is_refused_not_shared(sharded_as: tuple[int, int, subprocess.Popen[str]]) -> None:
+    """SO_REUSEPORT would let a second ``fks as --workers`` join the first one's port and take part of its
+    users' traffic: the second is refused in one line, as a plain ``fks as`` would be."""
+    sip, _, _ = sharded_as
+    for extra in (["--workers", "2"], []):
+        proc = _start("as", "--listen", f"127.0.0.1:{sip}", *extra)
+        code, err = _stop(proc, interrupt=False)
+        assert code == 2 and err.strip() == f"fks: error: cannot listen on 127.0.0.1:{sip}: Address already in use"

@@ -206,6 +206,13 @@ def run_as(opts: AsOptions) -> int:
     return _run(serve_as(opts), opts.listen, opts.transport)
 
 
+def os_reason(exc: OSError) -> str:
+    """The system's words for a failed socket call: uvloop raises its own OSError with the kernel's one
+    as the cause ("could not bind to local_addr", caused by "Address already in use")."""
+    cause = exc.__cause__
+    return exc.strerror or (cause.strerror if isinstance(cause, OSError) and cause.strerror else None) or str(exc)
+
+
 def _run(main: Coroutine[Any, Any, None], listen: Endpoint, transport: str) -> int:
     try:
         loops.run(main, fast=transport != "tls")  # TLS: the standard loop (peers/io/loops.py says why)
@@ -213,7 +220,7 @@ def _run(main: Coroutine[Any, Any, None], listen: Endpoint, transport: str) -> i
         print(f"fks: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"fks: error: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        print(f"fks: error: cannot listen on {listen}: {os_reason(exc)}", file=sys.stderr)
         return 2
     return 0
 

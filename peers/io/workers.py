@@ -28,7 +28,15 @@ from typing import Any
 from analyzer.observation import Endpoint
 from peers.io import loops
 from peers.io.portal import path_user, serve_portal
-from peers.io.serve import AsOptions, UsersError, application_server, describe_mode, log_line, until_stopped
+from peers.io.serve import (
+    AsOptions,
+    UsersError,
+    application_server,
+    describe_mode,
+    log_line,
+    os_reason,
+    until_stopped,
+)
 from peers.io.shards import SharedUdpPeer, portal_request, serve_portal_share
 from peers.sansio.glance import shard_of_user
 from peers.sansio.outgoing import Outgoing
@@ -139,14 +147,20 @@ def run_as_workers(opts: AsOptions, workers: int) -> int:
         server = application_server(opts)  # the users file is read here first: its error, in one line
     except UsersError as exc:
         return _error(str(exc))
-    reserve = socket.socket(socket.AF_INET6 if ":" in opts.listen.host else socket.AF_INET, socket.SOCK_DGRAM)
-    reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    family = socket.AF_INET6 if ":" in opts.listen.host else socket.AF_INET
+    reserve = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        reserve.bind((opts.listen.host, opts.listen.port))
+        # First without SO_REUSEPORT: a port that another process holds (another fks as --workers among
+        # them, whose sockets would let ours join its group and split its traffic) is refused here.
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((opts.listen.host, opts.listen.port))
+            port = probe.getsockname()[1]
+        reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserve.bind((opts.listen.host, port))
     except OSError as exc:
         reserve.close()
-        return _error(f"cannot listen on {opts.listen}: {exc.strerror}")
-    opts = dataclasses.replace(opts, listen=Endpoint(opts.listen.host, reserve.getsockname()[1]))
+        return _error(f"cannot listen on {opts.listen}: {os_reason(exc)}")
+    opts = dataclasses.replace(opts, listen=Endpoint(opts.listen.host, port))
     group = f"{os.getpid()}-{time.monotonic_ns()}"
     context = multiprocessing.get_context("fork")  # the shares start from this process's state, at once
     shares = []
