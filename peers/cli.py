@@ -235,6 +235,7 @@ def run_base(args: argparse.Namespace) -> int:
 
 def run_storm(args: argparse.Namespace) -> int:
     from peers.io import loops
+    from peers.io.serve import os_reason
     from peers.io.storm import storm
 
     if args.storm < 1 or args.rate <= 0:
@@ -243,7 +244,7 @@ def run_storm(args: argparse.Namespace) -> int:
     try:
         result = loops.run(storm(args.server, args.storm, args.rate, expires=expires, host=args.listen.host))
     except OSError as exc:
-        raise UsageError(f"cannot run the storm from {args.listen}: {exc.strerror}") from None
+        raise UsageError(f"cannot run the storm from {args.listen}: {os_reason(exc)}") from None
     print(result.line(), flush=True)
     return EXIT_OK if result.failed == 0 else EXIT_FAIL
 
