@@ -27,18 +27,26 @@ ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def start_as(workers: int = 1) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--workers", str(workers)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    address = re.search(r"udp ([\d.]+:\d+)", proc.stdout.readline()).group(1)  # type: ignore[union-attr]
-    subprocess.Popen(["cat"], stdin=proc.stdout, stdout=subprocess.DEVNULL)  # keep draining its log lines
-    return proc, address
+def start_as(workers: int = 1, log: Path | None = None) -> tuple[subprocess.Popen[str], str]:
+    """``fks as`` with its log lines going to a file, as a long-running AS's do (a pipe drained by another
+    process would add that process's CPU to the storm's two cores)."""
+    log = log or Path(tempfile.mkstemp(prefix="fks-as-", suffix=".log")[1])
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--workers", str(workers)],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = re.search(r"udp ([\d.]+:\d+)", log.read_text())
+        if found:
+            return proc, found.group(1)
+        time.sleep(0.05)  # polling the file for the start-up line, bounded by the deadline
+    proc.kill()
+    raise SystemExit(f"fks as did not start: {log.read_text()[-500:]}")
 
 
 def usage(pid: int) -> tuple[float, float]:
@@ -159,7 +167,7 @@ def main() -> int:
         for rate, workers, client in (
             (int(r), int(w), c) for r in args.rates.split(",") for w in args.workers.split(",") for c in clients
         ):
-            proc, address = start_as(workers)
+            proc, address = start_as(workers, Path(tmp) / f"as-{rate}-{workers}-{client}.log")
             try:
                 if client == "sipp":
                     result = with_sipp(address, args.accounts, rate, Path(tmp), args.sipp_sockets)
