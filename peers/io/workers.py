@@ -122,7 +122,10 @@ def _await(shares: list[tuple[multiprocessing.process.BaseProcess, Any]], word: 
     for proc, conn in shares:
         if not conn.poll(READY_TIMEOUT):
             return f"AS process {proc.name} did not start within {READY_TIMEOUT:g} s"
-        said = conn.recv()
+        try:
+            said = conn.recv()
+        except (EOFError, OSError):  # the share ended without a word (killed, or out of memory)
+            return f"AS process {proc.name} ended while starting (exit {proc.exitcode})"
         if said != word:
             return f"AS process {proc.name}: {str(said).removeprefix('error: ')}"
     return None
