@@ -8,14 +8,17 @@ SUBSCRIBE, portal change and FAC call still reach the one process that holds the
 from __future__ import annotations
 
 import http.client
+import os
 import re
+import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from peers.io.shards import _Inbox, pack
+from peers.io.shards import _Inbox, listening, pack, same_user
 from peers.sansio.glance import shard_of, shard_of_user
 from tests.sipp_peer import needs_sipp
 from tests.test_live import _start, _stop, read_until
@@ -180,3 +183,28 @@ def test_a_port_held_by_another_as_is_refused_not_shared(sharded_as: tuple[int, 
         proc = _start("as", "--listen", f"127.0.0.1:{sip}", *extra)
         code, err = _stop(proc, interrupt=False)
         assert code == 2 and err.strip() == f"fks: error: cannot listen on 127.0.0.1:{sip}: Address already in use"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="making a process of another user needs root")
+def test_another_users_process_is_not_heard_on_the_shares_sockets() -> None:
+    """An abstract Unix address has no file permissions: a process of another local user could hand the AS
+    forged datagrams or change features through it, so a share closes such a connection unread."""
+    address = f"\0fks-test-{os.getpid()}"
+    server = listening(address)
+    server.setblocking(True)
+    server.settimeout(5)
+    try:
+        for uid, expected in ((os.getuid(), True), (65534, False)):
+            code = f"import socket, time; s = socket.socket(socket.AF_UNIX); s.connect({address!r}); time.sleep(5)"
+            # the system's interpreter: another user may not be able to read this project's venv
+            client = subprocess.Popen([shutil.which("python3", path="/usr/bin:/bin") or sys.executable, "-c", code],
+                                      user=uid, cwd="/")  # fmt: skip
+            conn, _ = server.accept()
+            try:
+                assert same_user(conn) is expected
+            finally:
+                conn.close()
+                client.kill()
+                client.wait()
+    finally:
+        server.close()

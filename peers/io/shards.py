@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import struct
 import time
@@ -46,6 +47,14 @@ def listening(address: str) -> socket.socket:
     return sock
 
 
+def same_user(sock: object) -> bool:
+    """Whether the process at the other end of a Unix connection runs as this one's user. An abstract
+    address has no file permissions: any local user could connect and hand the AS datagrams with a forged
+    sender, or change a user's features, so connections of other users are closed unread."""
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))  # type: ignore[attr-defined]
+    return bool(uid == os.getuid())
+
+
 def pack(data: bytes, src: tuple[str, int]) -> bytes:
     host = src[0].encode("ascii")
     return _FRAME.pack(len(host) + 1 + len(data), src[1]) + host + b"\0" + data
@@ -56,6 +65,10 @@ class _Inbox(asyncio.Protocol):
 
     def __init__(self, peer: SharedUdpPeer) -> None:
         self.peer, self.buffer = peer, bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not same_user(transport.get_extra_info("socket")):
+            transport.close()
 
     def data_received(self, chunk: bytes) -> None:
         self.buffer += chunk
@@ -125,6 +138,9 @@ async def serve_portal_share(server: ApplicationServer, peer: UdpPeer, group: st
     portal = Portal(server, time.time)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not same_user(writer.get_extra_info("socket")):
+            writer.close()
+            return
         try:
             request = json.loads(await reader.readline())
             status, payload, notifies = portal.handle(
