@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from scapy.layers.inet import IP, UDP, fragment
 from scapy.packet import Raw
 
+from peers.craft.pcapfile import ipv4_header, sum16
+
 ORDERS = ("in order", "reversed", "one duplicated")
 COPIES = ("first", "every")
 IP_HEADER = 20
@@ -167,16 +169,6 @@ class Shaper:
         return Shipment([bytes(p) for p in packets], count, len(packets), copy, lost, checksum, order, remark)
 
 
-def _sum16(data: bytes) -> int:
-    """The ones' complement sum of 16-bit words (RFC 1071), folded, before the final inversion."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total > 0xFFFF:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
 def plain_packet(data: bytes, src: tuple[str, int], dst: tuple[str, int], ident: int, ttl: int = 64) -> bytes:
     """One unfragmented IPv4/UDP packet with correct checksums, packed with ``struct``: what scapy builds for a
     plain datagram, at a fraction of its cost (scapy takes about a millisecond a packet)."""
@@ -184,8 +176,6 @@ def plain_packet(data: bytes, src: tuple[str, int], dst: tuple[str, int], ident:
     length = 8 + len(data)
     pseudo = saddr + daddr + struct.pack("!BBH", 0, socket.IPPROTO_UDP, length)
     udp = struct.pack("!HHHH", src[1], dst[1], length, 0) + data
-    checksum = 0xFFFF - _sum16(pseudo + udp) or 0xFFFF  # 0 would mean "no checksum" (RFC 768)
+    checksum = 0xFFFF - sum16(pseudo + udp) or 0xFFFF  # 0 would mean "no checksum" (RFC 768)
     udp = udp[:6] + struct.pack("!H", checksum) + udp[8:]
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + length, ident, 0, ttl, socket.IPPROTO_UDP, 0, saddr, daddr)
-    header = header[:10] + struct.pack("!H", 0xFFFF - _sum16(header)) + header[12:]
-    return header + udp
+    return ipv4_header(length, ident, ttl, socket.IPPROTO_UDP, saddr, daddr) + udp

@@ -7,6 +7,22 @@ import struct
 from typing import BinaryIO
 
 
+def sum16(data: bytes) -> int:
+    """The ones' complement sum of 16-bit words (RFC 1071), folded, before the final inversion."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def ipv4_header(payload: int, ident: int, ttl: int, proto: int, saddr: bytes, daddr: bytes) -> bytes:
+    """A 20-byte IPv4 header (no options, not fragmented) with its checksum, for ``payload`` bytes after it."""
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + payload, ident, 0, ttl, proto, 0, saddr, daddr)
+    return header[:10] + struct.pack("!H", 0xFFFF - sum16(header)) + header[12:]
+
+
 class PcapWriter:
     """Ethernet/IPv4/UDP|TCP frames straight into a pcap; TCP streams numbered, one handshake each."""
 
@@ -45,11 +61,7 @@ class PcapWriter:
     def _frame(self, when: float, src: tuple[str, int], dst: tuple[str, int], proto: int, l4: bytes) -> None:
         self.ip_id = (self.ip_id + 1) & 0xFFFF
         s, d = bytes(map(int, src[0].split("."))), bytes(map(int, dst[0].split(".")))
-        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), self.ip_id, 0, 64, proto, 0, s, d)
-        total = sum(struct.unpack("!10H", header))
-        total = (total & 0xFFFF) + (total >> 16)
-        total = (total & 0xFFFF) + (total >> 16)
-        header = header[:10] + struct.pack("!H", ~total & 0xFFFF) + header[12:]
+        header = ipv4_header(len(l4), self.ip_id, 64, proto, s, d)
         frame = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + header + l4
         sec = int(when)
         self.fh.write(struct.pack("<IIII", sec, int((when - sec) * 1_000_000), len(frame), len(frame)) + frame)
