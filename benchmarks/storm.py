@@ -27,10 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def start_as(workers: int = 1, log: Path | None = None) -> tuple[subprocess.Popen[str], str]:
+def start_as(workers: int, log: Path) -> tuple[subprocess.Popen[str], str]:
     """``fks as`` with its log lines going to a file, as a long-running AS's do (a pipe drained by another
     process would add that process's CPU to the storm's two cores)."""
-    log = log or Path(tempfile.mkstemp(prefix="fks-as-", suffix=".log")[1])
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "peers.cli", "as", "--listen", "127.0.0.1:0", "--workers", str(workers)],
