@@ -87,6 +87,7 @@ class SharedUdpPeer(UdpPeer):
     """A ``UdpPeer`` on a port shared with the other shares: it keeps the datagrams of its own users and hands
     the rest to their holders."""
 
+    reuse_port: bool = True
     share: int = 0
     shares: int = 1
     group: str = ""
@@ -94,7 +95,6 @@ class SharedUdpPeer(UdpPeer):
     _server: asyncio.AbstractServer | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        self.reuse_port = True
         local = await super().start(host, port)
         loop = asyncio.get_running_loop()
         inbox = listening(handoff_address(self.group, self.share))
