@@ -6,7 +6,7 @@ process boundaries (a Dask cluster's workers, ``analyzer/fleet``) and every repo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,51 +65,10 @@ def subscription_json(sub: Subscription, results: Sequence[Result], messages: bo
     return out
 
 
-class SubscriptionEntry(Mapping[str, Any]):
-    """A subscription of the JSON document without messages, its verdicts turned into dicts only when read.
-
-    A site's capture has tens of thousands of subscriptions and two dozen verdicts each: held as dicts they
-    would outweigh the audit itself. This keeps the ``Result`` objects (identical ones shared) and reads
-    like the dict ``subscription_json`` makes, which it equals."""
-
-    __slots__ = ("_head", "_results")
-    _KEYS = ("aor", "call_id", "client", "server", "verdicts")
-
-    def __init__(self, sub: Subscription, results: Sequence[Result]) -> None:
-        self._head = (sub.aor, sub.call_id, str(sub.client), str(sub.server))
-        self._results = tuple(results)
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "verdicts":
-            return [r.to_json() for r in self._results]
-        try:
-            return self._head[self._KEYS.index(key)]
-        except ValueError:
-            raise KeyError(key) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._KEYS)
-
-    @property
-    def results(self) -> tuple[Result, ...]:
-        """The verdicts as ``Result``s (what the JSON writer reads, without the dicts)."""
-        return self._results
-
-    def __len__(self) -> int:
-        return len(self._KEYS)
-
-    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries (Dask workers) as it is
-        return (_entry, (self._head, self._results))
-
-
-def _entry(head: tuple[str, str, str, str], results: tuple[Result, ...]) -> SubscriptionEntry:
-    entry = SubscriptionEntry.__new__(SubscriptionEntry)
-    entry._head, entry._results = head, results
-    return entry
-
-
 class Shared:
-    """Identical results (the same rule, verdict, detail and frames: most ``not_applicable`` ones) stored once."""
+    """Identical results without frames (the ``not_applicable`` ones, mostly) stored once: their JSON text is
+    then rendered once (``json_text``). Results citing frames are almost never alike and pass through, so
+    this stays as small as the catalogue's wording."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[Any, ...], Result] = {}
@@ -117,10 +76,10 @@ class Shared:
     def __call__(self, results: Sequence[Result]) -> tuple[Result, ...]:
         out = []
         for r in results:
-            if r.extra:
+            if r.extra or r.frames:
                 out.append(r)
                 continue
-            key = (r.rule, r.verdict, r.detail, r.frames, r.expected, r.observed)
+            key = (r.rule, r.verdict, r.detail, r.expected, r.observed)
             out.append(self._seen.setdefault(key, r))
         return tuple(out)
 
@@ -142,17 +101,44 @@ def judgement_json(judgement: Judgement, messages: bool = False) -> tuple[list[d
     return subs, [r.to_json() for r in judgement.capture]
 
 
-class Convert:
-    """A judged subscription as the audit keeps it: a compact entry, or the dict (with messages for ladders)."""
+class Kept:
+    """The judged subscriptions of a capture (or of one share of it) as the audit keeps them until the report
+    is written: ``lean``, as compressed JSON text (``spilled``: bounded memory, what the command line uses);
+    otherwise as dicts, with their messages for ladders when ``messages``."""
 
     def __init__(self, lean: bool, messages: bool) -> None:
-        self.lean, self.messages = lean and not messages, messages
+        from analyzer.spilled import Spilled  # the JSON encoder it feeds imports this module
+
+        self.messages = messages
+        self.spilled = Spilled() if lean and not messages else None
+        self.dicts: list[tuple[int, dict[str, Any]]] = []
         self.shared = Shared()
 
-    def __call__(self, sub: Subscription, results: tuple[Result, ...]) -> Mapping[str, Any]:
-        if self.lean:
-            return SubscriptionEntry(sub, self.shared(results))
-        return subscription_json(sub, results, self.messages)
+    def __call__(self, sub: Subscription, results: tuple[Result, ...]) -> None:
+        if self.spilled is None:
+            self.dicts.append((sub.first_index, subscription_json(sub, results, self.messages)))
+            return
+        from analyzer.report.json_text import SUBSCRIPTION_LEVEL, SubscriptionEntry, encode
+
+        entry = SubscriptionEntry(sub, self.shared(results))
+        self.spilled.add(sub.first_index, encode(entry, SUBSCRIPTION_LEVEL), [r.verdict.value for r in results])
+
+    def subscriptions(self) -> Any:
+        """What the report's ``subscriptions`` holds: the ``Spilled`` texts, or the dicts in frame order."""
+        if self.spilled is not None:
+            self.spilled.seal()
+            return self.spilled
+        return [entry for _, entry in sorted(self.dicts, key=lambda e: e[0])]
+
+    @staticmethod
+    def merged(parts: Sequence[Kept]) -> Any:
+        """The subscriptions of several shares of one capture, as one report holds them."""
+        from analyzer.spilled import Spilled
+
+        spilled = [k.spilled for k in parts if k.spilled is not None]
+        if spilled:
+            return Spilled.merge(spilled)
+        return [entry for _, entry in sorted((e for k in parts for e in k.dicts), key=lambda e: e[0])]
 
 
 def audit_file(
@@ -164,8 +150,8 @@ def audit_file(
 ) -> dict[str, Any]:
     """Audit one capture file (``messages``: keep each subscription's messages, for ladders). Raises
     ``CaptureError`` when the file is unusable. ``watch`` gets the reader first (for a progress display).
-    ``lean``: subscriptions as ``SubscriptionEntry`` mappings, not dicts (a report writer's choice: they
-    take a fraction of the memory but ``json`` needs ``report.to_json`` to write them). One process judges;
+    ``lean``: subscriptions kept as compressed JSON text (``Kept``), not dicts (a report writer's choice:
+    they take a fraction of the memory and only ``json_text`` copies them out as they are). One process judges;
     a Dask cluster judges a large capture in shares (``analyzer/fleet``)."""
     from analyzer.sources import CaptureReader, FieldsReader  # kept off the sans-IO import path
 
@@ -176,20 +162,14 @@ def audit_file(
         reader = FieldsReader(path, decode_as=settings.decode_as, keylog=settings.keylog)
     if watch is not None:
         watch(reader)
-    convert = Convert(lean, messages)
-    subs: list[tuple[int, Mapping[str, Any]]] = []
-
-    def keep(sub: Subscription, results: tuple[Result, ...]) -> None:
-        subs.append((sub.first_index, convert(sub, results)))
-
-    capture, _ = judge_stream(reader, settings, keep)
-    subs.sort(key=lambda entry: entry[0])
+    kept = Kept(lean, messages)
+    capture, _ = judge_stream(reader, settings, kept)
     return {
         "file": str(path),
         "packets": reader.packets,
         "sip_messages": reader.sip_messages,
         "errors": list(reader.errors),
-        "subscriptions": [entry for _, entry in subs],
+        "subscriptions": kept.subscriptions(),
         "verdicts": [r.to_json() for r in capture],
     }
 
@@ -211,13 +191,14 @@ def document(captures: list[dict[str, Any]], engine: Mapping[str, Any] | None = 
     and, given one, where the audit ran (``engine``: ``analyzer.fleet.cluster.Engine.describe``)."""
     summary: dict[str, Any] = dict.fromkeys(VERDICT_WORDS, 0)
     for cap in captures:
-        for sub in cap["subscriptions"]:
-            if isinstance(sub, SubscriptionEntry):  # counted from its Results, no dicts made
-                for r in sub.results:
-                    summary[r.verdict.value] += 1
-            else:
+        subs = cap["subscriptions"]
+        if isinstance(subs, list):
+            for sub in subs:
                 for v in sub["verdicts"]:
                     summary[v["verdict"]] += 1
+        else:  # spilled: counted as they were judged, no text read
+            for word, n in subs.counts.items():
+                summary[word] += n
         for v in cap["verdicts"]:
             summary[v["verdict"]] += 1
     if engine is not None:

@@ -329,8 +329,10 @@ def show_rules(args: argparse.Namespace) -> int:
 def _strip_messages(doc: dict[str, Any]) -> None:
     """The messages kept for ladders are not part of the stable JSON output."""
     for cap in doc["captures"]:
+        if not isinstance(cap["subscriptions"], list):
+            continue  # spilled texts never carry messages
         for sub in cap["subscriptions"]:
-            if isinstance(sub, dict):  # only dicts carry messages (audit.SubscriptionEntry never does)
+            if isinstance(sub, dict):
                 sub.pop("messages", None)
                 sub.pop("messages_truncated", None)
 

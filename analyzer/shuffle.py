@@ -14,19 +14,18 @@ FKS-SIP-1) run on the merged reports.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.dialogs import Call, Registration, Subscription, Trace, irrelevant
+from analyzer.audit import Kept
+from analyzer.dialogs import Call, Registration, Trace, irrelevant
 from analyzer.judging import AuditSettings, StreamJudge
 from analyzer.observation import Observation
 from analyzer.rules import judge_capture
 from analyzer.rules.base import Context
 from analyzer.sip.peek import peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.verdicts import Result
-
-Convert = Callable[[Subscription, tuple[Result, ...]], Any]
 
 
 def subscriber(data: bytes) -> str:
@@ -58,10 +57,9 @@ def split(observations: Iterable[Observation], shares: int) -> tuple[list[list[O
 
 @dataclass
 class Report:
-    """What judging one share hands back: the judged subscriptions (first frame, converted) and what the
-    capture-scope rules need."""
+    """What judging one share hands back: the judged subscriptions and what the capture-scope rules need."""
 
-    entries: list[tuple[int, Any]] = field(default_factory=list)
+    kept: Kept
     registrations: list[Registration] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     unparsed: list[tuple[Observation, str]] = field(default_factory=list)
@@ -70,14 +68,12 @@ class Report:
 
 
 def judge_share(
-    observations: Iterable[Observation], settings: AuditSettings, convert: Convert, end_time: float | None
+    observations: Iterable[Observation], settings: AuditSettings, kept: Kept, end_time: float | None
 ) -> Report:
-    """Judge one share, in capture order; ``end_time`` is the capture's (the share's own last message may be
-    earlier, and timers run to the end of the capture)."""
-    report = Report()
-    judging = StreamJudge(
-        settings, lambda sub, results: report.entries.append((sub.first_index, convert(sub, results)))
-    )
+    """Judge one share, in capture order, into ``kept``; ``end_time`` is the capture's (the share's own last
+    message may be earlier, and timers run to the end of the capture)."""
+    report = Report(kept)
+    judging = StreamJudge(settings, kept)
     for obs in observations:
         judging.feed(obs)
     trace = judging.finish(end_time)
@@ -86,12 +82,11 @@ def judge_share(
     return report
 
 
-def merge(
-    reports: list[Report], settings: AuditSettings, end_time: float | None
-) -> tuple[list[tuple[int, Any]], tuple[Result, ...]]:
-    """The subscriptions of every share in frame order, and the capture-scope results judged on them all."""
+def merge(reports: list[Report], settings: AuditSettings, end_time: float | None) -> tuple[Any, tuple[Result, ...]]:
+    """The subscriptions of every share as the report holds them (``Kept.merged``), and the capture-scope
+    results judged on them all."""
     trace = Trace(end_time=end_time)
-    entries = sorted((e for r in reports for e in r.entries), key=lambda e: e[0])
+    entries = Kept.merged([r.kept for r in reports])
     trace.registrations = sorted((g for r in reports for g in r.registrations), key=lambda g: g.frames)
     trace.calls = sorted((c for r in reports for c in r.calls), key=lambda c: c.frame)
     trace.unparsed = sorted((u for r in reports for u in r.unparsed), key=lambda u: u[0].index)

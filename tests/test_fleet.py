@@ -230,7 +230,7 @@ def test_the_embedded_default_starts_a_local_cluster_and_stops_it(captures: list
         engine.close()
     assert where["kind"] == "local" and where["workers"] == 2 and where["scheduler"].startswith("tcp://127.0.0.1:")
     here = reference.report()["captures"]
-    assert json.loads(json.dumps([entry for entry, _ in outcomes], default=dict)) == here[:4] + here[5:]
+    assert json.loads(json.dumps([entry for entry, _ in outcomes], default=list)) == here[:4] + here[5:]
     assert [reason for _, reason in outcomes] == [None] * 4 + ["no such file"]
     for pid in pids:
         with pytest.raises(ProcessLookupError):

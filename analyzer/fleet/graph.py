@@ -203,7 +203,7 @@ class _Run:
             "packets": facts["packets"],
             "sip_messages": facts["sip_messages"],
             "errors": facts["errors"],
-            "subscriptions": [e for _, e in entries],
+            "subscriptions": entries,
             "verdicts": [r.to_json() for r in capture],
         }
         self.done(i, (entry, None))

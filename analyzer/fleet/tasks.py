@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzer.audit import Convert, audit_file
+from analyzer.audit import Kept, audit_file
 from analyzer.judging import AuditSettings
 from analyzer.observation import Observation
 from analyzer.shuffle import Report, judge_share, split
@@ -209,7 +209,7 @@ def judge(settings: AuditSettings, messages: bool, readings: list[Reading], piec
     """Judge one share: its messages from every slice, in slice order (so in capture order)."""
     ends = [r.end_time for r in readings if r.end_time is not None]
     observations = (obs for piece in pieces for obs in piece)
-    return judge_share(observations, settings, Convert(True, messages), max(ends) if ends else None)
+    return judge_share(observations, settings, Kept(True, messages), max(ends) if ends else None)
 
 
 def count(source: Source) -> tuple[int | None, str | None]:

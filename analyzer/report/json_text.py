@@ -3,21 +3,55 @@
 On Python before 3.13 ``json`` encodes with ``indent`` in pure Python, through nested generators: on a dense
 capture (every message feature sync) that took a third of the audit. This encoder builds each subscription
 as one string with plain recursion and the C string escaper, and writes a verdict straight from its
-``Result`` (``audit.SubscriptionEntry`` keeps them), the rendered text of a ``Result`` shared by many
+``Result`` (``SubscriptionEntry`` keeps them), the rendered text of a ``Result`` shared by many
 subscriptions (``audit.Shared``) made once. The report is still yielded a subscription at a time, so a site's
 audit is never one string in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
-from analyzer.audit import SubscriptionEntry
+from analyzer.dialogs import Subscription
+from analyzer.spilled import Spilled
 from analyzer.verdicts import Result
 
 INDENT = "  "
+SUBSCRIPTION_LEVEL = 4  # a subscription's nesting in the report: {"captures": [{"subscriptions": [HERE]}]}
+
+
+class SubscriptionEntry(Mapping[str, Any]):
+    """A subscription of the JSON document without messages, its verdicts kept as ``Result``s: what this
+    encodes straight from them (``audit.Kept``); it reads like the dict ``audit.subscription_json`` makes,
+    which it equals."""
+
+    __slots__ = ("_head", "_results")
+    _KEYS = ("aor", "call_id", "client", "server", "verdicts")
+
+    def __init__(self, sub: Subscription, results: Sequence[Result]) -> None:
+        self._head = (sub.aor, sub.call_id, str(sub.client), str(sub.server))
+        self._results = tuple(results)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "verdicts":
+            return [r.to_json() for r in self._results]
+        try:
+            return self._head[self._KEYS.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    @property
+    def results(self) -> tuple[Result, ...]:
+        """The verdicts as ``Result``s (what the JSON writer reads, without the dicts)."""
+        return self._results
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
 
 
 def _float(value: float) -> str:
@@ -175,5 +209,15 @@ def _pieces(value: object, level: int) -> Iterator[str]:
             yield inner if n == 0 else "," + inner
             yield from _pieces(item, level + 1)
         yield "\n" + INDENT * level + "]"
+    elif isinstance(value, Spilled) and len(value):
+        if level + 1 != SUBSCRIPTION_LEVEL:
+            raise ValueError(f"spilled subscriptions encoded for level {SUBSCRIPTION_LEVEL}, not {level + 1}")
+        inner = "\n" + INDENT * (level + 1)
+        yield "["
+        for n, text in enumerate(value.texts()):
+            yield (inner if n == 0 else "," + inner) + text
+        yield "\n" + INDENT * level + "]"
+    elif isinstance(value, Spilled):
+        yield "[]"
     else:
         yield encode(value, level)
