@@ -65,16 +65,19 @@ class StreamJudge:
         self._compactor = Compactor() if compact else None
 
     def feed(self, obs: Observation) -> None:
-        self.engine.feed(obs)
-        if self.engine.due(obs.time):
+        engine = self.engine
+        engine.feed(obs)
+        if self._compactor is not None and engine.subscribed is not None and engine.horizon is not None:
+            # a dialog compacts when its own refresh comes (the cut is a granted SUBSCRIBE, so nothing could
+            # go earlier), never all of them at once: the parses and findings a compaction makes come and go
+            # a dialog at a time, and the allocator's footprint stays where the first ones left it
+            self._compactor.compact(engine.subscribed, self.context, obs.time - engine.horizon)
+        if engine.due(obs.time):
             self._settle(obs.time)
 
     def _settle(self, now: float) -> None:
         for sub in self.engine.settle(now):
             self._judge(sub)
-        if self._compactor is not None and self.engine.horizon is not None:
-            for sub in self.engine.trace.subscriptions:
-                self._compactor.compact(sub, self.context, now - self.engine.horizon)
 
     def tick(self, now: float) -> None:
         """Time passes without traffic (a live source): the recording runs on to ``now``, so what waits for

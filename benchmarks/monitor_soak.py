@@ -85,7 +85,7 @@ async def soak(proxy: Endpoint, monitor: int, url: str, minutes: float, accounts
                 flush=True,
             )
     for user, hs in handsets.items():
-        if hs.remote_tag:
+        if hs.dialog.remote_tag:
             peer.send(base.unsubscribe(user))
     await asyncio.sleep(2)
     peer.close()

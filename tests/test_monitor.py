@@ -233,3 +233,28 @@ def test_a_long_lived_dialog_is_compacted_and_keeps_the_verdicts_of_the_whole() 
     silent_subscribe = 50 * 4 + 1  # frames of refreshes 0..49 (4 each), then refresh 50's SUBSCRIBE
     assert ntf_1["verdict"] == "fail" and silent_subscribe + 1 in ntf_1["frames"]  # its 2xx is cited
     assert record["window"]["start"] == observations[0].time
+
+
+def test_a_compaction_frees_what_it_drops_at_once_a_dialog_at_a_time() -> None:
+    """Flat memory under a steady load (the soak) needs no saw: each dialog compacts when its own refresh
+    comes, not every dialog together when the engine settles; what a compaction drops keeps none of the
+    parses its judging made; and the retransmission index lets a transaction go a horizon after it, not at
+    the next settling. A refresh every 8 s and a horizon of 74 s: about 20 transactions are within reach."""
+    from analyzer.compaction import COMPACT_AT
+
+    monitor = Monitor(AuditSettings(Options()), window=None, reorder=0.0)
+    engine = monitor.judging.engine
+    within = 2 * (int(engine.horizon // 8.04) + 1)  # SUBSCRIBE and NOTIFY transactions of the last horizon
+    held: dict[int, object] = {}
+    dropped, most_held, most_indexed = [], 0, 0
+    for obs in long_dialog(60, silent=-1):
+        monitor.feed(obs)
+        (sub,) = engine.trace.subscriptions
+        now = {id(tx): tx for tx in [*sub.subscribes, *sub.notifies]}
+        dropped += [tx for key, tx in held.items() if key not in now]
+        held = now
+        most_held, most_indexed = max(most_held, len(now)), max(most_indexed, len(engine._recent))
+    assert len(dropped) > 60
+    assert [m.index for tx in dropped for m in tx.messages() if m._sip is not None] == []
+    assert most_held <= within + COMPACT_AT  # before: 30, the dialog's part of every settling period
+    assert most_indexed <= within + 1  # before: 28

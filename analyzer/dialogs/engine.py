@@ -70,6 +70,7 @@ class Engine:
         self._by_call_id: dict[str, list[Subscription]] = {}
         self._registers: deque[tuple[Transaction, str]] = deque()
         self._owners: dict[int, Subscription] = {}  # id(transaction) -> its dialog, while it can see traffic
+        self.subscribed: Subscription | None = None  # the dialog the last message fed opened a SUBSCRIBE in
         self._ends: dict[int, tuple[float, float | None]] = {}  # id(sub) -> (last_seen, ends_at) cached
         # What ``settle`` reads instead of every open dialog: the dialogs that saw traffic since it last ran
         # (their end may have moved), a heap of the known ends, and each dialog's place in ``trace``.
@@ -112,17 +113,7 @@ class Engine:
             return []
         self._settled_at = now
         before = now - self.horizon
-        recent = self._recent
-        while recent and recent[0][0] < before:
-            _, key, tx = recent.popleft()
-            self._owners.pop(id(tx), None)
-            if self._requests.get(key) is tx:
-                del self._requests[key]
-            same = self._by_branch.get((key[0], key[1]))
-            if same is not None:
-                same.remove(tx)
-                if not same:
-                    del self._by_branch[(key[0], key[1])]
+        self._expire(before)
         self._register_outcomes(before)
         heap = self._heap
         for key, sub in self._dirty.items():
@@ -151,6 +142,21 @@ class Engine:
             gone = {id(sub) for sub in done}
             self.trace.subscriptions = [s for s in self.trace.subscriptions if id(s) not in gone]
         return done
+
+    def _expire(self, before: float) -> None:
+        """Transactions older than ``before`` leave the retransmission indexes (run with every message, so
+        what a compaction dropped goes now, not at the next ``settle``)."""
+        recent = self._recent
+        while recent and recent[0][0] < before:
+            _, key, tx = recent.popleft()
+            self._owners.pop(id(tx), None)
+            if self._requests.get(key) is tx:
+                del self._requests[key]
+            same = self._by_branch.get((key[0], key[1]))
+            if same is not None:
+                same.remove(tx)
+                if not same:
+                    del self._by_branch[(key[0], key[1])]
 
     def _end(self, sub: Subscription) -> float | None:
         """The later of the dialog's end and its last message (cached until the dialog sees traffic)."""
@@ -184,10 +190,13 @@ class Engine:
     def feed(self, obs: Observation) -> None:
         trace = self.trace
         trace.sip_messages += 1
+        self.subscribed = None
         if trace.start_time is None or obs.time < trace.start_time:
             trace.start_time = obs.time
         if trace.end_time is None or obs.time > trace.end_time:
             trace.end_time = obs.time
+        if self.horizon is not None:
+            self._expire(obs.time - self.horizon)
         if self._irrelevant(obs.data):
             return
         try:
@@ -287,6 +296,7 @@ class Engine:
         self._owners[id(tx)] = sub
         sub.last_seen = max(sub.last_seen, msg.time)
         self._dirty[id(sub)] = sub
+        self.subscribed = sub
         self.trace.subscribes.setdefault(sub.user, []).append((msg.time, msg.index))
         return tx
 
