@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import sys
 import uuid
 from collections.abc import Callable
@@ -269,6 +270,8 @@ def audit(args: argparse.Namespace) -> int:
     doc = document([entry for entry, _ in outcomes], where)
     try:
         _write_reports(doc, reports)
+    except BrokenPipeError:
+        raise  # a reader that stopped early (``| head``): not an error (``guarded``)
     except OSError as exc:
         raise UsageError(f"cannot write {exc.filename or 'the report'}: {exc.strerror}") from None
     reasons = [f"{entry['file']}: {reason}" for entry, reason in outcomes if reason]
@@ -349,6 +352,8 @@ def guarded(command: Callable[[], int]) -> int:
         print("fks: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # what is still buffered for the closed pipe would fail again when Python flushes it at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
 
 

@@ -131,3 +131,22 @@ def test_jobs_gives_the_same_verdicts() -> None:
     serial = fks("audit", shared(OPENSIPS), shared(SNGREP), "--format", "json")
     parallel = fks("audit", shared(OPENSIPS), shared(SNGREP), "--format", "json", "--jobs", "2")
     assert valid_report(serial.stdout) == valid_report(parallel.stdout)
+
+
+@pytest.mark.parametrize("fmt", ["json", "junit", "text"])
+def test_a_reader_that_stops_early_is_a_quiet_success(fmt: str) -> None:
+    """``fks audit ... | head -1``: the closed pipe ends the command with status 0 and nothing on stderr (it
+    said "cannot write the report: Broken pipe" and exit 2 for JSON and JUnit)."""
+    import subprocess
+    import sys
+
+    from tests.commands import ROOT
+
+    command = [sys.executable, "-m", "analyzer.cli", "audit", "--jobs", "1", "--format", fmt]
+    captures = sorted(str(p) for p in (ROOT / "captures").glob("*.pcap"))[:12]
+    proc = subprocess.Popen([*command, *captures], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away with most of the report unread
+    stderr = proc.stderr.read().decode()
+    assert first and proc.wait(timeout=120) == 0 and stderr == ""
