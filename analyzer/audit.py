@@ -17,6 +17,7 @@ from analyzer.observation import Observation
 from analyzer.rules import CATALOGUE, Judgement
 from analyzer.rules.base import CATALOGUE_VERSION, Options
 from analyzer.schema import SCHEMA_ID
+from analyzer.spilled import Spilled
 from analyzer.verdicts import Result, Verdict, worst
 
 VERDICT_WORDS = tuple(
@@ -107,8 +108,6 @@ class Kept:
     otherwise as dicts, with their messages for ladders when ``messages``."""
 
     def __init__(self, lean: bool, messages: bool) -> None:
-        from analyzer.spilled import Spilled  # the JSON encoder it feeds imports this module
-
         self.messages = messages
         self.spilled = Spilled() if lean and not messages else None
         self.dicts: list[tuple[int, dict[str, Any]]] = []
@@ -118,7 +117,7 @@ class Kept:
         if self.spilled is None:
             self.dicts.append((sub.first_index, subscription_json(sub, results, self.messages)))
             return
-        from analyzer.report.json_text import SUBSCRIPTION_LEVEL, SubscriptionEntry, encode
+        from analyzer.report.json_text import SUBSCRIPTION_LEVEL, SubscriptionEntry, encode  # report/ imports us
 
         entry = SubscriptionEntry(sub, self.shared(results))
         self.spilled.add(sub.first_index, encode(entry, SUBSCRIPTION_LEVEL), [r.verdict.value for r in results])
@@ -133,8 +132,6 @@ class Kept:
     @staticmethod
     def merged(parts: Sequence[Kept]) -> Any:
         """The subscriptions of several shares of one capture, as one report holds them."""
-        from analyzer.spilled import Spilled
-
         spilled = [k.spilled for k in parts if k.spilled is not None]
         if spilled:
             return Spilled.merge(spilled)
