@@ -215,6 +215,34 @@ def _audit_one(
 
 
 LOCAL_CLUSTER_BYTES = 32 << 20  # from this much capture on, a local Dask cluster pays for its start
+DENSE_SHARE = 0.25  # a capture with this share of feature-sync records is judged faster on a cluster
+
+
+def _dense(path: str) -> bool:
+    """Whether judging outweighs dissection in this capture (a share of feature-sync records of at least
+    ``DENSE_SHARE`` among its first ones). A cluster spreads the judging over the cores; the tsharks of one
+    process already spread the dissection, so a site's capture, mostly calls and RTP, is faster in one
+    process (README, "Performance"). A file this cannot look into counts as dense, as before."""
+    from analyzer.sources.slices import feature_sync_share
+    from analyzer.sources.tshark_runs import map_file
+
+    try:
+        with Path(path).open("rb") as fh:
+            buffer = map_file(fh)
+            if buffer is None:
+                return True
+            with buffer:
+                share = feature_sync_share(buffer)
+    except OSError:
+        return True  # the reader will say what is wrong with it
+    return share is None or share >= DENSE_SHARE
+
+
+def _worth_a_cluster(paths: list[str]) -> bool:
+    """Large work: several captures (audited side by side), or one large capture dense with feature sync."""
+    if _total_size(paths) < LOCAL_CLUSTER_BYTES:
+        return False
+    return len(paths) > 1 or _dense(paths[0])
 
 
 def _total_size(paths: list[str]) -> int:
@@ -229,11 +257,12 @@ def _audit_all(
     args: argparse.Namespace, settings: AuditSettings, messages: bool
 ) -> tuple[list[tuple[dict[str, Any], str | None]], dict[str, Any]]:
     """Every file's entry (and reason, when unusable) and where they were audited: on the cluster of
-    ``--scheduler``, on a local Dask cluster of ``--jobs`` processes for large work, else in this process."""
+    ``--scheduler``, on a local Dask cluster of ``--jobs`` processes for large work (``_worth_a_cluster``),
+    else in this process."""
     from analyzer.fleet import cluster
 
     with Progress(len(args.pcaps)) as progress:
-        if not args.scheduler and (args.jobs < 2 or _total_size(args.pcaps) < LOCAL_CLUSTER_BYTES):
+        if not args.scheduler and (args.jobs < 2 or not _worth_a_cluster(args.pcaps)):
             return [_audit_one(p, settings, messages, progress) for p in args.pcaps], dict(cluster.IN_PROCESS)
         from analyzer.fleet.graph import audit_on
 

@@ -19,6 +19,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice, pairwise
+
+from analyzer.vocab import PACKAGE
 
 _PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": "<",
@@ -113,6 +116,26 @@ def holds_secrets(buffer: bytes | memoryview) -> bool:
             return True
         offset += unpack(buffer, offset + 4)[0]
     return False
+
+
+def feature_sync_share(buffer: bytes, records: int = 20_000) -> float | None:
+    """The share of the first ``records`` packet records whose bytes name the event package (None when the
+    framing is not one this module follows): about how much of the capture will be parsed and judged, not
+    merely dissected and skipped. ``buffer`` is bytes or an ``mmap`` (their ``find`` looks in place)."""
+    walked = _walk(buffer)
+    if walked is None:
+        return None
+    try:
+        offsets = list(islice(walked[1], records + 1))
+    except _Unsliceable:
+        return None
+    if len(offsets) <= records:
+        offsets.append(len(buffer))  # the whole file: its last record ends with it
+    if len(offsets) < 2:
+        return 0.0
+    needle = PACKAGE.encode()
+    hits = sum(1 for start, end in pairwise(offsets) if buffer.find(needle, start, end) >= 0)
+    return hits / (len(offsets) - 1)
 
 
 def _walk(buffer: bytes | memoryview) -> tuple[int, Iterator[int]] | None:
