@@ -88,4 +88,5 @@ Feature: Handset change - a change made in the handset menu reaches the AS and i
     @FKS-HS-4
     Scenario: A single subscription has no one else to tell
       When handset 1001 switches DND on
-      Then FKS-HS-4 is not_applicable
+      Then the record holds one subscription of user 1001
+      And FKS-HS-4 is not_applicable

@@ -12,7 +12,12 @@ from analyzer.rules import BY_ID
 from analyzer.rules.base import PHONE, SERVER
 from analyzer.verdicts import Verdict
 from peers.targets.outcomes import check, emulated
-from peers.targets.records import digest_algorithms, multipart_mismatch, state_answering_last_subscribe
+from peers.targets.records import (
+    digest_algorithms,
+    multipart_mismatch,
+    one_subscription,
+    state_answering_last_subscribe,
+)
 from peers.targets.scenario import Scenario
 
 VERDICT = r"(?P<verdict>pass|warn|fail|inconclusive|not_applicable)"
@@ -144,3 +149,8 @@ def subscribe_answered_with(world: Scenario, user: str, datatable: list[list[str
             ok = ok and fwd.rings == int(row["rings"])
         shown = f"{feature} {'on' if fwd.active else 'off'} -> {fwd.target!r} after {fwd.rings} rings"
         check(world.target, SERVER, ok, f"the NOTIFY reports {shown}, expected {feature} {row['state']}")
+
+
+@then(parsers.parse("the record holds one subscription of user {user}"))
+def one_subscription_of(world: Scenario, user: str) -> None:
+    one_subscription(world.judge(), user, world.target, world.emulates_base)

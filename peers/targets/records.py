@@ -1,13 +1,17 @@
 """Facts read off a scenario's record that no rule of the catalogue judges but a scenario states: which digest
-algorithm the authenticated requests used, and which feature state the NOTIFYs answering a SUBSCRIBE carried."""
+algorithm the authenticated requests used, which feature state the NOTIFYs answering a SUBSCRIBE carried, and
+whether the record holds one subscription of a user, as a scenario about a single one presumes."""
 
 from __future__ import annotations
 
 from analyzer.bodies import read_body
 from analyzer.observation import Observation
-from analyzer.sip import SipError, SipMessage, parse_digest, parse_message
+from analyzer.rules import Judgement
+from analyzer.rules.base import PHONE
+from analyzer.sip import SipError, SipMessage, parse_digest, parse_message, uri_user
 from peers.sansio.features import FeatureState
 from peers.targets.lab import Unsupported
+from peers.targets.outcomes import check
 
 
 def _messages(observations: list[Observation]) -> list[SipMessage]:
@@ -82,3 +86,17 @@ def state_answering_last_subscribe(observations: list[Observation], user: str) -
                 if (feature := state.apply(doc)) is not None:
                     reported.add(feature)
     return state, reported
+
+
+def one_subscription(judgement: Judgement, user: str, target: str, base_is_ours: bool) -> None:
+    """The record holds a single feature-sync subscription of ``user``, as a scenario about one presumes. A real
+    base may still hold one from before the scenario (a subscription it sent on its own, answered by our AS
+    once it listened): then the scenario cannot make its point there and is skipped, saying so. With our
+    base emulator a second one is our side's doing (``check``)."""
+    calls = [sub.call_id for sub, _ in judgement.subscriptions if uri_user(sub.aor) == user]
+    if len(calls) <= 1:
+        return
+    what = f"the record holds {len(calls)} subscriptions of user {user}, not one (Call-IDs {', '.join(calls)})"
+    if not base_is_ours:
+        raise Unsupported(f"{what}: the base under test kept one from before this scenario (restart it to run this)")
+    check(target, PHONE, False, what)
