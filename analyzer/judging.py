@@ -76,8 +76,16 @@ class StreamJudge:
             self._settle(obs.time)
 
     def _settle(self, now: float) -> None:
-        for sub in self.engine.settle(now):
+        engine = self.engine
+        for sub in engine.settle(now):
             self._judge(sub)
+        if self._compactor is not None and engine.horizon is not None:
+            before = now - engine.horizon
+            for sub in engine.trace.subscriptions:
+                if sub.subscribes and sub.subscribes[-1].time < before:
+                    # refreshed less often than a horizon (an hour's grant, NOTIFYs between): its next refresh
+                    # would come too late to let its old part go
+                    self._compactor.compact(sub, self.context, before)
 
     def tick(self, now: float) -> None:
         """Time passes without traffic (a live source): the recording runs on to ``now``, so what waits for

@@ -258,3 +258,30 @@ def test_a_compaction_frees_what_it_drops_at_once_a_dialog_at_a_time() -> None:
     assert [m.index for tx in dropped for m in tx.messages() if m._sip is not None] == []
     assert most_held <= within + COMPACT_AT  # before: 30, the dialog's part of every settling period
     assert most_indexed <= within + 1  # before: 28
+
+
+def test_a_dialog_refreshed_less_often_than_the_horizon_is_compacted_between_its_refreshes() -> None:
+    """A 10-minute grant refreshed after 8 minutes, a NOTIFY every 20 s (portal changes): once the refresh is
+    a horizon old, what precedes it goes at the engine's next settling, not at the refresh after (which comes
+    too late), and the verdicts are those of the whole dialog."""
+    from analyzer.judging import judge_stream
+
+    t, out = 1796000000.0, []
+    steps = [(t, _subscribe(600, "s0", 1), BASE, AS), (t + 0.01, _ok("s0", 1, 600), AS, BASE)]
+    steps += [(t + 480, _subscribe(600, "s1", 2, ";tag=as1"), BASE, AS), (t + 480.01, _ok("s1", 2, 600), AS, BASE)]
+    for n in range(45):  # NOTIFY and its 200 every 20 s, to 900 s
+        notify, ok = _notify(n + 1)
+        steps += [(t + 0.02 + 20 * n, notify, AS, BASE), (t + 0.03 + 20 * n, ok, BASE, AS)]
+    steps.sort(key=lambda step: step[0])
+    for when, data, src, dst in steps:
+        out.append(Observation(len(out) + 1, when, src, dst, "udp", data))
+    settings = AuditSettings(Options())
+    whole: list = []
+    judge_stream(out, settings, lambda sub, results: whole.append(results))
+    monitor = Monitor(settings, window=None, reorder=0.0)
+    for obs in out:
+        monitor.feed(obs)
+    (sub,) = monitor.judging.engine.trace.subscriptions
+    assert sub.subscribes[0].time == t + 480 and len(sub.notifies) == 21  # those from 480 s on; before: 45
+    (record,) = [r for r in monitor.finish() if r["scope"] == "subscription"]
+    assert {v["rule"]: v["verdict"] for v in record["verdicts"]} == {r.rule: r.verdict.value for r in whole[0]}
