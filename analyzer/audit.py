@@ -1,7 +1,9 @@
 """Audit a capture: read it (``capture``), rebuild its dialogs (``dialogs``), judge them (``rules``).
 
-The result is the plain-data form of the JSON report (``analyzer/schemas/audit.schema.json``), so it crosses
-process boundaries (a Dask cluster's workers, ``analyzer/fleet``) and every report format renders from the same thing.
+The result is the data of the JSON report (``analyzer/schemas/audit.schema.json``): plain data, but for the
+subscriptions of the command line's audits, kept as compressed JSON text (``Kept``, ``analyzer.spilled``). It
+crosses process boundaries (a Dask cluster's workers, ``analyzer/fleet``) and every report format renders from
+the same thing.
 """
 
 from __future__ import annotations
