@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import ProvisioningError, parse_provisioning
@@ -81,28 +81,37 @@ def log_line(direction: str, obs: Observation) -> None:
 
 
 class _Lines:
-    """stdout for the per-message lines: flushed 50 ms after the first unflushed line, not once per line
-    (a write system call per message is a good part of a storm's cost)."""
+    """stdout for the per-message lines: kept and written together ``delay`` after the first unwritten line, not
+    once per line (a write system call per message is a good part of a storm's cost, and an unbuffered stdout,
+    ``PYTHONUNBUFFERED``, would make every ``write`` one)."""
 
-    def __init__(self) -> None:
-        self.pending = False
+    def __init__(self, stream: Callable[[], TextIO] = lambda: sys.stdout, delay: float = 0.05) -> None:
+        self.parts: list[str] = []
+        self.stream = stream  # looked up at each write: a share of ``fks as --workers`` replaces sys.stdout
+        self.delay = delay
 
     def write(self, text: str) -> None:
-        sys.stdout.write(text)
-        if self.pending:
+        self.parts.append(text)
+        if len(self.parts) > 1:
             return
-        self.pending = True
         try:
-            asyncio.get_running_loop().call_later(0.05, self.flush)
+            asyncio.get_running_loop().call_later(self.delay, self.flush)
         except RuntimeError:  # no event loop (a direct call): write through
             self.flush()
 
     def flush(self) -> None:
-        self.pending = False
-        sys.stdout.flush()
+        text, self.parts = "".join(self.parts), []
+        out = self.stream()
+        out.write(text)
+        out.flush()
 
 
 _LOG = _Lines()
+
+
+def flush_log() -> None:
+    """Write the lines still kept (at a stop, before the stop's own line: the loop may end before their timer)."""
+    _LOG.flush()
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,7 @@ async def serve_as(opts: AsOptions) -> None:
         if httpd is not None:
             httpd.shutdown()
         peer.close()
+        flush_log()
         print("fks as: stopped", flush=True)
 
 
@@ -280,6 +290,7 @@ async def serve_base(opts: BaseOptions) -> None:
             )
     finally:
         peer.close()
+        flush_log()
         print("fks base: stopped", flush=True)
 
 

@@ -125,9 +125,10 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
     reuse_port: bool = False  # SO_REUSEPORT: several processes share the port (fks as --workers)
     _transport: asyncio.DatagramTransport | None = None
     _pending: dict[str, _Pending] = field(default_factory=dict)
+    _loop: asyncio.AbstractEventLoop | None = None  # kept: asking for it costs a getpid() per request sent
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._changed = Signal()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: self, local_addr=(host, port), reuse_port=self.reuse_port or None
@@ -166,7 +167,7 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
             self._send(out)
             branch = (out.branch or _branch(out.data)) if out.request else None
             if branch:
-                loop = asyncio.get_running_loop()
+                loop = self._loop or asyncio.get_running_loop()
                 pending = _Pending(out, self.t1, loop.time() + 64 * self.t1, loop.time() + self.t1)
                 self._pending[branch] = pending
                 pending.timer = loop.call_later(self.t1, self._retransmit, branch)
@@ -181,7 +182,7 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
         pending = self._pending.get(branch)
         if pending is None:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         left = pending.deadline - loop.time()
         if left <= 0.001:
             del self._pending[branch]  # Timer F: the transaction failed; the rules will say so

@@ -33,6 +33,7 @@ from peers.io.serve import (
     UsersError,
     application_server,
     describe_mode,
+    flush_log,
     log_line,
     os_reason,
     until_stopped,
@@ -95,6 +96,7 @@ async def _serve_share(opts: AsOptions, share: int, shares: int, group: str, con
         await until_stopped(lambda: peer.send(server.due(time.time())))
     finally:
         peer.close()
+        flush_log()
         if portal is not None:
             portal.close()
 
