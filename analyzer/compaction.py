@@ -94,6 +94,7 @@ class Compactor:
             sub.earliest = (sub.first_time, sub.first_index)
         sub.subscribes = [tx for tx in sub.subscribes if not dropped(tx)]
         sub.notifies = [tx for tx in sub.notifies if not dropped(tx)]
+        sub.packed = None  # the lists changed
         for tx in gone:  # the engine's indexes may hold them a while yet: not with the parses just made
             tx.release()
         sub.release()

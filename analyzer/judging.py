@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from analyzer.compaction import Compactor
 from analyzer.dialogs import Engine, Subscription, Trace
+from analyzer.dialogs.packed import Packer
 from analyzer.observation import Observation
 from analyzer.provisioning import Provisioning
 from analyzer.rules import Judgement, evaluate, judge_capture, judge_subscription
@@ -40,6 +41,11 @@ def judge(observations: Iterable[Observation], settings: AuditSettings) -> tuple
     return evaluate(ctx), trace.sip_messages
 
 
+# Open subscriptions kept unpacked; beyond these, the ones longest at rest (no traffic for a horizon) are packed
+# at each settling (``Subscription.pack``: about 260 bytes instead of about 8 KB). Fewer costs nothing.
+UNPACKED = 10_000
+
+
 def horizon(options: Options) -> float:
     """How long after a dialog's end its judgement can still change: every timer a rule waits for after a
     dialog's last message (T_final, T_notify, T_subscribe), plus a margin for late retransmissions."""
@@ -63,6 +69,7 @@ class StreamJudge:
         # ``compact``: long-lived dialogs shed their old part as they go (``compaction``), for a monitor that
         # never reaches the end of its traffic
         self._compactor = Compactor() if compact else None
+        self._packer = Packer()
 
     def feed(self, obs: Observation) -> None:
         engine = self.engine
@@ -79,6 +86,8 @@ class StreamJudge:
         engine = self.engine
         for sub in engine.settle(now):
             self._judge(sub)
+        if engine.horizon is not None:
+            self._pack(now - engine.horizon)
         if self._compactor is not None and engine.horizon is not None:
             before = now - engine.horizon
             for sub in engine.trace.subscriptions:
@@ -86,6 +95,19 @@ class StreamJudge:
                     # refreshed less often than a horizon (an hour's grant, NOTIFYs between): its next refresh
                     # would come too late to let its old part go
                     self._compactor.compact(sub, self.context, before)
+
+    def _pack(self, before: float) -> None:
+        """Beyond ``UNPACKED`` open subscriptions in memory, pack the ones at rest since ``before``, longest first."""
+        open_ = self.engine.trace.subscriptions
+        if len(open_) <= UNPACKED:
+            return
+        loaded = [sub for sub in open_ if sub.loaded]
+        excess = len(loaded) - UNPACKED
+        if excess <= 0:
+            return
+        resting = sorted((sub for sub in loaded if sub.last_seen < before), key=lambda sub: sub.last_seen)
+        for sub in resting[:excess]:
+            sub.pack(self._packer)
 
     def tick(self, now: float) -> None:
         """Time passes without traffic (a live source): the recording runs on to ``now``, so what waits for

@@ -294,7 +294,7 @@ class Engine:
         tx = SubscribeTx(msg, kind=kind, in_dialog=in_dialog, body=body)
         sub.subscribes.append(tx)
         self._owners[id(tx)] = sub
-        sub.last_seen = max(sub.last_seen, msg.time)
+        sub.filed(msg.time)
         self._dirty[id(sub)] = sub
         self.subscribed = sub
         self.trace.subscribes.setdefault(sub.user, []).append((msg.time, msg.index))
@@ -324,7 +324,7 @@ class Engine:
         tx = NotifyTx(msg, state=state, body=read_body(sip))
         sub.notifies.append(tx)
         self._owners[id(tx)] = sub
-        sub.last_seen = max(sub.last_seen, msg.time)
+        sub.filed(msg.time)
         self._dirty[id(sub)] = sub
         return tx
 
@@ -356,7 +356,7 @@ class Engine:
         """Note the time of a dialog's latest message (what ``settle`` measures the horizon from)."""
         owner = self._owners.get(id(tx))
         if owner is not None and msg.time > owner.last_seen:
-            owner.last_seen = msg.time
+            owner.filed(msg.time)
             self._dirty[id(owner)] = owner
 
 

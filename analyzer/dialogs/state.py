@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from analyzer.bodies import Body
+from analyzer.dialogs.packed import Packer, unpack
 from analyzer.observation import Endpoint, Observation
 from analyzer.sip import SipMessage, SubscriptionState, parse_message, uri_user
 
@@ -135,7 +137,47 @@ class Subscription:
     subscribes: list[SubscribeTx] = field(default_factory=list)
     notifies: list[NotifyTx] = field(default_factory=list)
     last_seen: float = 0.0  # time of the latest message filed to the dialog
-    earliest: tuple[float, int] | None = None  # (time, index) of its first message, once compacted away
+    earliest: tuple[float, int] | None = None  # (time, index) of its first message, once compacted or packed
+    # ``subscribes`` and ``notifies`` packed (``pack``): while the lists are gone they are unpacked when asked
+    # for, and the packed copy stays until the dialog changes, so a dialog only read unloads again for nothing
+    packed: tuple[bytes, bytes] | None = field(default=None, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for a slot with no value: the transactions of a packed dialog
+        if name in ("subscribes", "notifies") and object.__getattribute__(self, "packed") is not None:
+            self.subscribes, self.notifies = unpack(self.packed)  # type: ignore[arg-type]
+            return object.__getattribute__(self, name)
+        raise AttributeError(name)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the transactions are in memory (not only packed)."""
+        try:
+            object.__getattribute__(self, "notifies")
+        except AttributeError:
+            return False
+        return True
+
+    def pack(self, packer: Packer) -> None:
+        """Keep the transactions only packed until they are asked for (a dialog at rest, in a long capture)."""
+        if self.earliest is None:
+            self.earliest = (self.first_time, self.first_index)
+        if self.packed is None:
+            self.release()
+            self.packed = packer.pack((self.subscribes, self.notifies))
+        self.unload()
+
+    def unload(self) -> None:
+        """Drop the transactions again when a packed copy of them stands (nothing changed since it was made)."""
+        if self.packed is not None and self.loaded:
+            del self.subscribes, self.notifies
+
+    def filed(self, when: float) -> None:
+        """A message joined the dialog: it ran on to ``when``, and a packed copy is out of date."""
+        self.last_seen = max(self.last_seen, when)
+        if self.packed is not None:
+            self.subscribes  # noqa: B018 (read back before the packed copy goes)
+            self.packed = None
 
     @property
     def user(self) -> str | None:
@@ -212,7 +254,10 @@ class Subscription:
         return states[-1][0] + states[-1][1] if states and states[-1][1] is not None else None
 
     def release(self) -> None:
-        """Drop the parses of every message (they come back when read)."""
+        """Drop the parses of every message (they come back when read); a packed dialog's go with its lists."""
+        if self.packed is not None:
+            self.unload()
+            return
         for tx in self.transactions():
             tx.release()
 
