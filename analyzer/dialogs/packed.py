@@ -18,6 +18,18 @@ from typing import Any
 _WINDOW = 32 * 1024  # what zlib reads of a preset dictionary: its last 32 KB
 
 
+def squeeze(value: Any, zdict: bytes | None = None, level: int = 6) -> bytes:
+    """``value`` pickled and compressed (with a preset dictionary, when given)."""
+    raw = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    compressor = zlib.compressobj(level, zdict=zdict) if zdict is not None else zlib.compressobj(level)
+    return compressor.compress(raw) + compressor.flush()
+
+
+def stretch(blob: bytes, zdict: bytes | None = None) -> Any:
+    decompressor = zlib.decompressobj(zdict=zdict) if zdict is not None else zlib.decompressobj()
+    return pickle.loads(decompressor.decompress(blob) + decompressor.flush())
+
+
 class Packer:
     """Packs the values of one capture (one engine), all with the dictionary taken from the first."""
 
@@ -25,14 +37,11 @@ class Packer:
         self.zdict: bytes | None = None
 
     def pack(self, value: Any) -> tuple[bytes, bytes]:
-        raw = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
         if self.zdict is None:
-            self.zdict = raw[-_WINDOW:]
-        squeeze = zlib.compressobj(6, zdict=self.zdict)
-        return self.zdict, squeeze.compress(raw) + squeeze.flush()
+            self.zdict = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)[-_WINDOW:]
+        return self.zdict, squeeze(value, self.zdict)
 
 
 def unpack(packed: tuple[bytes, bytes]) -> Any:
     zdict, blob = packed
-    stretch = zlib.decompressobj(zdict=zdict)
-    return pickle.loads(stretch.decompress(blob) + stretch.flush())
+    return stretch(blob, zdict)

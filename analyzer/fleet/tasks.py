@@ -14,11 +14,13 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyzer.audit import Kept, audit_file
+from analyzer.dialogs.packed import squeeze, stretch
 from analyzer.judging import AuditSettings
 from analyzer.observation import Observation
 from analyzer.shuffle import Report, judge_share, split
@@ -168,10 +170,17 @@ class Reading:
 
 @dataclass
 class Dissected:
-    """One slice's messages in shares (``shuffle.split``), and how its reading went."""
+    """One slice's messages in shares (``shuffle.split``), each packed (``squeeze``: a fifth of the memory,
+    where it waits for its judge, and on the wire to it), and how its reading went."""
 
-    shares: list[list[Observation]] = field(default_factory=list)
+    shares: list[bytes] = field(default_factory=list)
     reading: Reading | None = None
+
+
+def unpacked(pieces: list[bytes]) -> Iterator[Observation]:
+    """The observations of packed shares in order, one share unpacked at a time."""
+    for piece in pieces:
+        yield from stretch(piece)
 
 
 def dissect(source: Source, part: slices.Slice, settings: AuditSettings, shares: int) -> Dissected:
@@ -192,10 +201,11 @@ def dissect(source: Source, part: slices.Slice, settings: AuditSettings, shares:
         reader = FieldsReader(piece, decode_as=settings.decode_as)
         outcome = Outcome()
         split_up, end_time = split(reader.read_slice(piece, part, outcome), shares)
-    return Dissected(split_up, Reading(outcome, reader.unread, reader.sip_messages, end_time))
+    packed = [squeeze(observations, level=1) for observations in split_up]
+    return Dissected(packed, Reading(outcome, reader.unread, reader.sip_messages, end_time))
 
 
-def share(dissected: Dissected, k: int) -> list[Observation]:
+def share(dissected: Dissected, k: int) -> bytes:
     """Share ``k`` of a dissected slice (run where the slice is, so only that share travels)."""
     return dissected.shares[k]
 
@@ -205,11 +215,11 @@ def reading(dissected: Dissected) -> Reading:
     return dissected.reading
 
 
-def judge(settings: AuditSettings, messages: bool, readings: list[Reading], pieces: list[list[Observation]]) -> Report:
-    """Judge one share: its messages from every slice, in slice order (so in capture order)."""
+def judge(settings: AuditSettings, messages: bool, readings: list[Reading], pieces: list[bytes]) -> Report:
+    """Judge one share: its messages from every slice, in slice order (so in capture order), each slice's
+    unpacked only while it is fed."""
     ends = [r.end_time for r in readings if r.end_time is not None]
-    observations = (obs for piece in pieces for obs in piece)
-    return judge_share(observations, settings, Kept(True, messages), max(ends) if ends else None)
+    return judge_share(unpacked(pieces), settings, Kept(True, messages), max(ends) if ends else None)
 
 
 def count(source: Source) -> tuple[int | None, str | None]:
