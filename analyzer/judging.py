@@ -6,6 +6,7 @@ build on it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ def judge(observations: Iterable[Observation], settings: AuditSettings) -> tuple
 
 # Open subscriptions kept unpacked; beyond these, the ones longest at rest (no traffic for a horizon) are packed
 # at each settling (``Subscription.pack``: about 260 bytes instead of about 8 KB). Fewer costs nothing.
-UNPACKED = 10_000
+UNPACKED = 4_000
 
 
 def horizon(options: Options) -> float:
@@ -119,9 +120,20 @@ class StreamJudge:
             self._settle(now)
 
     def finish(self, end_time: float | None = None) -> Trace:
+        """Judge the subscriptions still open, in capture order; each user's leave the trace once all are
+        judged (FKS-HS-4 reads a user's other dialogs), so memory falls as the judged results grow."""
         trace = self.engine.finish(end_time)
-        for sub in sorted(trace.subscriptions, key=lambda s: s.first_index):
+        order: list[Subscription | None] = sorted(trace.subscriptions, key=lambda s: s.first_index)
+        trace.subscriptions = []
+        left = Counter(sub.aor for sub in order if sub is not None)
+        for i, sub in enumerate(order):
+            assert sub is not None
+            order[i] = None
             self._judge(sub)
+            left[sub.aor] -= 1
+            if not left[sub.aor]:
+                for judged in trace.by_aor(sub.aor):
+                    self.engine.forget(judged)
         return trace
 
     def _judge(self, sub: Subscription) -> None:

@@ -81,7 +81,10 @@ class Engine:
         self._settled_at = float("-inf")
 
     def finish(self, end_time: float | None = None) -> Trace:
-        """Close the trace; ``end_time`` is when the recording stopped, if later than the last message."""
+        """Close the trace; ``end_time`` is when the recording stopped, if later than the last message. Nothing
+        settles after it (its bookkeeping goes)."""
+        self._heap.clear()
+        self._dirty.clear()
         self._register_outcomes(float("inf"))
         if end_time is not None and (self.trace.end_time is None or end_time > self.trace.end_time):
             self.trace.end_time = end_time
@@ -137,7 +140,7 @@ class Engine:
                 continue
             done.append(sub)
         for sub in done:
-            self._forget(sub)
+            self.forget(sub)
         if done:
             gone = {id(sub) for sub in done}
             self.trace.subscriptions = [s for s in self.trace.subscriptions if id(s) not in gone]
@@ -174,7 +177,8 @@ class Engine:
         self._born[id(sub)] = next(self._count)
         self._dirty[id(sub)] = sub
 
-    def _forget(self, sub: Subscription) -> None:
+    def forget(self, sub: Subscription) -> None:
+        """Take a dialog out of the engine (it is over, or judged at the end: nothing reads it again)."""
         self._ends.pop(id(sub), None)
         self._born.pop(id(sub), None)
         key = (sub.call_id, sub.subscriber_tag)
