@@ -71,12 +71,10 @@ class Engine:
         self._registers: deque[tuple[Transaction, str]] = deque()
         self._owners: dict[int, Subscription] = {}  # id(transaction) -> its dialog, while it can see traffic
         self.subscribed: Subscription | None = None  # the dialog the last message fed opened a SUBSCRIBE in
-        self._ends: dict[int, tuple[float, float | None]] = {}  # id(sub) -> (last_seen, ends_at) cached
         # What ``settle`` reads instead of every open dialog: the dialogs that saw traffic since it last ran
         # (their end may have moved), a heap of the known ends, and each dialog's place in ``trace``.
         self._dirty: dict[int, Subscription] = {}
         self._heap: list[tuple[float, int, Subscription]] = []
-        self._born: dict[int, int] = {}
         self._count = itertools.count()
         self._settled_at = float("-inf")
 
@@ -119,8 +117,8 @@ class Engine:
         self._expire(before)
         self._register_outcomes(before)
         heap = self._heap
-        for key, sub in self._dirty.items():
-            if key not in self._born:
+        for sub in self._dirty.values():
+            if sub.born < 0:
                 continue  # settled already: late traffic of its transactions changes nothing now
             end = self._end(sub)
             if end is not None:
@@ -129,11 +127,10 @@ class Engine:
         over: dict[int, tuple[float, Subscription]] = {}
         while heap and heap[0][0] < before:
             end, _, sub = heapq.heappop(heap)
-            cached = self._ends.get(id(sub))
-            if cached is not None and cached[1] == end:  # else forgotten, or its end moved (pushed again)
+            if sub.born >= 0 and sub.end_seen is not None and sub.end == end:  # else forgotten, or moved
                 over[id(sub)] = (end, sub)
         done = []
-        for end, sub in sorted(over.values(), key=lambda item: self._born[id(item[1])]):
+        for end, sub in sorted(over.values(), key=lambda item: item[1].born):
             # A rule comparing dialogs of one user (FKS-HS-4) needs every dialog that overlaps this one.
             if any(id(o) not in over and o.first_time <= end + self.horizon for o in self.trace.aors.get(sub.aor, ())):
                 heapq.heappush(heap, (end, next(self._count), sub))  # over, but held back: asked again next time
@@ -163,24 +160,22 @@ class Engine:
 
     def _end(self, sub: Subscription) -> float | None:
         """The later of the dialog's end and its last message (cached until the dialog sees traffic)."""
-        cached = self._ends.get(id(sub))
-        if cached is not None and cached[0] == sub.last_seen:
-            return cached[1]
+        if sub.end_seen is not None and sub.end_seen == sub.last_seen:
+            return sub.end
         end = sub.ends_at()
         sub.release()  # ends_at read the grant's Expires: let the parses go again
-        value = None if end is None else max(end, sub.last_seen)
-        self._ends[id(sub)] = (sub.last_seen, value)
-        return value
+        sub.end = None if end is None else max(end, sub.last_seen)
+        sub.end_seen = sub.last_seen
+        return sub.end
 
     def _add(self, sub: Subscription) -> None:
         self.trace.add(sub)
-        self._born[id(sub)] = next(self._count)
+        sub.born = next(self._count)
         self._dirty[id(sub)] = sub
 
     def forget(self, sub: Subscription) -> None:
         """Take a dialog out of the engine (it is over, or judged at the end: nothing reads it again)."""
-        self._ends.pop(id(sub), None)
-        self._born.pop(id(sub), None)
+        sub.born, sub.end_seen, sub.end = -1, None, None
         key = (sub.call_id, sub.subscriber_tag)
         if self._dialogs.get(key) is sub:
             del self._dialogs[key]

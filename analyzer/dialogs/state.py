@@ -141,6 +141,11 @@ class Subscription:
     # ``subscribes`` and ``notifies`` packed (``pack``): while the lists are gone they are unpacked when asked
     # for, and the packed copy stays until the dialog changes, so a dialog only read unloads again for nothing
     packed: tuple[bytes, bytes] | None = field(default=None, repr=False)
+    # the engine's bookkeeping, on the dialog (a dict entry per open dialog costs more): its place among the
+    # dialogs it holds (-1: not held), and its end as last worked out, with the last_seen it was worked out at
+    born: int = field(default=-1, repr=False)
+    end: float | None = field(default=None, repr=False)
+    end_seen: float | None = field(default=None, repr=False)
 
     def __getattr__(self, name: str) -> Any:
         # reached only for a slot with no value: the transactions of a packed dialog
