@@ -29,6 +29,7 @@ from analyzer.bodies import read_body
 from analyzer.dialogs.filters import claims_feature_sync, irrelevant, is_feature_subscribe
 from analyzer.dialogs.state import (
     Call,
+    Grouped,
     Kind,
     Message,
     NotifyTx,
@@ -67,7 +68,7 @@ class Engine:
         self._by_branch: dict[tuple[str, str], list[Transaction]] = {}
         self._recent: deque[tuple[float, tuple[str, str, Endpoint], Transaction]] = deque()
         self._dialogs: dict[tuple[str, str | None], Subscription] = {}
-        self._by_call_id: dict[str, list[Subscription]] = {}
+        self._by_call_id = Grouped()
         self._registers: deque[tuple[Transaction, str]] = deque()
         self._owners: dict[int, Subscription] = {}  # id(transaction) -> its dialog, while it can see traffic
         self.subscribed: Subscription | None = None  # the dialog the last message fed opened a SUBSCRIBE in
@@ -132,7 +133,7 @@ class Engine:
         done = []
         for end, sub in sorted(over.values(), key=lambda item: item[1].born):
             # A rule comparing dialogs of one user (FKS-HS-4) needs every dialog that overlaps this one.
-            if any(id(o) not in over and o.first_time <= end + self.horizon for o in self.trace.aors.get(sub.aor, ())):
+            if any(id(o) not in over and o.first_time <= end + self.horizon for o in self.trace.aors.of(sub.aor)):
                 heapq.heappush(heap, (end, next(self._count), sub))  # over, but held back: asked again next time
                 continue
             done.append(sub)
@@ -179,12 +180,8 @@ class Engine:
         key = (sub.call_id, sub.subscriber_tag)
         if self._dialogs.get(key) is sub:
             del self._dialogs[key]
-        for index, owner in ((self._by_call_id, sub.call_id), (self.trace.aors, sub.aor)):
-            mates = index.get(owner)
-            if mates is not None and sub in mates:
-                mates.remove(sub)
-                if not mates:
-                    del index[owner]
+        self._by_call_id.discard(sub.call_id, sub)
+        self.trace.aors.discard(sub.aor, sub)
 
     def feed(self, obs: Observation) -> None:
         trace = self.trace
@@ -277,7 +274,7 @@ class Engine:
                 seen_from_start=not in_dialog,
             )
             self._dialogs[dkey] = sub
-            self._by_call_id.setdefault(call_id, []).append(sub)
+            self._by_call_id.add(call_id, sub)
             self._add(sub)
         body = read_body(sip) if sip.body.strip() else None
         # A body makes a change request when it is ours; any other body leaves the SUBSCRIBE what its
@@ -304,7 +301,7 @@ class Engine:
         call_id = sip.call_id or ""
         sub = self._dialogs.get((call_id, sip.to_tag))
         if sub is None:
-            candidates = self._by_call_id.get(call_id, [])
+            candidates = self._by_call_id.of(call_id)
             if len(candidates) == 1:
                 sub = candidates[0]
         if sub is None:
@@ -316,7 +313,7 @@ class Engine:
                 call_id, sip.to_tag, msg.obs.dst, msg.obs.src, to.aor if to else "", seen_from_start=False
             )
             self._dialogs[(call_id, sip.to_tag)] = sub
-            self._by_call_id.setdefault(call_id, []).append(sub)
+            self._by_call_id.add(call_id, sub)
             self._add(sub)
         raw_state = sip.headers.get("Subscription-State")
         state = parse_subscription_state(raw_state) if raw_state is not None else None

@@ -296,6 +296,35 @@ class Call:
     frame: int
 
 
+class Grouped(dict[str, "Subscription | list[Subscription]"]):
+    """Dialogs by a key they share (a user, a Call-ID): one dialog as itself, several in a list (most keys
+    have one, and a list per key is a good part of an open dialog's memory in a long capture)."""
+
+    def of(self, key: str) -> list[Subscription]:
+        found = self.get(key)
+        if found is None:
+            return []
+        return list(found) if isinstance(found, list) else [found]
+
+    def add(self, key: str, sub: Subscription) -> None:
+        found = self.get(key)
+        if found is None:
+            self[key] = sub
+        elif isinstance(found, list):
+            found.append(sub)
+        else:
+            self[key] = [found, sub]
+
+    def discard(self, key: str, sub: Subscription) -> None:
+        found = self.get(key)
+        if found is sub:
+            del self[key]
+        elif isinstance(found, list) and sub in found:
+            found.remove(sub)
+            if len(found) == 1:
+                self[key] = found[0]
+
+
 @dataclass(slots=True)
 class Trace:
     """Everything the rules judge. When the engine settles subscriptions as it goes, ``subscriptions`` holds
@@ -311,10 +340,10 @@ class Trace:
     start_time: float | None = None
     end_time: float | None = None
     subscribes: dict[str | None, list[tuple[float, int]]] = field(default_factory=dict)
-    aors: dict[str, list[Subscription]] = field(default_factory=dict)
+    aors: Grouped = field(default_factory=Grouped)
 
     def by_aor(self, aor: str) -> list[Subscription]:
-        return list(self.aors.get(aor, ()))
+        return self.aors.of(aor)
 
     def subscribes_of(self, user: str) -> list[tuple[float, int]]:
         """(time, frame) of every feature-sync SUBSCRIBE request from ``user``, in capture order."""
@@ -322,4 +351,4 @@ class Trace:
 
     def add(self, sub: Subscription) -> None:
         self.subscriptions.append(sub)
-        self.aors.setdefault(sub.aor, []).append(sub)
+        self.aors.add(sub.aor, sub)
