@@ -170,7 +170,7 @@ class Reading:
 
 @dataclass
 class Dissected:
-    """One slice's messages in shares (``shuffle.split``), each packed (``squeeze``: a fifth of the memory,
+    """One slice's messages in shares (``shuffle.split``), each packed (``squeeze``: about a twelfth of the memory,
     where it waits for its judge, and on the wire to it), and how its reading went."""
 
     shares: list[bytes] = field(default_factory=list)
