@@ -5,7 +5,7 @@ A long capture's open subscriptions are its memory: where every subscription is 
 capture ends (a re-subscription storm, the dense benchmark shape), each holds its raw messages, their
 observations and its parsed documents until the end, about 8 KB. Packed, with the first packed dialog's own
 pickle as zlib's preset dictionary (the dialogs of one capture share nearly all their words), one takes about
-260 bytes. The dictionary travels with each packed dialog (one shared object), so a dialog unpacks wherever
+300 bytes. The dictionary travels with each packed dialog (one shared object), so a dialog unpacks wherever
 it is read.
 """
 
