@@ -106,7 +106,10 @@ class StreamJudge:
         excess = len(loaded) - UNPACKED
         if excess <= 0:
             return
-        resting = sorted((sub for sub in loaded if sub.last_seen < before), key=lambda sub: sub.last_seen)
+        engine = self.engine
+        resting = sorted(
+            (sub for sub in loaded if sub.last_seen < before and engine.idle(sub)), key=lambda sub: sub.last_seen
+        )
         for sub in resting[:excess]:
             sub.pack(self._packer)
 

@@ -84,3 +84,15 @@ def test_a_packed_dialog_is_a_fraction_of_its_messages() -> None:
     sub.pack(packer)
     assert sub.packed is not None
     assert len(sub.packed[1]) * 4 < raw
+
+
+def test_a_dialog_is_idle_once_its_transactions_left_the_indexes() -> None:
+    """Packing copies the transactions: one that could still take a response must not be copied."""
+    engine = Engine(HORIZON)
+    for obs in merge(resting("1001", 1000.0)):
+        engine.feed(obs)
+    (sub,) = engine.trace.subscriptions
+    assert not engine.idle(sub)  # its NOTIFY could still get a late 200
+    for obs in merge(resting("1002", 1000.0 + 2 * HORIZON)):  # traffic a horizon later: the indexes let go
+        engine.feed(obs)
+    assert engine.idle(sub)

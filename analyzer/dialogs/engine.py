@@ -174,6 +174,12 @@ class Engine:
         sub.born = next(self._count)
         self._dirty[id(sub)] = sub
 
+    def idle(self, sub: Subscription) -> bool:
+        """No transaction of the dialog can see traffic any more (each has left the indexes): a copy of its
+        transactions, packed, then misses nothing. Time alone does not say it when a capture's clock steps back."""
+        owners = self._owners
+        return not any(id(tx) in owners for tx in [*sub.subscribes, *sub.notifies])
+
     def forget(self, sub: Subscription) -> None:
         """Take a dialog out of the engine (it is over, or judged at the end: nothing reads it again)."""
         sub.born, sub.end_seen, sub.end = -1, None, None
