@@ -16,6 +16,7 @@ from analyzer import __version__
 from analyzer import cli as audit_cli
 from analyzer.cli import EXIT_FAIL, EXIT_OK, Parser, UsageError, add_judging_options, guarded, on_off
 from analyzer.observation import Endpoint
+from peers.io import LOG_RATE
 from peers.sansio.profiles import PROFILES
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--digest", default="MD5", metavar="ALGS", help="digest algorithms offered, preferred first (MD5,SHA-256)"
     )
+    _log_rate_argument(server)
     synth = commands.add_parser("synth", help="write a large realistic capture (deterministic from --seed)")
     synth.add_argument(
         "--subscriptions", type=int, default=1000, metavar="N", help="handset accounts with feature sync"
@@ -86,8 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-register", dest="register", action="store_false", help="subscribe without registering first"
     )
     base.add_argument("--menu", metavar="FILE", help="file or FIFO of handset-menu commands (e.g. 'dnd 1001 on')")
+    _log_rate_argument(base)
     _monitor_parser(commands)
     return parser
+
+
+def _log_rate_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-rate",
+        type=int,
+        default=LOG_RATE,
+        metavar="N",
+        help=f"per-message log lines a second at most, the rest counted (default {LOG_RATE}; 0: no cap)",
+    )
 
 
 def _tls_arguments(parser: argparse.ArgumentParser, server_side: bool) -> None:
@@ -198,7 +211,10 @@ def run_as(args: argparse.Namespace) -> int:
         args.transport,
         digest,
         tls,
+        args.log_rate,
     )
+    if args.log_rate < 0:
+        raise UsageError("--log-rate must not be negative")
     if not 1 <= args.workers <= 64:
         raise UsageError("--workers: 1 to 64 processes")
     if args.workers > 1:
@@ -229,7 +245,10 @@ def run_base(args: argparse.Namespace) -> int:
         args.expires,
         args.menu,
         tls,
+        args.log_rate,
     )
+    if args.log_rate < 0:
+        raise UsageError("--log-rate must not be negative")
     return run_base(options)
 
 

@@ -17,7 +17,14 @@ from analyzer.sip.headers import (
     parse_params,
     split_commas,
 )
-from analyzer.sip.message import MAX_MESSAGE_BYTES, SipMessage, build_message, parse_message, response_to
+from analyzer.sip.message import (
+    MAX_MESSAGE_BYTES,
+    SipMessage,
+    build_message,
+    build_response,
+    parse_message,
+    response_to,
+)
 from analyzer.sip.multipart import Part, build_multipart, parse_multipart
 from analyzer.sip.peek import peek_branch, peek_call_id, peek_cseq_method, peek_from_user, peek_to_user
 from analyzer.sip.subscription_state import SubscriptionState, parse_subscription_state
@@ -35,6 +42,7 @@ __all__ = [
     "build_authorization",
     "build_message",
     "build_multipart",
+    "build_response",
     "canonical_name",
     "digest_response",
     "is_number",

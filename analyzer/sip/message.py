@@ -295,10 +295,36 @@ def response_to(
 ) -> bytes:
     """A response to ``request`` (RFC 3261 section 8.2.6.2): its Via, From, To, Call-ID and CSeq copied, a To
     tag added when given and missing, then ``headers``."""
-    out = [("Via", via) for via in request.headers.get_all("Via")]
-    to = request.headers.get("To") or ""
+    copied = request.headers
+    return build_response(
+        status,
+        reason,
+        copied.get_all("Via"),
+        copied.get("From") or "",
+        copied.get("To") or "",
+        request.call_id or "",
+        copied.get("CSeq") or "",
+        headers,
+        to_tag=to_tag,
+    )
+
+
+def build_response(
+    status: int,
+    reason: str,
+    vias: Iterable[str],
+    from_: str,
+    to: str,
+    call_id: str,
+    cseq: str,
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    to_tag: str | None = None,
+) -> bytes:
+    """A response from the request's values (``response_to`` reads them from a parsed message; a hot path may
+    have them without a parse)."""
     if to_tag and ";tag=" not in to.replace(" ", ""):
         to += f";tag={to_tag}"
-    out += [("From", request.headers.get("From") or ""), ("To", to)]
-    out += [("Call-ID", request.call_id or ""), ("CSeq", request.headers.get("CSeq") or "")]
+    out = [("Via", via) for via in vias]
+    out += [("From", from_), ("To", to), ("Call-ID", call_id), ("CSeq", cseq)]
     return build_message(f"SIP/2.0 {status} {reason}", [*out, *headers])

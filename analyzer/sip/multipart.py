@@ -86,8 +86,10 @@ def _part_headers(head: bytes) -> list[tuple[str, str]]:
 
 def build_multipart(parts: Iterable[Part], boundary: str) -> bytes:
     """Serialise parts into a ``multipart/mixed`` body with ``boundary``."""
-    out = b""
+    delimiter = f"--{boundary}\r\n".encode("latin-1")
+    chunks: list[bytes] = []
     for part in parts:
         head = "".join(f"{canonical_name(n)}: {v}\r\n" for n, v in part.headers)
-        out += f"--{boundary}\r\n{head}\r\n".encode("latin-1") + part.body + b"\r\n"
-    return out + f"--{boundary}--\r\n".encode("latin-1")
+        chunks += (delimiter, head.encode("latin-1"), b"\r\n", part.body, b"\r\n")
+    chunks.append(f"--{boundary}--\r\n".encode("latin-1"))
+    return b"".join(chunks)

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from analyzer.observation import Endpoint, Observation
 from analyzer.provisioning import ProvisioningError, parse_provisioning
 from analyzer.sip.peek import peek_cseq_method, peek_from_user
-from peers.io import loops
+from peers.io import LOG_RATE, loops
 from peers.io.portal import Portal, serve_portal
 from peers.io.tls import TlsOptions, TlsSetupError, describe, tls_peer
 from peers.io.transport import Handler, TcpPeer, UdpPeer
@@ -63,7 +63,11 @@ def load_users(path: str) -> tuple[dict[str, str], dict[str, FeatureState]]:
 
 def log_line(direction: str, obs: Observation) -> None:
     """One line per message: the start line (responses with their CSeq method) and the From user. Peeked at,
-    not parsed: ``fks as`` logs every message of a storm. Passwords never shown."""
+    not parsed; at most ``--log-rate`` lines a second (a storm's messages beyond that are counted, not shown:
+    the lines would cost the emulator more than the messages and no one could read them). Passwords never
+    shown."""
+    if not _LOG.admit(obs.time):
+        return
     first = obs.data.split(b"\r\n", 1)[0]
     if first.startswith(b"SIP/2.0 "):
         method = peek_cseq_method(obs.data)
@@ -83,23 +87,59 @@ def log_line(direction: str, obs: Observation) -> None:
 class _Lines:
     """stdout for the per-message lines: kept and written together ``delay`` after the first unwritten line, not
     once per line (a write system call per message is a good part of a storm's cost, and an unbuffered stdout,
-    ``PYTHONUNBUFFERED``, would make every ``write`` one)."""
+    ``PYTHONUNBUFFERED``, would make every ``write`` one). ``rate`` caps the lines a second (0: no cap): the
+    messages past it in a second are counted, and one line says how many when the second is over."""
 
-    def __init__(self, stream: Callable[[], TextIO] = lambda: sys.stdout, delay: float = 0.05) -> None:
+    def __init__(
+        self, stream: Callable[[], TextIO] = lambda: sys.stdout, delay: float = 0.05, rate: int = LOG_RATE
+    ) -> None:
         self.parts: list[str] = []
         self.stream = stream  # looked up at each write: a share of ``fks as --workers`` replaces sys.stdout
         self.delay = delay
+        self.rate = rate
+        self.second = 0  # the second (of the messages' clock) being counted
+        self.shown = 0  # lines written in it
+        self.unshown = 0  # messages past the cap in it
+
+    def admit(self, when: float) -> bool:
+        """Whether a message at ``when`` (epoch seconds) gets its line."""
+        if not self.rate:
+            return True
+        second = int(when)
+        if second != self.second:
+            self.count()
+            self.second, self.shown = second, 0
+        if self.shown < self.rate:
+            self.shown += 1
+            return True
+        if not self.unshown:  # said when the second is over, traffic or not
+            self._later(self.second + 1.0 - when, lambda counted=self.second: self.count(counted))
+        self.unshown += 1
+        return False
+
+    def count(self, second: int | None = None) -> None:
+        """The line for the messages of the counted second (``second``, when given) that got none, once."""
+        if self.unshown and second in (None, self.second):
+            unshown, self.unshown = self.unshown, 0
+            self.write(
+                f"{self.second + 1:.3f} .. {unshown} more message(s) in the second before, not logged "
+                f"(--log-rate {self.rate} lines a second)\n"
+            )
+
+    def _later(self, delay: float, then: Callable[[], None]) -> None:
+        try:
+            asyncio.get_running_loop().call_later(max(delay, 0.0), then)
+        except RuntimeError:  # no event loop (a direct call): at once
+            then()
 
     def write(self, text: str) -> None:
         self.parts.append(text)
-        if len(self.parts) > 1:
-            return
-        try:
-            asyncio.get_running_loop().call_later(self.delay, self.flush)
-        except RuntimeError:  # no event loop (a direct call): write through
-            self.flush()
+        if len(self.parts) == 1:
+            self._later(self.delay, self.flush)
 
     def flush(self) -> None:
+        if not self.parts:
+            return
         text, self.parts = "".join(self.parts), []
         out = self.stream()
         out.write(text)
@@ -111,7 +151,13 @@ _LOG = _Lines()
 
 def flush_log() -> None:
     """Write the lines still kept (at a stop, before the stop's own line: the loop may end before their timer)."""
+    _LOG.count()
     _LOG.flush()
+
+
+def set_log_rate(rate: int) -> None:
+    """``--log-rate``: per-message lines a second at most (0: all)."""
+    _LOG.rate = rate
 
 
 @dataclass(frozen=True)
@@ -125,6 +171,7 @@ class AsOptions:
     transport: str = "udp"
     digest: tuple[str, ...] = ("MD5",)
     tls: TlsOptions | None = None
+    log_rate: int = LOG_RATE
 
 
 @dataclass(frozen=True)
@@ -139,6 +186,7 @@ class BaseOptions:
     expires: int = 3600
     menu: str | None = None  # a file or FIFO of handset-menu commands (peers/sansio/menu)
     tls: TlsOptions | None = None
+    log_rate: int = LOG_RATE
 
 
 def _transport(name: str, handler: Handler, tls: TlsOptions | None = None) -> UdpPeer | TcpPeer:
@@ -184,6 +232,7 @@ def describe_mode(opts: AsOptions, server: ApplicationServer) -> str:
 
 
 async def serve_as(opts: AsOptions) -> None:
+    set_log_rate(opts.log_rate)
     server = application_server(opts)
     peer = _transport(opts.transport, server.receive, opts.tls)
     local = await peer.start(opts.listen.host, opts.listen.port)
@@ -236,6 +285,7 @@ def _run(main: Coroutine[Any, Any, None], listen: Endpoint, transport: str) -> i
 
 
 async def serve_base(opts: BaseOptions) -> None:
+    set_log_rate(opts.log_rate)
     try:
         prov = parse_provisioning(
             Path(opts.provisioning).read_bytes(), model=opts.model, internal_telephony=opts.internal_telephony

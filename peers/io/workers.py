@@ -36,6 +36,7 @@ from peers.io.serve import (
     flush_log,
     log_line,
     os_reason,
+    set_log_rate,
     until_stopped,
 )
 from peers.io.shards import SharedUdpPeer, portal_request, serve_portal_share
@@ -83,6 +84,7 @@ def _share_main(opts: AsOptions, share: int, shares: int, group: str, conn: Any,
 
 
 async def _serve_share(opts: AsOptions, share: int, shares: int, group: str, conn: Any) -> None:
+    set_log_rate(opts.log_rate)  # per process: each share's lines are capped on their own
     server = application_server(opts)
     peer = SharedUdpPeer(server.receive, on_message=log_line, keep_log=False, share=share, shares=shares, group=group)
     server.local = await peer.start(opts.listen.host, opts.listen.port)

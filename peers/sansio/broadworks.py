@@ -19,6 +19,7 @@ them. What it does (docs/protocol.md, "The exchanges"):
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,20 +34,42 @@ from analyzer.sip import (
     SipMessage,
     build_message,
     build_multipart,
+    build_response,
     parse_message,
     response_to,
     uri_user,
 )
 from analyzer.vocab import PACKAGE
-from peers.sansio.features import FeatureState
+from peers.sansio.features import DEVICE_MARK, FeatureState, with_device
 from peers.sansio.nonces import Check, Nonces
 from peers.sansio.outgoing import Outgoing
+from peers.sansio.plain import PlainSubscribe, read_plain_subscribe
 from peers.sansio.profiles import PROFILES, Profile
 
 BOUNDARY = "as-feature-event-boundary"
 _PART_HEADERS = Headers([("Content-Type", MEDIA_TYPE)])  # one per NOTIFY part, never changed: shared
 TIMER_F = 32.0
 ANSWERED_LIMIT = 50_000  # responses kept to answer retransmitted requests (bounded under a storm or a flood)
+_SERVER = (("Server", "fks BroadWorks-like AS"),)
+_GRANTED = {200: "OK", 202: "Accepted"}
+
+
+_MULTIPART = f"multipart/mixed;boundary={BOUNDARY}"
+
+
+@functools.lru_cache(maxsize=256)
+def _multipart(docs: tuple[bytes, ...]) -> bytes:
+    return build_multipart([Part(_PART_HEADERS, d) for d in docs], BOUNDARY)
+
+
+def full_state(state: FeatureState, user: str, namespace: str | None) -> bytes:
+    """A user's full state as one multipart body. A storm of distinct users sends the same few states, so the
+    body is built once per state with a mark where the device goes, as each document is
+    (``features.with_device``)."""
+    marked = with_device(user)
+    if marked is None:
+        return _multipart(tuple(state.documents(user, namespace)))
+    return marked(_multipart(tuple(state.documents(DEVICE_MARK, namespace))))
 
 
 @dataclass
@@ -88,12 +111,22 @@ class ApplicationServer:
         self.nonces = Nonces(self.realm, self.nonce_ttl, self.algorithms)
 
     def state(self, user: str) -> FeatureState:
-        return self.states.setdefault(user, FeatureState())
+        state = self.states.get(user)
+        if state is None:
+            state = self.states[user] = FeatureState()
+        return state
 
     # -- input ---------------------------------------------------------------------------------------------
     def receive(self, data: bytes, src: Endpoint, now: float) -> list[Outgoing]:
         if data.startswith(b"SIP/2.0 "):
             return []  # a response (200 to our NOTIFY): the transport ends its retransmissions; nothing to parse
+        if data.startswith(b"SUBSCRIBE ") and not self.passwords and not self.profile.reject_package:
+            plain = read_plain_subscribe(data)
+            if plain is not None:
+                key = (plain.branch, "SUBSCRIBE", src)
+                out = None if key in self._answered else self._plain_subscribe(plain, src, now)
+                if out is not None:
+                    return self._answering(key, out, now)
         try:
             msg = parse_message(data)
         except SipError:
@@ -103,7 +136,10 @@ class ApplicationServer:
         key = (msg.branch or "", msg.method or "", src)
         if key in self._answered:
             return [Outgoing(self._answered[key][1], src)]
-        out = self._request(msg, src, now)
+        return self._answering(key, self._request(msg, src, now), now)
+
+    def _answering(self, key: tuple[str, str, Endpoint], out: list[Outgoing], now: float) -> list[Outgoing]:
+        """Keep the response a request got, to answer its retransmissions with it."""
         if out and not out[0].request:
             self._answered[key] = (now, out[0].data)
             # a transaction lasts 32 s at most (Timer F): forget older answers, and never hold too many
@@ -174,8 +210,7 @@ class ApplicationServer:
                 ok = self._response(msg, src, 200, "OK", [("Expires", 0)], to_tag=sub.local_tag)
                 if not self.profile.fetch_notify:
                     return [ok]
-                docs = self.state(user).documents(user, self.profile.namespace)
-                return [ok, *self._state_notifies(sub, docs, "terminated;reason=timeout", now)]
+                return [ok, *self._state_notifies(sub, "terminated;reason=timeout", now)]
             del self.subscriptions[key]
             ok = self._response(msg, src, 200, "OK", [("Expires", 0)], to_tag=sub.local_tag)
             return [ok, self._notify(sub, [], "terminated;reason=timeout", now)]
@@ -184,13 +219,38 @@ class ApplicationServer:
             self.subscriptions[key] = sub
         sub.expires_at = now + granted
         status = self.profile.grant_status
-        ok = self._response(
-            msg, src, status, "OK" if status == 200 else "Accepted", [("Expires", granted)], sub.local_tag
+        ok = self._response(msg, src, status, _GRANTED.get(status, "Accepted"), [("Expires", granted)], sub.local_tag)
+        return self._granted(ok, sub, granted, now)
+
+    def _plain_subscribe(self, plain: PlainSubscribe, src: Endpoint, now: float) -> list[Outgoing] | None:
+        """The lean lane: a new subscription from a plain initial SUBSCRIBE, answered as ``_subscribe`` answers
+        it; None (the full parse decides) for a known dialog or a zero Expires."""
+        key = (plain.call_id, plain.from_tag)
+        granted = min(plain.expires if plain.expires is not None else self.max_expires, self.max_expires)
+        if granted == 0 or key in self.subscriptions:
+            return None
+        user = plain.user
+        contact = plain.contact or f"<sip:{user}@{src}>"
+        tag = f"as{next(self._counter)}"
+        sub = self.subscriptions[key] = ServedSubscription(
+            plain.call_id, plain.from_tag, tag, src, user, contact, now + granted
         )
+        status = self.profile.grant_status
+        headers = [*_SERVER, ("Expires", str(granted))]
+        reason = _GRANTED.get(status, "Accepted")
+        ok = build_response(
+            status, reason, plain.vias, plain.from_, plain.to, plain.call_id, plain.cseq, headers, to_tag=tag
+        )
+        return self._granted(Outgoing(ok, src), sub, granted, now)
+
+    def _granted(self, ok: Outgoing, sub: ServedSubscription, granted: int, now: float) -> list[Outgoing]:
+        """The 2xx that grants a subscription, then the initial NOTIFY with the user's full state."""
         if not self.profile.initial_notify:
             return [ok]
-        docs = self.state(user).documents(user, self.profile.namespace) if self.profile.initial_body else []
-        return [ok, *self._state_notifies(sub, docs, f"active;expires={granted}", now)]
+        state = f"active;expires={granted}"
+        if not self.profile.initial_body:
+            return [ok, self._notify(sub, [], state, now)]
+        return [ok, *self._state_notifies(sub, state, now)]
 
     def _new_subscription(self, msg: SipMessage, src: Endpoint, user: str, now: float) -> ServedSubscription:
         contact = (msg.headers.get("Contact") or f"<sip:{user}@{src}>").strip()
@@ -201,13 +261,15 @@ class ApplicationServer:
         sub.event_id = event[1].get("id") if event else None
         return sub
 
-    def _state_notifies(self, sub: ServedSubscription, docs: list[bytes], state: str, now: float) -> list[Outgoing]:
+    def _state_notifies(self, sub: ServedSubscription, state: str, now: float) -> list[Outgoing]:
         """The full state: one multipart NOTIFY, one NOTIFY per feature, or (deviation) documents concatenated."""
-        if self.profile.concatenated and docs:
+        features, user, namespace = self.state(sub.user), sub.user, self.profile.namespace
+        if self.profile.multipart and not self.profile.concatenated:
+            return [self._notify(sub, [], state, now, multipart=full_state(features, user, namespace))]
+        docs = features.documents(user, namespace)
+        if self.profile.concatenated:
             return [self._notify(sub, [b"".join(docs)], state, now)]
-        if not self.profile.multipart and docs:
-            return [self._notify(sub, [doc], state, now) for doc in docs]
-        return [self._notify(sub, docs, state, now)]
+        return [self._notify(sub, [doc], state, now) for doc in docs]
 
     def _change(
         self, msg: SipMessage, src: Endpoint, user: str, sub: ServedSubscription | None, granted: int, now: float
@@ -269,11 +331,14 @@ class ApplicationServer:
         extra: list[tuple[str, object]] | None = None,
         to_tag: str | None = None,
     ) -> Outgoing:
-        headers = [("Server", "fks BroadWorks-like AS"), *((n, str(v)) for n, v in extra or [])]
+        headers = [*_SERVER, *((n, str(v)) for n, v in extra or [])]
         tag = to_tag or f"as{next(self._counter)}"
         return Outgoing(response_to(msg, status, reason, headers, to_tag=tag), src)
 
-    def _notify(self, sub: ServedSubscription, docs: list[bytes], state: str, now: float) -> Outgoing:
+    def _notify(
+        self, sub: ServedSubscription, docs: list[bytes], state: str, now: float, multipart: bytes | None = None
+    ) -> Outgoing:
+        """A NOTIFY with ``docs`` (one: its own body; several: multipart), or with a ``multipart`` body built."""
         sub.cseq += 1
         if state == "active":
             state = f"active;expires={max(0, round(sub.expires_at - now))}"
@@ -295,10 +360,9 @@ class ApplicationServer:
         if len(docs) == 1:
             headers.append(("Content-Type", MEDIA_TYPE))
             body = docs[0]
-        elif docs:
-            parts = [Part(_PART_HEADERS, d) for d in docs]
-            headers.append(("Content-Type", f"multipart/mixed;boundary={BOUNDARY}"))
-            body = build_multipart(parts, BOUNDARY)
+        elif docs or multipart is not None:
+            headers.append(("Content-Type", _MULTIPART))
+            body = multipart if multipart is not None else _multipart(tuple(docs))
         target = sub.contact.strip("<>").split(">")[0] or f"sip:{sub.user}@{sub.remote}"
         return Outgoing(build_message(f"NOTIFY {target} SIP/2.0", headers, body), sub.remote, True, branch)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from analyzer.documents import FeatureDocument, build_document
@@ -16,16 +17,25 @@ FORWARDING = FORWARDING_TYPE_OF  # feature -> forwardingType
 
 
 _PLAIN_DEVICE = re.compile(r"[A-Za-z0-9._+@-]*\Z")  # written as it is in XML text, in any encoding
-_DEVICE_MARK = "fks-device-mark"
+DEVICE_MARK = "fks-device-mark"
+_MARK = DEVICE_MARK.encode("ascii")
+
+
+def with_device(device: str) -> Callable[[bytes], bytes] | None:
+    """What puts ``device`` where a document built for ``DEVICE_MARK`` has the mark; None when the device
+    is not plain text (it must then be built in, escaped)."""
+    if not _PLAIN_DEVICE.match(device) or DEVICE_MARK in device:
+        return None
+    written = device.encode("ascii")
+    return lambda built: built.replace(_MARK, written)
 
 
 def _document(root: str, device: str, *state: object) -> bytes:
     """Documents are the same bytes for the same state but the device: a state's document is built once
     with a mark where the device goes (a storm of distinct users re-sends the same few states). ``state``:
     what ``_built`` takes after the device."""
-    if _PLAIN_DEVICE.match(device) and _DEVICE_MARK not in device:
-        return _built(root, _DEVICE_MARK, *state).replace(_DEVICE_MARK.encode(), device.encode("ascii"))
-    return _built(root, device, *state)
+    put = with_device(device)
+    return put(_built(root, DEVICE_MARK, *state)) if put is not None else _built(root, device, *state)
 
 
 @functools.lru_cache(maxsize=8192)
