@@ -60,3 +60,48 @@ def test_a_stop_writes_the_kept_lines_before_its_own(stdout: _Counting) -> None:
 def test_without_a_loop_a_line_is_written_at_once(stdout: _Counting) -> None:
     serve._LOG.write("direct\n")
     assert stdout.getvalue() == "direct\n"
+
+
+def test_past_the_rate_messages_are_counted_in_one_line_when_their_second_is_over(stdout: _Counting) -> None:
+    log = serve._LOG
+    log.rate = 3
+    admitted = [log.admit(100.0 + n / 10) for n in range(8)]  # eight messages in second 100
+    assert admitted == [True] * 3 + [False] * 5
+    assert log.admit(101.2)  # the next second: a line again, and the count of the one before
+    assert stdout.getvalue().splitlines() == [
+        "101.000 .. 5 more message(s) in the second before, not logged (--log-rate 3 lines a second)"
+    ]
+
+
+def test_the_count_line_comes_without_further_traffic(stdout: _Counting) -> None:
+    async def storm_then_quiet() -> None:
+        log = serve._LOG
+        log.rate = 1
+        for n in range(4):
+            log.admit(50.0 + n / 10)  # a second long past: its end is already due
+        for _ in range(10):  # turns of the loop (no clock): the count's timer runs in one of them
+            if stdout.getvalue():
+                return
+            await asyncio.sleep(0)
+
+    asyncio.run(storm_then_quiet())
+    assert stdout.getvalue().startswith("51.000 .. 3 more message(s)")
+
+
+def test_a_stop_writes_the_count_of_its_second(stdout: _Counting) -> None:
+    log = serve._LOG
+    log.rate = 2
+    for n in range(5):
+        log.admit(7.0)
+    serve.flush_log()
+    assert stdout.getvalue().startswith("8.000 .. 3 more message(s)")
+    serve.flush_log()  # said once
+    assert stdout.getvalue().count("more message(s)") == 1
+
+
+def test_rate_zero_logs_every_message(stdout: _Counting) -> None:
+    log = serve._LOG
+    log.rate = 0
+    assert all(log.admit(9.0) for _ in range(10_000))
+    serve.flush_log()
+    assert stdout.getvalue() == ""

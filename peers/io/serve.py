@@ -112,8 +112,8 @@ class _Lines:
         if self.shown < self.rate:
             self.shown += 1
             return True
-        if not self.unshown:  # said when the second is over, traffic or not
-            self._later(self.second + 1.0 - when, lambda counted=self.second: self.count(counted))
+        if not self.unshown:  # said when the second is over (messages are stamped with the wall clock)
+            self._later(self.second + 1.0 - time.time(), lambda counted=self.second: self.count(counted))
         self.unshown += 1
         return False
 

@@ -101,6 +101,7 @@ class ApplicationServer:
     algorithms: tuple[str, ...] = ("MD5",)  # digest algorithms offered, preferred first (RFC 8760)
     nonce_ttl: float = 300.0
     transport: str = "UDP"  # for the Via of the AS's own requests (and, over TLS, the sips: Contact)
+    lean: bool = True  # plain initial SUBSCRIBEs answered from their bytes (False: every request parsed in full)
     states: dict[str, FeatureState] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], ServedSubscription] = field(default_factory=dict)
     # request key -> (when, response): kept for Timer F (32 s) to answer retransmissions, never longer
@@ -120,7 +121,7 @@ class ApplicationServer:
     def receive(self, data: bytes, src: Endpoint, now: float) -> list[Outgoing]:
         if data.startswith(b"SIP/2.0 "):
             return []  # a response (200 to our NOTIFY): the transport ends its retransmissions; nothing to parse
-        if data.startswith(b"SUBSCRIBE ") and not self.passwords and not self.profile.reject_package:
+        if self.lean and data.startswith(b"SUBSCRIBE ") and not self.passwords and not self.profile.reject_package:
             plain = read_plain_subscribe(data)
             if plain is not None:
                 key = (plain.branch, "SUBSCRIBE", src)

@@ -11,6 +11,7 @@ parse would give it, byte for byte (``tests/test_plain_subscribe.py`` holds the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from analyzer.sip import NameAddr, SipError, is_number, parse_params, uri_user
@@ -20,6 +21,8 @@ from analyzer.vocab import PACKAGE
 # both sets (a compact form, another case, Authorization, Content-Type) sends the message to the full parse.
 _WANTED = frozenset(("From", "To", "Call-ID", "CSeq", "Contact", "Event", "Expires", "Content-Length"))
 _IGNORED = frozenset(("Max-Forwards", "Accept", "User-Agent", "Allow", "Allow-Events", "Supported", "Date"))
+
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +53,8 @@ def read_plain_subscribe(data: bytes) -> PlainSubscribe | None:
     if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:
         return None  # a bare LF or CR: the parser's line rules apply
     start = lines[0].split(" ")
-    if len(start) != 3 or start[2] != "SIP/2.0" or not start[1]:
-        return None
+    if len(start) != 3 or start[2] != "SIP/2.0" or not start[1] or _SPACE.search(start[1]):
+        return None  # the parser's request line: a Request-URI of non-space characters
     vias: list[str] = []
     found: dict[str, str] = {}
     for line in lines[1:]:
