@@ -91,7 +91,7 @@ def test_the_count_line_comes_without_further_traffic(stdout: _Counting) -> None
 def test_a_stop_writes_the_count_of_its_second(stdout: _Counting) -> None:
     log = serve._LOG
     log.rate = 2
-    for n in range(5):
+    for _ in range(5):
         log.admit(7.0)
     serve.flush_log()
     assert stdout.getvalue().startswith("8.000 .. 3 more message(s)")
