@@ -175,8 +175,10 @@ def peek_to_user(data: bytes) -> str | None:
 def peek_branch(data: bytes) -> str | None:
     """The top Via's branch parameter: the first entry of the first Via header that has one."""
     first = _first(data, _VIA)
-    values = (first,) if first is not None and split_commas(first) else _Head(data).values(_VIA)
-    for value in values:
+    entries = split_commas(first) if first is not None else []
+    if entries:
+        return parse_params(entries[0])[1].get("branch")
+    for value in _Head(data).values(_VIA):
         entries = split_commas(value)
         if entries:
             return parse_params(entries[0])[1].get("branch")

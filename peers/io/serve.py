@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -198,17 +199,40 @@ def _transport(name: str, handler: Handler, tls: TlsOptions | None = None) -> Ud
     return UdpPeer(handler, on_message=log_line, keep_log=False)
 
 
+SETTLE_EVERY = 0.25  # seconds between two collections of the young objects (settle_heap)
+
+
+def settle_heap() -> None:
+    """Every ``SETTLE_EVERY`` seconds: collect the young objects, then set the survivors apart from the cyclic collector
+    (``gc.freeze``). Why: the state of a long-running emulator only grows in a storm (15,000 subscriptions
+    and their answers), and each full collection would scan all of it: a stall of tens of milliseconds, the p99
+    of a storm; collecting the young ones often keeps each pause to a few milliseconds. Frozen objects are still
+    freed by their reference counts (the subscriptions and answers hold no cycles); a cycle is found while it is
+    young, by the collection before each freeze."""
+    gc.collect(1)
+    gc.freeze()
+
+
 async def until_stopped(tick: Callable[[], None] | None = None) -> None:
     """Run until SIGINT/SIGTERM; ``tick`` runs once a second (the peers' timers: refresh, expiry)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    while not stop.is_set():
-        if tick is not None:
-            tick()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 1.0)  # the timers' tick, not a synchronisation
+    collecting = gc.isenabled()
+    gc.disable()  # collected here instead (settle_heap), a little at a time
+    due = 0.0
+    try:
+        while not stop.is_set():
+            if tick is not None and loop.time() >= due:
+                tick()
+                due = loop.time() + 1.0
+            settle_heap()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SETTLE_EVERY)  # the timers' clock, not a synchronisation
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def application_server(opts: AsOptions) -> ApplicationServer:

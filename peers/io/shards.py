@@ -72,14 +72,16 @@ class _Inbox(asyncio.Protocol):
 
     def data_received(self, chunk: bytes) -> None:
         self.buffer += chunk
-        while len(self.buffer) >= _FRAME.size:
-            length, port = _FRAME.unpack_from(self.buffer)
-            end = _FRAME.size + length
-            if len(self.buffer) < end:
-                return
-            host, _, data = bytes(self.buffer[_FRAME.size : end]).partition(b"\0")
-            del self.buffer[:end]
+        buffer, start = self.buffer, 0
+        while len(buffer) - start >= _FRAME.size:
+            length, port = _FRAME.unpack_from(buffer, start)
+            end = start + _FRAME.size + length
+            if len(buffer) < end:
+                break
+            host, _, data = bytes(buffer[start + _FRAME.size : end]).partition(b"\0")
+            start = end
             self.peer.deliver(data, (host.decode("ascii"), port))
+        del buffer[:start]  # once for all the frames of the chunk
 
 
 @dataclass
@@ -93,6 +95,7 @@ class SharedUdpPeer(UdpPeer):
     group: str = ""
     _outboxes: dict[int, asyncio.Transport] = field(default_factory=dict)
     _server: asyncio.AbstractServer | None = None
+    _handed: dict[int, list[bytes]] = field(default_factory=dict)  # frames for each holder, not yet written
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         local = await super().start(host, port)
@@ -117,8 +120,17 @@ class SharedUdpPeer(UdpPeer):
         outbox = self._outboxes.get(holder)
         if holder == self.share or outbox is None:
             super().datagram_received(data, addr)
-        else:
-            outbox.write(pack(data, addr))
+            return
+        if not self._handed:  # the first frame of this turn of the loop: all go in one write, after it
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self._handed.setdefault(holder, []).append(pack(data, addr))
+
+    def _hand_over(self) -> None:
+        """Write the frames received in one turn of the loop, one write per holder (a write per datagram would
+        be a system call per datagram, and a wake-up of the holder for each)."""
+        handed, self._handed = self._handed, {}
+        for holder, frames in handed.items():
+            self._outboxes[holder].write(b"".join(frames))
 
     def deliver(self, data: bytes, addr: tuple[str, int]) -> None:
         """A datagram another share received for one of our users."""

@@ -55,6 +55,7 @@ _GRANTED = {200: "OK", 202: "Accepted"}
 
 
 _MULTIPART = f"multipart/mixed;boundary={BOUNDARY}"
+_UNCHANGED = FeatureState()  # the state of every user never changed nor preset (shared: never written)
 
 
 @functools.lru_cache(maxsize=256)
@@ -66,13 +67,22 @@ def full_state(state: FeatureState, user: str, namespace: str | None) -> bytes:
     """A user's full state as one multipart body. A storm of distinct users sends the same few states, so the
     body is built once per state with a mark where the device goes, as each document is
     (``features.with_device``)."""
-    marked = with_device(user)
-    if marked is None:
+    put = with_device(user)
+    if put is None:
         return _multipart(tuple(state.documents(user, namespace)))
-    return marked(_multipart(tuple(state.documents(DEVICE_MARK, namespace))))
+    key = (state.key(), namespace)
+    marked = _MARKED.get(key)
+    if marked is None:
+        if len(_MARKED) >= 256:  # bounded: states with ever new targets must not grow it
+            _MARKED.clear()
+        marked = _MARKED[key] = _multipart(tuple(state.documents(DEVICE_MARK, namespace)))
+    return put(marked)
 
 
-@dataclass
+_MARKED: dict[tuple[object, ...], bytes] = {}  # (state key, namespace) -> the full state built for DEVICE_MARK
+
+
+@dataclass(slots=True)
 class ServedSubscription:
     """One subscription this AS serves (named apart from ``analyzer.dialogs.Subscription``, the observed one)."""
 
@@ -264,7 +274,8 @@ class ApplicationServer:
 
     def _state_notifies(self, sub: ServedSubscription, state: str, now: float) -> list[Outgoing]:
         """The full state: one multipart NOTIFY, one NOTIFY per feature, or (deviation) documents concatenated."""
-        features, user, namespace = self.state(sub.user), sub.user, self.profile.namespace
+        user, namespace = sub.user, self.profile.namespace
+        features = self.states.get(user) or _UNCHANGED  # read only: a user's state is made when it changes
         if self.profile.multipart and not self.profile.concatenated:
             return [self._notify(sub, [], state, now, multipart=full_state(features, user, namespace))]
         docs = features.documents(user, namespace)

@@ -74,6 +74,10 @@ class FeatureState:
     dnd: bool = False
     forwards: dict[str, Forward] = field(default_factory=lambda: {name: Forward() for name in FORWARDING})
 
+    def key(self) -> tuple[object, ...]:
+        """The state as a value: equal states, equal keys (what the documents built for a state are kept by)."""
+        return (self.dnd, *[(f.active, f.target, f.rings) for f in self.forwards.values()])
+
     def apply(self, doc: FeatureDocument) -> str | None:
         """Take a change (a Set* request or an event) into the state; returns the feature it addressed."""
         feature = doc.feature

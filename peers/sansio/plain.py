@@ -19,8 +19,10 @@ from analyzer.vocab import PACKAGE
 
 # Header names taken in their canonical spelling only; a value of the others is not needed, but a name outside
 # both sets (a compact form, another case, Authorization, Content-Type) sends the message to the full parse.
-_WANTED = frozenset(("From", "To", "Call-ID", "CSeq", "Contact", "Event", "Expires", "Content-Length"))
+_WANTED = frozenset(("Via", "From", "To", "Call-ID", "CSeq", "Contact", "Event", "Expires", "Content-Length"))
 _IGNORED = frozenset(("Max-Forwards", "Accept", "User-Agent", "Allow", "Allow-Events", "Supported", "Date"))
+_KNOWN = _WANTED | _IGNORED
+_LINE = re.compile(r"\r\n([^:\r\n]*):([^\r\n]*)")  # a header line: the name up to the first colon, the value
 
 _SPACE = re.compile(r"\s")
 
@@ -49,38 +51,41 @@ def read_plain_subscribe(data: bytes) -> PlainSubscribe | None:
     head = data[:end]
     if not head.isascii():
         return None
-    lines = head.decode("ascii").split("\r\n")
-    if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:
+    text = head.decode("ascii")
+    lines = text.count("\r\n")
+    if text.count("\n") != lines or text.count("\r") != lines:
         return None  # a bare LF or CR: the parser's line rules apply
-    start = lines[0].split(" ")
+    eol = text.find("\r\n")
+    start = text[:eol].split(" ") if eol >= 0 else []
     if len(start) != 3 or start[2] != "SIP/2.0" or not start[1] or _SPACE.search(start[1]):
         return None  # the parser's request line: a Request-URI of non-space characters
-    vias: list[str] = []
-    found: dict[str, str] = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or name in _IGNORED:
-            if colon:
-                continue
+    pairs = _LINE.findall(text, eol)
+    if len(pairs) != lines:
+        return None  # a line without a colon
+    found = dict(pairs)
+    if not _KNOWN.issuperset(found):
+        return None
+    if len(found) == len(pairs):
+        via = found.get("Via")
+        vias = [via.strip()] if via is not None else []
+    else:  # a header more than once: Via may be, no other
+        vias = [value.strip() for name, value in pairs if name == "Via"]
+        if len(found) + len(vias) - 1 != len(pairs):
             return None
-        value = value.strip()
-        if name == "Via":
-            if "," in value or not value:
-                return None
-            vias.append(value)
-        elif name not in _WANTED or name in found:
-            return None
-        else:
-            found[name] = value
+    if any("," in via or not via for via in vias):
+        return None
     return _plain(vias, found)
 
 
 def _plain(vias: list[str], found: dict[str, str]) -> PlainSubscribe | None:
-    get = found.get
+    def get(name: str) -> str | None:
+        value = found.get(name)
+        return value.strip() if value is not None else None
+
     from_, to, call_id, cseq = get("From"), get("To"), get("Call-ID"), get("CSeq")
     if not vias or from_ is None or to is None or not call_id or cseq is None:
         return None
-    if get("Event") != PACKAGE or get("Content-Length", "0") != "0" or ";tag=" in to.replace(" ", ""):
+    if get("Event") != PACKAGE or get("Content-Length") not in (None, "0") or ";tag=" in to.replace(" ", ""):
         return None
     number = cseq.split()
     if len(number) != 2 or number[1] != "SUBSCRIBE" or not is_number(number[0]):
@@ -89,7 +94,7 @@ def _plain(vias: list[str], found: dict[str, str]) -> PlainSubscribe | None:
     if expires is not None and not is_number(expires):
         return None
     try:
-        sender = NameAddr.parse(from_)
+        sender = NameAddr._parse(from_)  # not the shared cache: a storm's From values come once each
     except SipError:
         return None
     user, tag, branch = uri_user(sender.uri), sender.tag, parse_params(vias[0])[1].get("branch")
