@@ -172,9 +172,22 @@ def peek_to_user(data: bytes) -> str | None:
     return _user(_first(data, _TO))
 
 
+# A Via value of the usual form, its branch the only parameter: what ``parse_params`` reads from it is the group.
+_PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Z]+ [A-Za-z0-9.:\[\]-]+;branch=([A-Za-z0-9._~+!%*`'-]+)")
+
+
+def plain_branch(via: str) -> str | None:
+    """The branch of one Via value of the usual form (``SIP/2.0/UDP host:port;branch=...``), else None (the
+    caller then parses it)."""
+    found = _PLAIN_VIA.fullmatch(via)
+    return found.group(1) if found is not None else None
+
+
 def peek_branch(data: bytes) -> str | None:
     """The top Via's branch parameter: the first entry of the first Via header that has one."""
     first = _first(data, _VIA)
+    if first is not None and (plain := plain_branch(first)) is not None:
+        return plain
     entries = split_commas(first) if first is not None else []
     if entries:
         return parse_params(entries[0])[1].get("branch")

@@ -64,11 +64,9 @@ def load_users(path: str) -> tuple[dict[str, str], dict[str, FeatureState]]:
 
 def log_line(direction: str, obs: Observation) -> None:
     """One line per message: the start line (responses with their CSeq method) and the From user. Peeked at,
-    not parsed; at most ``--log-rate`` lines a second (a storm's messages beyond that are counted, not shown:
-    the lines would cost the emulator more than the messages and no one could read them). Passwords never
-    shown."""
-    if not _LOG.admit(obs.time):
-        return
+    not parsed; at most ``--log-rate`` lines a second when the transport asks ``log_admits`` first (a storm's
+    messages beyond that are counted, not shown: the lines would cost the emulator more than the messages, and
+    no one could read them). Passwords never shown."""
     first = obs.data.split(b"\r\n", 1)[0]
     if first.startswith(b"SIP/2.0 "):
         method = peek_cseq_method(obs.data)
@@ -83,6 +81,11 @@ def log_line(direction: str, obs: Observation) -> None:
     arrow = "<-" if direction == "recv" else "->"
     peer = obs.src if direction == "recv" else obs.dst
     _LOG.write(f"{obs.time:.3f} {arrow} {peer} {summary}\n")
+
+
+def log_admits(when: float) -> bool:
+    """Whether a message at ``when`` gets its log line (the transports ask before they make its Observation)."""
+    return _LOG.admit(when)
 
 
 class _Lines:
@@ -193,10 +196,10 @@ class BaseOptions:
 def _transport(name: str, handler: Handler, tls: TlsOptions | None = None) -> UdpPeer | TcpPeer:
     """A long-running peer: every message is logged as a line, none is kept (memory stays flat)."""
     if name == "tls":
-        return tls_peer(handler, tls or TlsOptions(), on_message=log_line, keep_log=False)
+        return tls_peer(handler, tls or TlsOptions(), on_message=log_line, keep_log=False, wants=log_admits)
     if name == "tcp":
-        return TcpPeer(handler, on_message=log_line, keep_log=False)
-    return UdpPeer(handler, on_message=log_line, keep_log=False)
+        return TcpPeer(handler, on_message=log_line, keep_log=False, wants=log_admits)
+    return UdpPeer(handler, on_message=log_line, keep_log=False, wants=log_admits)
 
 
 SETTLE_EVERY = 0.25  # seconds between two collections of the young objects (settle_heap)

@@ -67,6 +67,7 @@ class _Peer:
     on_message: Callable[[str, Observation], None] | None = None
     observations: list[Observation] = field(default_factory=list)
     keep_log: bool = True  # False for long-running peers (fks as): log lines only, memory stays flat
+    wants: Callable[[float], bool] | None = None  # whether on_message takes a message at this time (a rate cap)
     _count: int = 0
     local: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 0))
     _changed: Signal | None = None
@@ -78,11 +79,14 @@ class _Peer:
 
     def _record(self, direction: str, src: Endpoint, dst: Endpoint, data: bytes, transport: str = "udp") -> None:
         self._count += 1
-        obs = Observation(self._count, time.time(), src, dst, transport, data)
-        if self.keep_log:
-            self.observations.append(obs)
-        if self.on_message:
-            self.on_message(direction, obs)
+        now = time.time()
+        tell = self.on_message if self.wants is None or self.wants(now) else None
+        if self.keep_log or tell is not None:  # a storm past the log's cap makes no Observation at all
+            obs = Observation(self._count, now, src, dst, transport, data)
+            if self.keep_log:
+                self.observations.append(obs)
+            if tell is not None:
+                tell(direction, obs)
         self._wake()
 
     def _wake(self) -> None:

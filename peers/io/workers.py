@@ -34,6 +34,7 @@ from peers.io.serve import (
     application_server,
     describe_mode,
     flush_log,
+    log_admits,
     log_line,
     os_reason,
     set_log_rate,
@@ -86,7 +87,9 @@ def _share_main(opts: AsOptions, share: int, shares: int, group: str, conn: Any,
 async def _serve_share(opts: AsOptions, share: int, shares: int, group: str, conn: Any) -> None:
     set_log_rate(opts.log_rate)  # per process: each share's lines are capped on their own
     server = application_server(opts)
-    peer = SharedUdpPeer(server.receive, on_message=log_line, keep_log=False, share=share, shares=shares, group=group)
+    peer = SharedUdpPeer(
+        server.receive, on_message=log_line, keep_log=False, wants=log_admits, share=share, shares=shares, group=group
+    )
     server.local = await peer.start(opts.listen.host, opts.listen.port)
     portal = await serve_portal_share(server, peer, group, share) if opts.portal is not None else None
     conn.send("listening")

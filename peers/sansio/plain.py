@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from analyzer.sip import NameAddr, SipError, is_number, parse_params, uri_user
+from analyzer.sip.peek import plain_branch
 from analyzer.vocab import PACKAGE
 
 # Header names taken in their canonical spelling only; a value of the others is not needed, but a name outside
@@ -22,6 +23,7 @@ from analyzer.vocab import PACKAGE
 _WANTED = frozenset(("Via", "From", "To", "Call-ID", "CSeq", "Contact", "Event", "Expires", "Content-Length"))
 _IGNORED = frozenset(("Max-Forwards", "Accept", "User-Agent", "Allow", "Allow-Events", "Supported", "Date"))
 _KNOWN = _WANTED | _IGNORED
+_USUAL_FROM = re.compile(r"<sip:([A-Za-z0-9._~+-]+)@[A-Za-z0-9.-]+(?::[0-9]+)?>;tag=([A-Za-z0-9._~+-]+)")
 _LINE = re.compile(r"\r\n([^:\r\n]*):([^\r\n]*)")  # a header line: the name up to the first colon, the value
 
 _SPACE = re.compile(r"\s")
@@ -93,11 +95,16 @@ def _plain(vias: list[str], found: dict[str, str]) -> PlainSubscribe | None:
     expires = get("Expires")
     if expires is not None and not is_number(expires):
         return None
-    try:
-        sender = NameAddr._parse(from_)  # not the shared cache: a storm's From values come once each
-    except SipError:
-        return None
-    user, tag, branch = uri_user(sender.uri), sender.tag, parse_params(vias[0])[1].get("branch")
+    usual = _USUAL_FROM.fullmatch(from_)
+    if usual is not None:  # what NameAddr and uri_user read from it are the groups
+        user, tag = usual.group(1, 2)
+    else:
+        try:
+            sender = NameAddr._parse(from_)  # not the shared cache: a storm's From values come once each
+        except SipError:
+            return None
+        user, tag = uri_user(sender.uri), sender.tag
+    branch = plain_branch(vias[0]) or parse_params(vias[0])[1].get("branch")
     if not user or not tag or not branch:
         return None
     return PlainSubscribe(
