@@ -91,8 +91,12 @@ def log_admits(when: float) -> bool:
 class _Lines:
     """stdout for the per-message lines: kept and written together ``delay`` after the first unwritten line, not
     once per line (a write system call per message is a good part of a storm's cost, and an unbuffered stdout,
-    ``PYTHONUNBUFFERED``, would make every ``write`` one). ``rate`` caps the lines a second (0: no cap): the
-    messages past it in a second are counted, and one line says how many when the second is over."""
+    ``PYTHONUNBUFFERED``, would make every ``write`` one).
+
+    ``rate`` caps the lines (0: no cap) with a token bucket: ``rate`` lines a second, ``rate`` at once at most.
+    Past the cap, messages are counted, and a line says how many once ``every`` seconds have gone by. A bucket,
+    not a count per second: a storm then gets its lines spread over each second, where a count per second would
+    spend the whole second's lines, and their cost, on its first milliseconds (a stall each second)."""
 
     def __init__(
         self, stream: Callable[[], TextIO] = lambda: sys.stdout, delay: float = 0.05, rate: int = LOG_RATE
@@ -101,32 +105,35 @@ class _Lines:
         self.stream = stream  # looked up at each write: a share of ``fks as --workers`` replaces sys.stdout
         self.delay = delay
         self.rate = rate
-        self.second = 0  # the second (of the messages' clock) being counted
-        self.shown = 0  # lines written in it
-        self.unshown = 0  # messages past the cap in it
+        self.every = 1.0
+        self.tokens = float(rate)  # lines that may be written now
+        self.filled = 0.0  # when the bucket was last filled (the messages' clock: epoch seconds)
+        self.unshown = 0  # messages past the cap since the last count line
+        self.since = self.until = 0.0  # when the first and the last of them came
 
     def admit(self, when: float) -> bool:
         """Whether a message at ``when`` (epoch seconds) gets its line."""
         if not self.rate:
             return True
-        second = int(when)
-        if second != self.second:
-            self.count()
-            self.second, self.shown = second, 0
-        if self.shown < self.rate:
-            self.shown += 1
+        self.tokens = min(float(self.rate), self.tokens + max(0.0, when - self.filled) * self.rate)
+        self.filled = when
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
             return True
-        if not self.unshown:  # said when the second is over (messages are stamped with the wall clock)
-            self._later(self.second + 1.0 - time.time(), lambda counted=self.second: self.count(counted))
+        if not self.unshown:
+            self.since = when
+            with contextlib.suppress(RuntimeError):  # no event loop (a direct call): flush_log says it
+                asyncio.get_running_loop().call_later(self.every, self.count)
         self.unshown += 1
+        self.until = when
         return False
 
-    def count(self, second: int | None = None) -> None:
-        """The line for the messages of the counted second (``second``, when given) that got none, once."""
-        if self.unshown and second in (None, self.second):
+    def count(self) -> None:
+        """The line for the messages that got none since the last such line (nothing when all had one)."""
+        if self.unshown:
             unshown, self.unshown = self.unshown, 0
             self.write(
-                f"{self.second + 1:.3f} .. {unshown} more message(s) in the second before, not logged "
+                f"{self.since:.3f} .. {unshown} message(s) from here to {self.until:.3f} not logged "
                 f"(--log-rate {self.rate} lines a second)\n"
             )
 
