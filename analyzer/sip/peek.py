@@ -152,6 +152,9 @@ def peek_cseq_method(data: bytes) -> str | None:
     return parts[1].upper() if len(parts) == 2 and is_number(parts[0]) else None
 
 
+_SIP_USER = re.compile(r"sip:([A-Za-z0-9._~+-]+)@")
+
+
 def _user(value: str | None) -> str | None:
     """``NameAddr.parse(value).user`` without parsing the parameters nobody asked for (the tests hold the
     two equal); None where that parse fails (an unterminated ``<``)."""
@@ -161,7 +164,10 @@ def _user(value: str | None) -> str | None:
     if lt < 0:
         return uri_user(parse_params(value)[0])
     gt = value.find(">", lt)
-    return uri_user(value[lt + 1 : gt]) if gt >= 0 else None
+    if gt < 0:
+        return None
+    usual = _SIP_USER.match(value, lt + 1, gt)  # what uri_user reads from a plain sip: URI
+    return usual.group(1) if usual is not None else uri_user(value[lt + 1 : gt])
 
 
 def peek_from_user(data: bytes) -> str | None:

@@ -85,7 +85,7 @@ def _share_main(opts: AsOptions, share: int, shares: int, group: str, conn: Any,
 
 
 async def _serve_share(opts: AsOptions, share: int, shares: int, group: str, conn: Any) -> None:
-    set_log_rate(opts.log_rate)  # per process: each share's lines are capped on their own
+    set_log_rate(-(-opts.log_rate // shares))  # --log-rate is the AS's: each process writes its share of it
     server = application_server(opts)
     peer = SharedUdpPeer(
         server.receive, on_message=log_line, keep_log=False, wants=log_admits, share=share, shares=shares, group=group
