@@ -269,6 +269,7 @@ async def serve_as(opts: AsOptions) -> None:
     set_log_rate(opts.log_rate)
     server = application_server(opts)
     peer = _transport(opts.transport, server.receive, opts.tls)
+    peer.gave_up = server.failed
     local = await peer.start(opts.listen.host, opts.listen.port)
     server.local = local
     print(f"fks as: listening on {opts.transport} {local} ({describe_mode(opts, server)})", flush=True)

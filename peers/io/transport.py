@@ -68,6 +68,7 @@ class _Peer:
     observations: list[Observation] = field(default_factory=list)
     keep_log: bool = True  # False for long-running peers (fks as): log lines only, memory stays flat
     wants: Callable[[float], bool] | None = None  # whether on_message takes a message at this time (a rate cap)
+    gave_up: Callable[[Outgoing], None] | None = None  # told of each request that Timer F ended unanswered
     _count: int = 0
     local: Endpoint = field(default_factory=lambda: Endpoint("127.0.0.1", 0))
     _changed: Signal | None = None
@@ -191,6 +192,8 @@ class UdpPeer(_Peer, asyncio.DatagramProtocol):
         if left <= 0.001:
             del self._pending[branch]  # Timer F: the transaction failed; the rules will say so
             self._wake()
+            if self.gave_up is not None:
+                self.gave_up(pending.outgoing)
             return
         if pending.due - loop.time() <= 0.001:  # Timer E: another copy
             self._send(pending.outgoing)
@@ -290,7 +293,7 @@ class TcpPeer(_Peer):
             branch = (out.branch or _branch(out.data)) if out.request else None
             if branch:
                 loop = asyncio.get_running_loop()
-                self._pending[branch] = loop.call_later(64 * self.t1, self._timeout, branch)
+                self._pending[branch] = loop.call_later(64 * self.t1, self._timeout, branch, out)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -302,9 +305,11 @@ class TcpPeer(_Peer):
         conn.writer.write(data)
         self._record("send", conn.local, conn.remote, data, self.wire)
 
-    def _timeout(self, branch: str) -> None:
+    def _timeout(self, branch: str, out: Outgoing) -> None:
         if self._pending.pop(branch, None) is not None:
             self._wake()  # Timer F: the transaction failed; the rules will say so
+            if self.gave_up is not None:
+                self.gave_up(out)
 
     async def _open(self, remote: Endpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A connection to ``remote`` (TlsPeer: with its handshake done)."""

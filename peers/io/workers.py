@@ -90,6 +90,7 @@ async def _serve_share(opts: AsOptions, share: int, shares: int, group: str, con
     peer = SharedUdpPeer(
         server.receive, on_message=log_line, keep_log=False, wants=log_admits, share=share, shares=shares, group=group
     )
+    peer.gave_up = server.failed
     server.local = await peer.start(opts.listen.host, opts.listen.port)
     portal = await serve_portal_share(server, peer, group, share) if opts.portal is not None else None
     conn.send("listening")
