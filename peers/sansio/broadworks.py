@@ -52,7 +52,6 @@ TIMER_F = 32.0
 ANSWERED_LIMIT = 50_000  # responses kept to answer retransmitted requests (bounded under a storm or a flood)
 _SERVER = (("Server", "fks BroadWorks-like AS"),)
 _GRANTED = {200: "OK", 202: "Accepted"}
-_REFUSALS = (b"3", b"4", b"5", b"6")  # a response's first status digit that fails a NOTIFY (RFC 6665 4.2.2)
 
 
 _MULTIPART = f"multipart/mixed;boundary={BOUNDARY}"
@@ -131,7 +130,7 @@ class ApplicationServer:
     # -- input ---------------------------------------------------------------------------------------------
     def receive(self, data: bytes, src: Endpoint, now: float) -> list[Outgoing]:
         if data.startswith(b"SIP/2.0 "):
-            if data[8:9] in _REFUSALS:
+            if data.startswith(b"SIP/2.0 481"):
                 self._refused(data)
             return []  # a response (200 to our NOTIFY): the transport ends its retransmissions; nothing to parse
         if self.lean and data.startswith(b"SUBSCRIBE ") and not self.passwords and not self.profile.reject_package:
@@ -204,14 +203,16 @@ class ApplicationServer:
         self._refused(request.data, timed_out=True)
 
     def _refused(self, data: bytes, timed_out: bool = False) -> None:
-        """A NOTIFY failed (an error response without Retry-After, or no answer): its subscription ends (RFC 6665
-        section 4.2.2), no NOTIFY follows. A long-running AS would otherwise notify, for the rest of the grant,
-        an address that a later subscriber may have by then (who answers 481 to a dialog it never had)."""
+        """A NOTIFY the subscriber does not know (481) or that no one answered: its subscription ends, and no
+        NOTIFY follows. A long-running AS would otherwise notify, for the rest of the grant, an address that a
+        later subscriber may have by then (who answers 481 to a dialog it never had). RFC 6665 section 4.2.2
+        ends the subscription on any error response without Retry-After; this AS keeps it on the others (a
+        500 to a NOTIFY retransmitted out of order, under loss, is no sign that the subscriber left)."""
         try:
             msg = parse_message(data)
         except SipError:
             return
-        if msg.cseq_method != "NOTIFY" or (not timed_out and msg.headers.get("Retry-After") is not None):
+        if msg.cseq_method != "NOTIFY":
             return
         # the NOTIFY, and a response to it, carry our tag in From and the subscriber's in To
         sub = self.subscriptions.get((msg.call_id or "", msg.to_tag or ""))
