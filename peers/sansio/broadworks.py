@@ -200,9 +200,9 @@ class ApplicationServer:
     def failed(self, request: Outgoing) -> None:
         """A request of ours that got no final answer (Timer F). For a NOTIFY, the subscription ends (RFC 6665
         section 4.2.2: the subscriber is gone); the transport tells it."""
-        self._refused(request.data, timed_out=True)
+        self._refused(request.data)
 
-    def _refused(self, data: bytes, timed_out: bool = False) -> None:
+    def _refused(self, data: bytes) -> None:
         """A NOTIFY the subscriber does not know (481) or that no one answered: its subscription ends, and no
         NOTIFY follows. A long-running AS would otherwise notify, for the rest of the grant, an address that a
         later subscriber may have by then (who answers 481 to a dialog it never had). RFC 6665 section 4.2.2
