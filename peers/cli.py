@@ -93,10 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _lines_a_second(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
 def _log_rate_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-rate",
-        type=int,
+        type=_lines_a_second,
         default=LOG_RATE,
         metavar="N",
         help=f"per-message log lines a second at most, the rest counted (default {LOG_RATE}; 0: no cap)",
@@ -213,8 +223,6 @@ def run_as(args: argparse.Namespace) -> int:
         tls,
         args.log_rate,
     )
-    if args.log_rate < 0:
-        raise UsageError("--log-rate must not be negative")
     if not 1 <= args.workers <= 64:
         raise UsageError("--workers: 1 to 64 processes")
     if args.workers > 1:
@@ -247,8 +255,6 @@ def run_base(args: argparse.Namespace) -> int:
         tls,
         args.log_rate,
     )
-    if args.log_rate < 0:
-        raise UsageError("--log-rate must not be negative")
     return run_base(options)
 
 

@@ -116,3 +116,16 @@ def test_rate_zero_logs_every_message(stdout: _Counting) -> None:
     assert all(log.admit(9.0) for _ in range(10_000))
     serve.flush_log()
     assert stdout.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["as", "--log-rate", "-1"], ["as", "--log-rate", "many"], ["base", "--as", "127.0.0.1:9", "--log-rate", "-5"]],
+    ids=["negative", "not-a-number", "base-negative"],
+)
+def test_a_bad_log_rate_is_one_line_and_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from peers.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fks: error: argument --log-rate:") and "\n" not in err
