@@ -137,6 +137,7 @@ class SharedUdpPeer(UdpPeer):
         super().datagram_received(data, addr)
 
     def close(self) -> None:
+        self._handed.clear()  # a hand-over still due finds nothing to write on the closed streams
         for outbox in self._outboxes.values():
             outbox.close()
         if self._server is not None:
