@@ -19,7 +19,6 @@ them. What it does (docs/protocol.md, "The exchanges"):
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,8 +57,7 @@ _MULTIPART = f"multipart/mixed;boundary={BOUNDARY}"
 _UNCHANGED = FeatureState()  # the state of every user never changed nor preset (shared: never written)
 
 
-@functools.lru_cache(maxsize=256)
-def _multipart(docs: tuple[bytes, ...]) -> bytes:
+def _multipart(docs: list[bytes]) -> bytes:
     return build_multipart([Part(_PART_HEADERS, d) for d in docs], BOUNDARY)
 
 
@@ -69,13 +67,13 @@ def full_state(state: FeatureState, user: str, namespace: str | None) -> bytes:
     (``features.with_device``)."""
     put = with_device(user)
     if put is None:
-        return _multipart(tuple(state.documents(user, namespace)))
+        return _multipart(state.documents(user, namespace))
     key = (state.key(), namespace)
     marked = _MARKED.get(key)
     if marked is None:
         if len(_MARKED) >= 256:  # bounded: states with ever new targets must not grow it
             _MARKED.clear()
-        marked = _MARKED[key] = _multipart(tuple(state.documents(DEVICE_MARK, namespace)))
+        marked = _MARKED[key] = _multipart(state.documents(DEVICE_MARK, namespace))
     return put(marked)
 
 
@@ -398,7 +396,7 @@ class ApplicationServer:
             body = docs[0]
         elif docs or multipart is not None:
             headers.append(("Content-Type", _MULTIPART))
-            body = multipart if multipart is not None else _multipart(tuple(docs))
+            body = multipart if multipart is not None else _multipart(docs)
         target = sub.contact.strip("<>").split(">")[0] or f"sip:{sub.user}@{sub.remote}"
         return Outgoing(build_message(f"NOTIFY {target} SIP/2.0", headers, body), sub.remote, True, branch)
 
